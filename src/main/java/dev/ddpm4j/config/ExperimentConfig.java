@@ -1,0 +1,278 @@
+package dev.ddpm4j.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A fully resolved, validated experiment: what to train on, which U-Net, which diffusion, how to train, sample, export
+ * and where the run goes. Immutable; built only through {@link #load}, {@link #parse} or {@link #defaults}, all of which
+ * validate every field and report all problems at once. The defaults below are the documented defaults of every key
+ * (see README "Config reference").
+ */
+public record ExperimentConfig(
+    Data data, Model model, Diffusion diffusion, Train train, Sample sample, Export export, Run run) {
+
+  /** Where the images come from and how they become model inputs. */
+  public record Data(
+      String kind, String path, String split, int imageSize, int channels, String resize,
+      String normalization, List<Double> mean, List<Double> std, boolean randomFlip,
+      boolean skipBadFiles, int limit, int prefetch, Synthetic synthetic) {}
+
+  /** The synthetic dataset ({@code data.kind: synthetic}). */
+  public record Synthetic(String pattern, int numImages) {}
+
+  /** The U-Net. */
+  public record Model(
+      int baseChannels, List<Integer> channelMults, int numResBlocks, List<Integer> attentionResolutions,
+      int heads, double dropout, int groups, String upsample) {
+
+    public int levels() {
+      return channelMults.size();
+    }
+  }
+
+  /** The forward process and what the network predicts. */
+  public record Diffusion(int timesteps, Schedule schedule, String prediction, String variance, String loss) {}
+
+  /** The beta schedule. */
+  public record Schedule(String kind, double betaStart, double betaEnd) {}
+
+  /** The optimizer loop. */
+  public record Train(
+      int batchSize, int steps, double lr, int warmupSteps, double gradClip, double emaDecay,
+      int logEvery, int sampleEvery, int sampleImages, int checkpointEvery, int keepCheckpoints,
+      int intraOpThreads, int interOpThreads) {}
+
+  /** Defaults of the sample command. */
+  public record Sample(int numImages, long seed) {}
+
+  /** What an export holds and where it goes. */
+  public record Export(String weights, String dir) {}
+
+  /** Identity and location of a run. */
+  public record Run(String name, String outputDir, long seed) {}
+
+  public static final List<String> DATA_KINDS = List.of("fashion_mnist", "image_folder", "synthetic");
+  public static final List<String> SPLITS = List.of("train", "test");
+  public static final List<String> RESIZE_MODES = List.of("pad", "resize", "crop");
+  public static final List<String> NORMALIZATIONS = List.of("minus_one_one", "mean_std");
+  public static final List<String> SYNTHETIC_PATTERNS = List.of("shapes", "gradients");
+  public static final List<String> UPSAMPLE_MODES = List.of("nearest_conv", "transposed_conv");
+  public static final List<String> SCHEDULES = List.of("linear");
+  public static final List<String> PREDICTIONS = List.of("eps");
+  public static final List<String> VARIANCES = List.of("beta", "beta_tilde");
+  public static final List<String> LOSSES = List.of("simple");
+  public static final List<String> EXPORT_WEIGHTS = List.of("ema", "raw");
+
+  private static final ObjectMapper WRITER = new ObjectMapper(new YAMLFactory()
+      .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+      .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES))
+      .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
+
+  /** Loads a YAML file (following {@code extends:}) and applies {@code key.path=value} overrides. */
+  public static ExperimentConfig load(Path file, List<String> overrides) {
+    ConfigTree tree = ConfigTree.load(file);
+    overrides.forEach(tree::override);
+    return bind(tree, file.toString());
+  }
+
+  /** Parses YAML text; {@code source} names it in errors. {@code extends:} is not allowed here. */
+  public static ExperimentConfig parse(String yaml, String source, List<String> overrides) {
+    ConfigTree tree = ConfigTree.parse(yaml, source);
+    if (tree.root.has("extends")) {
+      throw new ConfigException(source, "extends", tree.root.get("extends").toString(),
+          "extends is only supported when loading from a file");
+    }
+    overrides.forEach(tree::override);
+    return bind(tree, source);
+  }
+
+  /** The built-in defaults, with overrides. */
+  public static ExperimentConfig defaults(List<String> overrides) {
+    ConfigTree tree = ConfigTree.empty();
+    overrides.forEach(tree::override);
+    return bind(tree, "<defaults>");
+  }
+
+  /**
+   * The default experiment: {@code configs/default.yaml} from the working directory when present, else the copy
+   * embedded in the jar.
+   */
+  public static ExperimentConfig defaultExperiment(List<String> overrides) {
+    Path local = Path.of("configs", "default.yaml");
+    if (Files.isRegularFile(local)) return load(local, overrides);
+    try (InputStream in = ExperimentConfig.class.getResourceAsStream("/configs/default.yaml")) {
+      if (in == null) return defaults(overrides);
+      return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), "classpath:configs/default.yaml", overrides);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The resolved config as YAML, every key spelled out; {@link #parse} of it gives back an equal config. */
+  public String toYaml() {
+    try {
+      return WRITER.writeValueAsString(this);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialize config", e);
+    }
+  }
+
+  /** Output folder of this run: {@code run.output_dir/run.name}. */
+  public Path runDir() {
+    return Path.of(run.outputDir(), run.name());
+  }
+
+  private static ExperimentConfig bind(ConfigTree tree, String file) {
+    Binder b = new Binder(tree, file);
+    String positive = "must be > 0";
+    String nonNegative = "must be >= 0";
+
+    b.section("data");
+    b.section("data.synthetic");
+    Data data = new Data(
+        b.choice("data.kind", "fashion_mnist", DATA_KINDS),
+        b.string("data.path", "data/fashion-mnist"),
+        b.choice("data.split", "train", SPLITS),
+        b.integer("data.image_size", 32, v -> v >= 4 && v <= 1024, "must be in [4, 1024]"),
+        b.integer("data.channels", 1, v -> v == 1 || v == 3, "must be 1 (grayscale) or 3 (RGB)"),
+        b.choice("data.resize", "pad", RESIZE_MODES),
+        b.choice("data.normalization", "minus_one_one", NORMALIZATIONS),
+        b.doubleList("data.mean", List.of(0.5), v -> v >= 0 && v <= 1, "entries must be in [0, 1]"),
+        b.doubleList("data.std", List.of(0.5), v -> v > 0, "entries must be > 0"),
+        b.bool("data.random_flip", false),
+        b.bool("data.skip_bad_files", false),
+        b.integer("data.limit", 0, v -> v >= 0, nonNegative + " (0 = all images)"),
+        b.integer("data.prefetch", 4, v -> v >= 1 && v <= 1024, "must be in [1, 1024]"),
+        new Synthetic(
+            b.choice("data.synthetic.pattern", "shapes", SYNTHETIC_PATTERNS),
+            b.integer("data.synthetic.num_images", 512, v -> v > 0, positive)));
+
+    b.section("model");
+    Model model = new Model(
+        b.integer("model.base_channels", 32, v -> v > 0 && v <= 4096, "must be in [1, 4096]"),
+        b.intList("model.channel_mults", List.of(1, 2, 2), v -> v > 0, "entries must be > 0"),
+        b.integer("model.num_res_blocks", 1, v -> v > 0 && v <= 16, "must be in [1, 16]"),
+        b.intList("model.attention_resolutions", List.of(8), v -> v > 0, "entries must be > 0"),
+        b.integer("model.heads", 1, v -> v > 0, positive),
+        b.number("model.dropout", 0.1, v -> v >= 0 && v < 1, "must be in [0, 1)"),
+        b.integer("model.groups", 8, v -> v > 0, positive),
+        b.choice("model.upsample", "nearest_conv", UPSAMPLE_MODES));
+
+    b.section("diffusion");
+    b.section("diffusion.schedule");
+    Diffusion diffusion = new Diffusion(
+        b.integer("diffusion.timesteps", 1000, v -> v > 0, positive),
+        new Schedule(
+            b.choice("diffusion.schedule.kind", "linear", SCHEDULES),
+            b.number("diffusion.schedule.beta_start", 1e-4, v -> v > 0 && v < 1, "must be in (0, 1)"),
+            b.number("diffusion.schedule.beta_end", 0.02, v -> v > 0 && v < 1, "must be in (0, 1)")),
+        b.choice("diffusion.prediction", "eps", PREDICTIONS),
+        b.choice("diffusion.variance", "beta", VARIANCES),
+        b.choice("diffusion.loss", "simple", LOSSES));
+
+    b.section("train");
+    Train train = new Train(
+        b.integer("train.batch_size", 64, v -> v > 0, positive),
+        b.integer("train.steps", 10000, v -> v > 0, positive),
+        b.number("train.lr", 2e-4, v -> v > 0 && v < 1, "must be in (0, 1)"),
+        b.integer("train.warmup_steps", 500, v -> v >= 0, nonNegative),
+        b.number("train.grad_clip", 1.0, v -> v >= 0, nonNegative + " (0 = no clipping)"),
+        b.number("train.ema_decay", 0.9999, v -> v >= 0 && v < 1, "must be in [0, 1)"),
+        b.integer("train.log_every", 50, v -> v > 0, positive),
+        b.integer("train.sample_every", 1000, v -> v >= 0, nonNegative + " (0 = never)"),
+        b.integer("train.sample_images", 64, v -> v > 0 && v <= 1024, "must be in [1, 1024]"),
+        b.integer("train.checkpoint_every", 500, v -> v > 0, positive),
+        b.integer("train.keep_checkpoints", 3, v -> v > 0, positive),
+        b.integer("train.intra_op_threads", 2, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"),
+        b.integer("train.inter_op_threads", 1, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"));
+
+    b.section("sample");
+    Sample sample = new Sample(
+        b.integer("sample.num_images", 64, v -> v > 0 && v <= 4096, "must be in [1, 4096]"),
+        b.longValue("sample.seed", 0L));
+
+    b.section("export");
+    Export export = new Export(
+        b.choice("export.weights", "ema", EXPORT_WEIGHTS),
+        b.string("export.dir", "savedmodels"));
+
+    b.section("run");
+    Run run = new Run(
+        b.string("run.name", "default"),
+        b.string("run.output_dir", "runs"),
+        b.longValue("run.seed", 0L));
+    if (!run.name().matches("[A-Za-z0-9._-]+") || run.name().startsWith(".")) {
+      b.problem("run.name", run.name(), "must be a folder name: letters, digits, '.', '_', '-', not starting with '.'");
+    }
+
+    b.reportUnknownKeys();
+    crossFieldRules(b, data, model, diffusion);
+    if (!b.problems().isEmpty()) throw new ConfigException(b.problems());
+    return new ExperimentConfig(data, model, diffusion, train, sample, export, run);
+  }
+
+  private static void crossFieldRules(Binder b, Data data, Model model, Diffusion diffusion) {
+    Schedule s = diffusion.schedule();
+    if (s.betaEnd() <= s.betaStart()) {
+      b.problem("diffusion.schedule.beta_end", s.betaEnd(), "must be > beta_start (" + s.betaStart() + ")");
+    }
+    if (model.channelMults().isEmpty()) {
+      b.problem("model.channel_mults", "[]", "needs at least one level");
+      return;
+    }
+    int levels = model.levels();
+    int factor = 1 << (levels - 1);
+    if (data.imageSize() % factor != 0) {
+      b.problem("data.image_size", data.imageSize(), "must be divisible by 2^(levels-1) = " + factor
+          + " for " + levels + " levels (model.channel_mults " + model.channelMults() + ")");
+    }
+    List<Integer> resolutions = new java.util.ArrayList<>();
+    for (int i = 0; i < levels; i++) resolutions.add(data.imageSize() >> i);
+    for (int r : model.attentionResolutions()) {
+      if (!resolutions.contains(r)) {
+        b.problem("model.attention_resolutions", model.attentionResolutions(),
+            "resolution " + r + " does not exist in this U-Net; its levels run at " + resolutions);
+      }
+    }
+    java.util.TreeSet<Integer> widths = new java.util.TreeSet<>();
+    widths.add(model.baseChannels());
+    for (int m : model.channelMults()) widths.add(model.baseChannels() * m);
+    for (int w : widths) {
+      if (w % model.groups() != 0) {
+        b.problem("model.groups", model.groups(), "must divide every level's channel count; " + w
+            + " (of " + widths + ") is not divisible");
+        break;
+      }
+      if (w % model.heads() != 0) {
+        b.problem("model.heads", model.heads(), "must divide every level's channel count; " + w + " is not divisible");
+        break;
+      }
+    }
+    if (data.kind().equals("fashion_mnist") && data.channels() != 1) {
+      b.problem("data.channels", data.channels(), "Fashion-MNIST is grayscale: channels must be 1");
+    }
+    if (data.kind().equals("fashion_mnist") && data.resize().equals("pad") && data.imageSize() < 28) {
+      b.problem("data.image_size", data.imageSize(), "Fashion-MNIST images are 28x28 and cannot be padded to "
+          + data.imageSize() + "; use data.resize: resize");
+    }
+    if (data.normalization().equals("mean_std")) {
+      if (data.mean().size() != data.channels()) {
+        b.problem("data.mean", data.mean(), "needs one entry per channel (" + data.channels() + ")");
+      }
+      if (data.std().size() != data.channels()) {
+        b.problem("data.std", data.std(), "needs one entry per channel (" + data.channels() + ")");
+      }
+    }
+  }
+}
