@@ -1,0 +1,41 @@
+package dev.ddpm4j.data;
+
+import java.util.List;
+
+/**
+ * Images held in memory at their final size and channel count as 8-bit pixels, NHWC, row-major, plus one label per
+ * image. Normalization to model space happens later, in {@link BatchIterator}.
+ *
+ * @param pixels n*height*width*channels bytes (unsigned)
+ * @param labels one class index per image (the first folder level for image folders, the class for IDX)
+ * @param classNames names of the label values, index = label
+ * @param skipped files that could not be read and were skipped ({@code data.skip_bad_files})
+ */
+public record Dataset(
+    String name, byte[] pixels, int[] labels, int size, int height, int width, int channels,
+    List<String> classNames, int skipped) {
+
+  public Dataset {
+    if ((long) size * height * width * channels != pixels.length) {
+      throw new IllegalArgumentException("pixels has " + pixels.length + " bytes, expected "
+          + size + "x" + height + "x" + width + "x" + channels);
+    }
+    if (labels.length != size) throw new IllegalArgumentException("labels has " + labels.length + " entries, expected " + size);
+  }
+
+  public int imageBytes() {
+    return height * width * channels;
+  }
+
+  /** The unsigned pixel value of image {@code i} at (y, x, c). */
+  public int pixel(int i, int y, int x, int c) {
+    return pixels[((i * height + y) * width + x) * channels + c] & 0xff;
+  }
+
+  /** The first {@code n} images (all when n is 0 or larger than the set). */
+  public Dataset limit(int n) {
+    if (n <= 0 || n >= size) return this;
+    byte[] p = java.util.Arrays.copyOf(pixels, n * imageBytes());
+    return new Dataset(name, p, java.util.Arrays.copyOf(labels, n), n, height, width, channels, classNames, skipped);
+  }
+}

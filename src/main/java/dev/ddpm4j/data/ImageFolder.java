@@ -1,0 +1,241 @@
+package dev.ddpm4j.data;
+
+import dev.ddpm4j.config.ExperimentConfig;
+import java.awt.image.BufferedImage;
+import java.awt.image.Raster;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+import javax.imageio.ImageIO;
+import org.apache.commons.imaging.ImageFormats;
+import org.apache.commons.imaging.Imaging;
+
+/**
+ * Every PNG/JPEG/BMP/GIF/TIFF under a root folder, recursively (TinyImageNet's {@code train/<wnid>/images/*.JPEG}
+ * included), decoded with Commons Imaging, converted to the configured channel count and brought to the configured
+ * size. Labels are the first folder level under the root.
+ */
+public final class ImageFolder {
+  private static final Logger LOG = Logger.getLogger(ImageFolder.class.getName());
+  public static final Set<String> READABLE = Set.of("png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff");
+  /** Image formats we recognize by name but cannot decode: an error (or a skip), never silently ignored. */
+  public static final Set<String> UNSUPPORTED = Set.of("webp", "heic", "heif", "avif", "jxl", "jp2", "svg", "ico",
+      "psd", "pcx", "pnm", "pgm", "ppm", "pbm", "xpm", "dcx", "wbmp");
+
+  private ImageFolder() {}
+
+  static String extension(Path p) {
+    String n = p.getFileName().toString();
+    int dot = n.lastIndexOf('.');
+    return dot < 0 ? "" : n.substring(dot + 1).toLowerCase(Locale.ROOT);
+  }
+
+  public static Dataset load(ExperimentConfig.Data cfg) {
+    Path root = Path.of(cfg.path());
+    if (!Files.exists(root)) throw new DataException(root, "image folder not found (data.path)");
+    if (!Files.isDirectory(root)) throw new DataException(root, "data.path must be a folder of images");
+    List<Path> files;
+    try (Stream<Path> s = Files.walk(root)) {
+      files = s.filter(Files::isRegularFile)
+          .filter(p -> READABLE.contains(extension(p)) || UNSUPPORTED.contains(extension(p)))
+          .sorted().toList();
+    } catch (IOException e) {
+      throw new DataException(root, "cannot list folder: " + e.getMessage(), e);
+    }
+    if (files.isEmpty()) {
+      throw new DataException(root, "no images found (looked for " + new java.util.TreeSet<>(READABLE) + " recursively)");
+    }
+    if (cfg.limit() > 0 && files.size() > cfg.limit()) files = files.subList(0, cfg.limit());
+
+    TreeMap<String, Integer> classes = new TreeMap<>();
+    for (Path f : files) classes.putIfAbsent(labelOf(root, f), 0);
+    List<String> classNames = new ArrayList<>(classes.keySet());
+    for (int i = 0; i < classNames.size(); i++) classes.put(classNames.get(i), i);
+
+    int size = cfg.imageSize();
+    int c = cfg.channels();
+    int per = size * size * c;
+    byte[][] decoded = new byte[files.size()][];
+    DataException[] errors = new DataException[files.size()];
+    List<Path> all = files;
+    IntStream.range(0, files.size()).parallel().forEach(i -> {
+      try {
+        decoded[i] = readImage(all.get(i), c, size, cfg.resize());
+      } catch (DataException e) {
+        errors[i] = e;
+      }
+    });
+    int skipped = 0;
+    List<Integer> kept = new ArrayList<>();
+    for (int i = 0; i < files.size(); i++) {
+      if (errors[i] == null) {
+        kept.add(i);
+      } else if (cfg.skipBadFiles()) {
+        skipped++;
+        LOG.warning("skipping " + errors[i].getMessage());
+      } else {
+        throw new DataException(errors[i].file(), errors[i].getMessage().substring(errors[i].file().toString().length() + 2)
+            + " (set data.skip_bad_files: true to skip such files)");
+      }
+    }
+    if (kept.isEmpty()) throw new DataException(root, "all " + files.size() + " image files were unreadable and skipped");
+    byte[] pixels = new byte[kept.size() * per];
+    int[] labels = new int[kept.size()];
+    for (int j = 0; j < kept.size(); j++) {
+      int i = kept.get(j);
+      System.arraycopy(decoded[i], 0, pixels, j * per, per);
+      labels[j] = classes.get(labelOf(root, files.get(i)));
+    }
+    return new Dataset(root.getFileName().toString(), pixels, labels, kept.size(), size, size, c, classNames, skipped);
+  }
+
+  private static String labelOf(Path root, Path file) {
+    Path rel = root.relativize(file);
+    return rel.getNameCount() > 1 ? rel.getName(0).toString() : "";
+  }
+
+  /** Decodes one file to {@code channels} x {@code size} x {@code size} bytes, or throws naming the file. */
+  public static byte[] readImage(Path file, int channels, int size, String resize) {
+    String ext = extension(file);
+    if (UNSUPPORTED.contains(ext) || !READABLE.contains(ext)) {
+      throw new DataException(file, "unsupported image format '." + ext + "' (readable: " + new java.util.TreeSet<>(READABLE) + ")");
+    }
+    BufferedImage img = decode(file);
+    int w = img.getWidth();
+    int h = img.getHeight();
+    byte[] rgb = toRgb(img);
+    byte[] px = channels == 3 ? rgb : Pixels.rgbToGray(rgb);
+    return fit(px, w, h, channels, size, resize, file);
+  }
+
+  /** Brings an image to size x size: pad (must fit), resize (any size, aspect ignored) or crop (shorter side to size). */
+  static byte[] fit(byte[] px, int w, int h, int c, int size, String mode, Path file) {
+    switch (mode) {
+      case "pad":
+        if (w > size || h > size) {
+          throw new DataException(file, "image is " + w + "x" + h + ", larger than the target " + size + "x" + size
+              + " and data.resize is pad; use crop or resize");
+        }
+        return Pixels.pad(px, w, h, c, size);
+      case "resize":
+        return Pixels.resize(px, w, h, c, size, size);
+      default:
+        if (w < size || h < size) {
+          throw new DataException(file, "image is " + w + "x" + h + ", smaller than the target " + size + "x" + size);
+        }
+        int sw = w;
+        int sh = h;
+        if (Math.min(w, h) != size) {
+          double s = (double) size / Math.min(w, h);
+          sw = Math.max(size, (int) Math.round(w * s));
+          sh = Math.max(size, (int) Math.round(h * s));
+          px = Pixels.resize(px, w, h, c, sw, sh);
+        }
+        return Pixels.centerCrop(px, sw, sh, c, size, size);
+    }
+  }
+
+  private static BufferedImage decode(Path file) {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new DataException(file, "cannot read: " + e.getMessage(), e);
+    }
+    if (bytes.length == 0) throw new DataException(file, "empty file");
+    ImageFormats format;
+    try {
+      format = (ImageFormats) Imaging.guessFormat(bytes);
+    } catch (IOException | RuntimeException e) {
+      format = ImageFormats.UNKNOWN;
+    }
+    if (format == ImageFormats.UNKNOWN) {
+      throw new DataException(file, "unrecognized or corrupt image data (not a PNG/JPEG/BMP/GIF/TIFF)");
+    }
+    Exception first;
+    try {
+      BufferedImage img = Imaging.getBufferedImage(bytes);
+      if (img != null) return img;
+      first = new IOException("decoder returned no image");
+    } catch (IOException | RuntimeException e) {
+      first = e;
+    }
+    // Commons Imaging does not decode every variant (e.g. progressive JPEG); javax.imageio is the fallback.
+    LOG.log(Level.FINE, () -> "Commons Imaging could not decode " + file + ", using javax.imageio");
+    try {
+      StrictReader.Result r = StrictReader.read(bytes);
+      if (r.image() != null && !r.truncated()) return r.image();
+      throw new DataException(file, "corrupt or truncated " + format.getName() + " data: " + first.getMessage());
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof DataException de) throw de;
+      throw new DataException(file, "corrupt or truncated " + format.getName() + " data: " + first.getMessage());
+    }
+  }
+
+  /** Interleaved 8-bit RGB; alpha is composited onto black; single-band gray is read as stored (no color management). */
+  static byte[] toRgb(BufferedImage img) {
+    int w = img.getWidth();
+    int h = img.getHeight();
+    byte[] out = new byte[w * h * 3];
+    Raster r = img.getRaster();
+    int bands = r.getNumBands();
+    boolean gray = img.getColorModel().getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_GRAY;
+    if (gray && (bands == 1 || bands == 2) && r.getSampleModel().getSampleSize(0) <= 16) {
+      int bits = r.getSampleModel().getSampleSize(0);
+      int max = (1 << bits) - 1;
+      int[] v = r.getSamples(0, 0, w, h, 0, (int[]) null);
+      int[] a = bands == 2 ? r.getSamples(0, 0, w, h, 1, (int[]) null) : null;
+      for (int i = 0; i < w * h; i++) {
+        double g = v[i] * 255.0 / max;
+        if (a != null) g = g * a[i] / max;
+        byte b = (byte) Math.round(g);
+        out[3 * i] = b;
+        out[3 * i + 1] = b;
+        out[3 * i + 2] = b;
+      }
+      return out;
+    }
+    int[] argb = img.getRGB(0, 0, w, h, null, 0, w);
+    boolean alpha = img.getColorModel().hasAlpha();
+    for (int i = 0; i < w * h; i++) {
+      int p = argb[i];
+      int a = alpha ? (p >>> 24) : 255;
+      out[3 * i] = (byte) Math.round(((p >> 16) & 0xff) * a / 255.0);
+      out[3 * i + 1] = (byte) Math.round(((p >> 8) & 0xff) * a / 255.0);
+      out[3 * i + 2] = (byte) Math.round((p & 0xff) * a / 255.0);
+    }
+    return out;
+  }
+
+  /** javax.imageio reading that reports truncation (ImageIO's JPEG reader only warns about it). */
+  static final class StrictReader {
+    record Result(BufferedImage image, boolean truncated) {}
+
+    static Result read(byte[] bytes) throws IOException {
+      try (javax.imageio.stream.ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(bytes))) {
+        var readers = ImageIO.getImageReaders(in);
+        if (!readers.hasNext()) return new Result(null, false);
+        javax.imageio.ImageReader reader = readers.next();
+        AtomicInteger warnings = new AtomicInteger();
+        try {
+          reader.setInput(in);
+          reader.addIIOReadWarningListener((src, msg) -> warnings.incrementAndGet());
+          BufferedImage img = reader.read(0);
+          return new Result(img, warnings.get() > 0);
+        } finally {
+          reader.dispose();
+        }
+      }
+    }
+  }
+}
