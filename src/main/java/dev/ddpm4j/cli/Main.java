@@ -1,2 +1,80 @@
 package dev.ddpm4j.cli;
-public class Main { public static void main(String[] a) { System.out.println("hi " + org.tensorflow.TensorFlow.version()); } }
+
+import dev.ddpm4j.config.ConfigException;
+import dev.ddpm4j.data.DataException;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The {@code ddpm4j} command line: one entry point, one subcommand per task. */
+@Command(name = "ddpm4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+    description = "Denoising diffusion probabilistic models on TensorFlow Java.",
+    subcommands = {ConfigCommand.class, TrainCommand.class, SampleCommand.class, ExportCommand.class,
+        BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+  public static final String VERSION = "0.1.0-SNAPSHOT";
+
+  /** Exit code of a bad config or bad data (the user's input). */
+  public static final int EXIT_INPUT = 2;
+  /** Exit code of any other failure. */
+  public static final int EXIT_FAILURE = 1;
+
+  @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+      description = "On error, print the full stack trace too.")
+  static boolean verbose;
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  public static void main(String[] args) {
+    int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+    System.exit(code);
+  }
+
+  /** Runs the CLI with the given streams and returns the exit code (used by tests). */
+  public static int run(String[] args, PrintWriter out, PrintWriter err) {
+    verbose = false;
+    CommandLine cl = new CommandLine(new Main());
+    cl.setOut(out);
+    cl.setErr(err);
+    cl.setCaseInsensitiveEnumValuesAllowed(true);
+    cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+      Throwable e = ex;
+      while ((e instanceof RuntimeException) && e.getCause() != null && e.getMessage() != null
+          && e.getMessage().equals(String.valueOf(e.getCause()))) {
+        e = e.getCause();
+      }
+      String msg = e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+      commandLine.getErr().println("ddpm4j " + commandLine.getCommandName() + ": error: " + msg);
+      if (verbose) {
+        e.printStackTrace(commandLine.getErr());
+      } else if (!(e instanceof ConfigException) && !(e instanceof DataException) && !(e instanceof UserError)) {
+        commandLine.getErr().println("(run with --verbose for the stack trace)");
+      }
+      commandLine.getErr().flush();
+      return (e instanceof ConfigException || e instanceof DataException || e instanceof UserError)
+          ? EXIT_INPUT : EXIT_FAILURE;
+    });
+    return cl.execute(args);
+  }
+
+  /** An error in what the user asked for, reported as one line without a stack trace. */
+  public static final class UserError extends RuntimeException {
+    public UserError(String message) {
+      super(message);
+    }
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"ddpm4j " + VERSION};
+    }
+  }
+}

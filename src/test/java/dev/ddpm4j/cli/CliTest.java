@@ -1,0 +1,55 @@
+package dev.ddpm4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+
+class CliTest {
+  record Outcome(int code, String out, String err) {}
+
+  static Outcome run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    return new Outcome(code, out.toString(), err.toString());
+  }
+
+  @Test
+  void configPrintsTheResolvedConfig() {
+    Outcome o = run("config", "--config", "configs/default.yaml", "--set", "train.batch_size=12");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(o.out().contains("batch_size: 12"), o.out());
+    assertTrue(o.out().contains("ema_decay:"), o.out());
+  }
+
+  @Test
+  void badConfigIsOneClearMessageAndExitCodeTwo() {
+    Outcome o = run("config", "--set", "train.lr=-1");
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains("train.lr = -1: must be in (0, 1)"), o.err());
+    assertFalse(o.err().contains("at dev.ddpm4j"), "no stack trace without --verbose: " + o.err());
+    Outcome v = run("config", "--set", "train.lr=-1", "--verbose");
+    assertTrue(v.err().contains("at dev.ddpm4j"), "stack trace with --verbose: " + v.err());
+  }
+
+  @Test
+  void everySubcommandHasHelpWithDefaults() {
+    for (String cmd : new String[] {"config", "train", "sample", "export", "bench", "info"}) {
+      Outcome o = run(cmd, "--help");
+      assertEquals(0, o.code(), cmd + ": " + o.err());
+      assertTrue(o.out().contains("Usage: ddpm4j " + cmd), o.out());
+    }
+    assertTrue(run("sample", "--help").out().contains("(default: 64)"));
+  }
+
+  @Test
+  void unknownOptionIsAnError() {
+    Outcome o = run("config", "--no-such-option");
+    assertEquals(2, o.code());
+    assertTrue(o.err().contains("--no-such-option"), o.err());
+  }
+}
