@@ -1,0 +1,93 @@
+package dev.ddpm4j.diffusion;
+
+import dev.ddpm4j.config.ExperimentConfig;
+
+/**
+ * A beta schedule and every table derived from it, in double precision. Index i = 0..T-1 stands for the paper's
+ * t = i + 1. The tables become graph constants (cast to the graph's dtype).
+ *
+ * <pre>
+ * alpha_t = 1 - beta_t                 alpha_bar_t = prod_{s<=t} alpha_s      alpha_bar_prev_t = alpha_bar_{t-1} (1 at t=1)
+ * posterior variance beta~_t = beta_t (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)
+ * posterior mean = coef1_t x_0 + coef2_t x_t, coef1 = beta_t sqrt(alpha_bar_{t-1}) / (1 - alpha_bar_t),
+ *                                             coef2 = (1 - alpha_bar_{t-1}) sqrt(alpha_t) / (1 - alpha_bar_t)
+ * log beta~ clipped: beta~_1 = 0, so its log uses beta~_2 there (as the DDPM reference)
+ * </pre>
+ */
+public final class Schedule {
+  public final int timesteps;
+  public final double[] betas;
+  public final double[] alphas;
+  public final double[] alphaBar;
+  public final double[] alphaBarPrev;
+  public final double[] sqrtAlphaBar;
+  public final double[] sqrtOneMinusAlphaBar;
+  public final double[] sqrtRecipAlphaBar;
+  public final double[] sqrtRecipM1AlphaBar;
+  public final double[] posteriorVariance;
+  public final double[] posteriorLogVarianceClipped;
+  public final double[] posteriorMeanCoef1;
+  public final double[] posteriorMeanCoef2;
+
+  public Schedule(double[] betas) {
+    int n = betas.length;
+    this.timesteps = n;
+    this.betas = betas.clone();
+    alphas = new double[n];
+    alphaBar = new double[n];
+    alphaBarPrev = new double[n];
+    sqrtAlphaBar = new double[n];
+    sqrtOneMinusAlphaBar = new double[n];
+    sqrtRecipAlphaBar = new double[n];
+    sqrtRecipM1AlphaBar = new double[n];
+    posteriorVariance = new double[n];
+    posteriorLogVarianceClipped = new double[n];
+    posteriorMeanCoef1 = new double[n];
+    posteriorMeanCoef2 = new double[n];
+    double prod = 1.0;
+    for (int i = 0; i < n; i++) {
+      if (!(betas[i] > 0 && betas[i] < 1)) throw new IllegalArgumentException("beta[" + i + "] = " + betas[i] + " is not in (0, 1)");
+      alphas[i] = 1.0 - betas[i];
+      alphaBarPrev[i] = prod;
+      prod *= alphas[i];
+      alphaBar[i] = prod;
+      sqrtAlphaBar[i] = Math.sqrt(prod);
+      sqrtOneMinusAlphaBar[i] = Math.sqrt(1.0 - prod);
+      sqrtRecipAlphaBar[i] = Math.sqrt(1.0 / prod);
+      sqrtRecipM1AlphaBar[i] = Math.sqrt(1.0 / prod - 1.0);
+      posteriorVariance[i] = betas[i] * (1.0 - alphaBarPrev[i]) / (1.0 - prod);
+      posteriorMeanCoef1[i] = betas[i] * Math.sqrt(alphaBarPrev[i]) / (1.0 - prod);
+      posteriorMeanCoef2[i] = (1.0 - alphaBarPrev[i]) * Math.sqrt(alphas[i]) / (1.0 - prod);
+    }
+    for (int i = 0; i < n; i++) {
+      double v = (i == 0 && n > 1) ? posteriorVariance[1] : posteriorVariance[i];
+      posteriorLogVarianceClipped[i] = Math.log(v);
+    }
+  }
+
+  /** Linearly spaced betas from {@code start} to {@code end} (inclusive) over T steps. */
+  public static Schedule linear(double start, double end, int timesteps) {
+    double[] b = new double[timesteps];
+    for (int i = 0; i < timesteps; i++) {
+      b[i] = timesteps == 1 ? start : start + (end - start) * i / (timesteps - 1);
+    }
+    return new Schedule(b);
+  }
+
+  public static Schedule of(ExperimentConfig.Diffusion cfg) {
+    ExperimentConfig.Schedule s = cfg.schedule();
+    return switch (s.kind()) {
+      case "linear" -> linear(s.betaStart(), s.betaEnd(), cfg.timesteps());
+      default -> throw new IllegalArgumentException("unknown schedule kind " + s.kind());
+    };
+  }
+
+  /** Sampler variance sigma_t^2: beta_t ({@code beta}) or the posterior variance ({@code beta_tilde}). */
+  public double[] samplerVariance(String variance) {
+    return switch (variance) {
+      case "beta" -> betas.clone();
+      case "beta_tilde" -> posteriorVariance.clone();
+      default -> throw new IllegalArgumentException("unknown variance " + variance);
+    };
+  }
+}

@@ -1,0 +1,254 @@
+package dev.ddpm4j.model;
+
+import dev.ddpm4j.config.ExperimentConfig;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.math.Mean;
+import org.tensorflow.op.train.BatchMatMul;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * The DDPM U-Net (Ho et al. 2020, as in the seed) over NHWC images, built with the Ops API. Weight names:
+ * {@code time.*}, {@code in.*}, {@code down<level>.*}, {@code mid.*}, {@code up<level>.*}, {@code out.*}.
+ *
+ * <ul>
+ *   <li>timestep t -> sinusoidal embedding (base_channels wide) -> Dense -> SiLU -> Dense (4 * base_channels);
+ *   <li>residual block: GroupNorm -> SiLU -> Conv3x3, + Dense(SiLU(temb)), GroupNorm -> SiLU -> Dropout -> Conv3x3
+ *       (zero-initialized), 1x1 shortcut when the width changes;
+ *   <li>self-attention: GroupNorm, q/k/v projections, {@code heads} heads, softmax(q k^T / sqrt(d)) v, output
+ *       projection (zero-initialized), residual;
+ *   <li>down path: num_res_blocks blocks per level (+ attention at attention_resolutions), stride-2 Conv3x3 between
+ *       levels; middle Res-Attn-Res; up path with num_res_blocks+1 blocks per level, each concatenating one skip, and
+ *       nearest-neighbour x2 + Conv3x3 (or a 4x4 stride-2 transposed conv) between levels; GroupNorm -> SiLU ->
+ *       Conv3x3 (zero-initialized) out.
+ * </ul>
+ * Other weights use variance scaling (fan_avg, uniform, scale 1), biases zero, GroupNorm gamma one and beta zero, as
+ * the DDPM reference implementation.
+ */
+public final class UNet {
+  /** Dropout applied in training; absent at inference. */
+  public interface Dropout {
+    <T extends TFloating> Operand<T> apply(Ops tf, Operand<T> x, int layer);
+  }
+
+  private final ExperimentConfig.Model cfg;
+  private final int imageChannels;
+  private final int imageSize;
+
+  public UNet(ExperimentConfig.Model cfg, int imageChannels, int imageSize) {
+    this.cfg = cfg;
+    this.imageChannels = imageChannels;
+    this.imageSize = imageSize;
+  }
+
+  public static UNet of(ExperimentConfig c) {
+    return new UNet(c.model(), c.data().channels(), c.data().imageSize());
+  }
+
+  public int imageChannels() {
+    return imageChannels;
+  }
+
+  public int imageSize() {
+    return imageSize;
+  }
+
+  /** Predicts from x [B,H,W,C] and integer timesteps t [B] (0-based); output has the shape of x. */
+  public <T extends TFloating> Operand<T> apply(Ops tf, Class<T> dtype, Params<T> params, Operand<T> x,
+      Operand<TInt32> t, Dropout dropout) {
+    return new Pass<>(tf, dtype, params, dropout).forward(x, t);
+  }
+
+  /** The sinusoidal frequencies exp(-ln(10000) * i / (half - 1)), i = 0..half-1, as in the DDPM reference. */
+  public static double[] frequencies(int dim) {
+    int half = dim / 2;
+    double[] f = new double[half];
+    double step = Math.log(10000) / Math.max(1, half - 1);
+    for (int i = 0; i < half; i++) f[i] = Math.exp(-step * i);
+    return f;
+  }
+
+  private final class Pass<T extends TFloating> {
+    final Ops tf;
+    final Class<T> dtype;
+    final Params<T> p;
+    final Dropout dropout;
+    int dropoutLayers;
+
+    Pass(Ops tf, Class<T> dtype, Params<T> p, Dropout dropout) {
+      this.tf = tf;
+      this.dtype = dtype;
+      this.p = p;
+      this.dropout = dropout;
+    }
+
+    Operand<T> c(double v) {
+      return tf.dtypes.cast(tf.constant(v), dtype);
+    }
+
+    Operand<T> forward(Operand<T> x, Operand<TInt32> t) {
+      int base = cfg.baseChannels();
+      Operand<T> temb = timeEmbedding(t, base);
+      Deque<Operand<T>> skips = new ArrayDeque<>();
+      Deque<Integer> skipWidths = new ArrayDeque<>();
+      Operand<T> h = conv("in", x, imageChannels, base, 3, 1, 1.0);
+      skips.push(h);
+      skipWidths.push(base);
+      int ch = base;
+      int res = imageSize;
+      int levels = cfg.levels();
+      for (int level = 0; level < levels; level++) {
+        int out = base * cfg.channelMults().get(level);
+        for (int b = 0; b < cfg.numResBlocks(); b++) {
+          String name = "down" + level + ".res" + b;
+          h = resBlock(name, h, ch, out, temb);
+          ch = out;
+          if (cfg.attentionResolutions().contains(res)) h = attention("down" + level + ".attn" + b, h, ch, res);
+          skips.push(h);
+          skipWidths.push(ch);
+        }
+        if (level < levels - 1) {
+          h = conv("down" + level + ".downsample", h, ch, ch, 3, 2, 1.0);
+          res /= 2;
+          skips.push(h);
+          skipWidths.push(ch);
+        }
+      }
+      h = resBlock("mid.res0", h, ch, ch, temb);
+      h = attention("mid.attn", h, ch, res);
+      h = resBlock("mid.res1", h, ch, ch, temb);
+      for (int level = levels - 1; level >= 0; level--) {
+        int out = base * cfg.channelMults().get(level);
+        for (int b = 0; b < cfg.numResBlocks() + 1; b++) {
+          int skipCh = skipWidths.pop();
+          h = tf.concat(List.of(h, skips.pop()), tf.constant(3));
+          h = resBlock("up" + level + ".res" + b, h, ch + skipCh, out, temb);
+          ch = out;
+          if (cfg.attentionResolutions().contains(res)) h = attention("up" + level + ".attn" + b, h, ch, res);
+        }
+        if (level > 0) {
+          h = upsample("up" + level + ".upsample", h, ch, res);
+          res *= 2;
+        }
+      }
+      h = silu(groupNorm("out.norm", h, ch));
+      return conv("out.conv", h, ch, imageChannels, 3, 1, 0.0);
+    }
+
+    Operand<T> timeEmbedding(Operand<TInt32> t, int dim) {
+      double[] f = frequencies(dim);
+      Operand<T> freqs = tf.dtypes.cast(tf.constant(f), dtype);
+      Operand<T> args = tf.math.mul(tf.expandDims(tf.dtypes.cast(t, dtype), tf.constant(1)),
+          tf.expandDims(freqs, tf.constant(0)));
+      Operand<T> emb = tf.concat(List.of(tf.math.sin(args), tf.math.cos(args)), tf.constant(1));
+      int width = 4 * cfg.baseChannels();
+      Operand<T> h = dense("time.dense0", emb, 2 * f.length, width, 1.0);
+      return dense("time.dense1", silu(h), width, width, 1.0);
+    }
+
+    Operand<T> resBlock(String name, Operand<T> x, int in, int out, Operand<T> temb) {
+      Operand<T> h = conv(name + ".conv1", silu(groupNorm(name + ".norm1", x, in)), in, out, 3, 1, 1.0);
+      Operand<T> proj = dense(name + ".temb", silu(temb), 4 * cfg.baseChannels(), out, 1.0);
+      h = tf.math.add(h, tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
+      h = silu(groupNorm(name + ".norm2", h, out));
+      if (dropout != null && cfg.dropout() > 0) h = dropout.apply(tf, h, dropoutLayers++);
+      h = conv(name + ".conv2", h, out, out, 3, 1, 0.0);
+      Operand<T> skip = in == out ? x : conv(name + ".shortcut", x, in, out, 1, 1, 1.0);
+      return tf.math.add(skip, h);
+    }
+
+    Operand<T> attention(String name, Operand<T> x, int ch, int res) {
+      int heads = cfg.heads();
+      int d = ch / heads;
+      long hw = (long) res * res;
+      Operand<T> h = tf.reshape(groupNorm(name + ".norm", x, ch), tf.constant(new long[] {-1, ch}));
+      Operand<T> q = splitHeads(dense(name + ".q", h, ch, ch, 1.0), hw, heads, d);
+      Operand<T> k = splitHeads(dense(name + ".k", h, ch, ch, 1.0), hw, heads, d);
+      Operand<T> v = splitHeads(dense(name + ".v", h, ch, ch, 1.0), hw, heads, d);
+      Operand<T> scores = tf.math.mul(tf.train.batchMatMul(q, k, dtype, BatchMatMul.adjY(true)), c(1.0 / Math.sqrt(d)));
+      Operand<T> w = tf.nn.softmax(scores);
+      Operand<T> a = tf.train.batchMatMul(w, v, dtype); // [B, heads, HW, d]
+      a = tf.reshape(tf.linalg.transpose(a, tf.constant(new int[] {0, 2, 1, 3})), tf.constant(new long[] {-1, ch}));
+      Operand<T> o = dense(name + ".proj", a, ch, ch, 0.0);
+      return tf.math.add(x, tf.reshape(o, tf.constant(new long[] {-1, res, res, ch})));
+    }
+
+    Operand<T> splitHeads(Operand<T> x, long hw, int heads, int d) {
+      Operand<T> r = tf.reshape(x, tf.constant(new long[] {-1, hw, heads, d}));
+      return tf.linalg.transpose(r, tf.constant(new int[] {0, 2, 1, 3}));
+    }
+
+    Operand<T> upsample(String name, Operand<T> x, int ch, int res) {
+      if (cfg.upsample().equals("transposed_conv")) {
+        Operand<T> w = p.get(name + ".w", new long[] {4, 4, ch, ch}, Init.fanAvgUniform(1.0, 16L * ch, 16L * ch));
+        Operand<T> b = p.get(name + ".b", new long[] {ch}, Init.ZEROS);
+        Operand<TInt32> batch = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {1}));
+        Operand<TInt32> sizes = tf.concat(List.of(batch, tf.constant(new int[] {2 * res, 2 * res, ch})), tf.constant(0));
+        Operand<T> y = tf.nn.conv2dBackpropInput(sizes, w, x, List.of(1L, 2L, 2L, 1L), "SAME");
+        return tf.nn.biasAdd(y, b);
+      }
+      Operand<T> up = tf.image.resizeNearestNeighbor(x, tf.constant(new int[] {2 * res, 2 * res}));
+      return conv(name, up, ch, ch, 3, 1, 1.0);
+    }
+
+    /** GroupNorm from per-channel moments of x and x^2, then grouped (cheaper than a 5-D reshape of x). */
+    Operand<T> groupNorm(String name, Operand<T> x, int ch) {
+      int g = cfg.groups();
+      Operand<T> gamma = p.get(name + ".gamma", new long[] {ch}, Init.ONES);
+      Operand<T> beta = p.get(name + ".beta", new long[] {ch}, Init.ZEROS);
+      Operand<TInt32> spatial = tf.constant(new int[] {1, 2});
+      Operand<T> m1 = tf.math.mean(x, spatial); // [B, C]
+      Operand<T> m2 = tf.math.mean(tf.math.square(x), spatial);
+      Operand<TInt32> last = tf.constant(2);
+      long[] grouped = {-1, g, ch / g};
+      Operand<T> gm1 = tf.math.mean(tf.reshape(m1, tf.constant(grouped)), last, Mean.keepDims(true)); // [B, G, 1]
+      Operand<T> gm2 = tf.math.mean(tf.reshape(m2, tf.constant(grouped)), last, Mean.keepDims(true));
+      Operand<T> var = tf.math.maximum(tf.math.sub(gm2, tf.math.square(gm1)), c(0.0));
+      Operand<T> inv = tf.math.rsqrt(tf.math.add(var, c(1e-5)));
+      float[][][] onesArr = new float[1][1][ch / g];
+      for (int k = 0; k < ch / g; k++) onesArr[0][0][k] = 1f;
+      Operand<T> ones = tf.dtypes.cast(tf.constant(onesArr), dtype); // broadcasts [B,G,1] to [B,G,C/G]
+      long[] perChannel = {-1, 1, 1, ch};
+      Operand<T> invC = tf.reshape(tf.math.mul(ones, inv), tf.constant(perChannel));
+      Operand<T> meanC = tf.reshape(tf.math.mul(ones, gm1), tf.constant(perChannel));
+      Operand<T> scale = tf.math.mul(invC, gamma);
+      Operand<T> shift = tf.math.sub(beta, tf.math.mul(meanC, scale));
+      return tf.math.add(tf.math.mul(x, scale), shift);
+    }
+
+    Operand<T> conv(String name, Operand<T> x, int in, int out, int k, int stride, double scale) {
+      long fanIn = (long) k * k * in;
+      long fanOut = (long) k * k * out;
+      Init init = scale == 0 ? Init.ZEROS : Init.fanAvgUniform(scale, fanIn, fanOut);
+      Operand<T> w = p.get(name + ".w", new long[] {k, k, in, out}, init);
+      Operand<T> b = p.get(name + ".b", new long[] {out}, Init.ZEROS);
+      return tf.nn.biasAdd(tf.nn.conv2d(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME"), b);
+    }
+
+    Operand<T> dense(String name, Operand<T> x, int in, int out, double scale) {
+      Init init = scale == 0 ? Init.ZEROS : Init.fanAvgUniform(scale, in, out);
+      Operand<T> w = p.get(name + ".w", new long[] {in, out}, init);
+      Operand<T> b = p.get(name + ".b", new long[] {out}, Init.ZEROS);
+      return tf.nn.biasAdd(tf.linalg.matMul(x, w), b);
+    }
+
+    Operand<T> silu(Operand<T> x) {
+      return tf.math.mul(x, tf.math.sigmoid(x));
+    }
+  }
+
+  /** Names of the levels, for per-level parameter counts: time, in, down0.., mid, up.., out. */
+  public List<String> groupsOf(Iterable<String> weightNames) {
+    List<String> out = new ArrayList<>();
+    for (String n : weightNames) {
+      String g = n.substring(0, n.indexOf('.'));
+      if (!out.contains(g)) out.add(g);
+    }
+    return out;
+  }
+}

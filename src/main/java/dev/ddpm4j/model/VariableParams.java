@@ -1,0 +1,103 @@
+package dev.ddpm4j.model;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * Creates one variable per weight, named {@code <prefix>/<name>}, initialized in-graph from stateless random ops keyed
+ * by (seed, name) so the same seed gives the same initial weights in every process. Reads go through an Identity (the
+ * gradient of some ops applied directly to a VariableV2 crashes TF 2.18).
+ */
+public final class VariableParams<T extends TFloating> implements Params<T> {
+  private final Ops tf;
+  private final Class<T> dtype;
+  private final String prefix;
+  private final long seed;
+  private final Map<String, Variable<T>> variables = new LinkedHashMap<>();
+  private final Map<String, Operand<T>> reads = new LinkedHashMap<>();
+  private final Map<String, long[]> shapes = new LinkedHashMap<>();
+  private final Map<String, Boolean> slotKinds = new LinkedHashMap<>();
+  private final Map<String, Map<String, Variable<T>>> slots = new LinkedHashMap<>();
+
+  public VariableParams(Ops tf, Class<T> dtype, String prefix, long seed) {
+    this.tf = tf;
+    this.dtype = dtype;
+    this.prefix = prefix;
+    this.seed = seed;
+  }
+
+  /**
+   * Also creates, next to every weight, a variable {@code <slot>/<name>} of the same shape that starts as a copy of the
+   * weight ({@code copy}) or at zero: optimizer slots and EMA shadows. Creating them together with the weight, while
+   * the graph is still small, is much faster in TF Java 1.1 than adding init-scope variables to a large graph.
+   */
+  public VariableParams<T> withSlot(String slot, boolean copy) {
+    slotKinds.put(slot, copy);
+    slots.put(slot, new LinkedHashMap<>());
+    return this;
+  }
+
+  /** The slot variables of {@code slot}, keyed by weight name. */
+  public Map<String, Variable<T>> slot(String slot) {
+    return slots.get(slot);
+  }
+
+  @Override
+  public Operand<T> get(String name, long[] shape, Init init) {
+    if (variables.containsKey(name)) throw new IllegalStateException("weight " + name + " requested twice");
+    Ops init0 = tf.withInitScope();
+    Operand<T> value = initialValue(init0, name, shape, init);
+    Variable<T> v = tf.withSubScope(prefix).withName(name).variable(value);
+    variables.put(name, v);
+    for (var e : slotKinds.entrySet()) {
+      Operand<T> start = e.getValue() ? init0.identity(value) : init0.zeros(init0.constant(shape), dtype);
+      slots.get(e.getKey()).put(name, tf.withSubScope(e.getKey()).withName(name).variable(start));
+    }
+    shapes.put(name, shape.clone());
+    Operand<T> read = tf.withSubScope(prefix + "_read").withName(name).identity(v);
+    reads.put(name, read);
+    return read;
+  }
+
+  private Operand<T> initialValue(Ops tf, String name, long[] shape, Init init) {
+    Operand<TInt64> dims = tf.constant(shape);
+    switch (init.kind()) {
+      case ZEROS:
+        return tf.zeros(dims, dtype);
+      case ONES:
+        return tf.fill(dims, tf.dtypes.cast(tf.constant(1.0), dtype));
+      default:
+        long key = name.hashCode() * 0x9E3779B97F4A7C15L;
+        Operand<TInt64> s = tf.constant(new long[] {seed, key});
+        Operand<T> u = tf.random.statelessRandomUniform(dims, s, dtype); // [0, 1)
+        Operand<T> l = tf.dtypes.cast(tf.constant(init.limit()), dtype);
+        return tf.math.mul(tf.math.sub(tf.math.add(u, u), tf.dtypes.cast(tf.constant(1.0), dtype)), l);
+    }
+  }
+
+  /** Variables in creation order, keyed by weight name. */
+  public Map<String, Variable<T>> variables() {
+    return variables;
+  }
+
+  /** The Identity reads the forward pass used, keyed by weight name (differentiate with respect to these). */
+  public Map<String, Operand<T>> reads() {
+    return reads;
+  }
+
+  public Map<String, long[]> shapes() {
+    return shapes;
+  }
+
+  /** Total number of scalar weights. */
+  public long count() {
+    return shapes.values().stream().mapToLong(s -> Arrays.stream(s).reduce(1, (a, b) -> a * b)).sum();
+  }
+
+}

@@ -1,0 +1,77 @@
+package dev.ddpm4j.diffusion;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.ddpm4j.config.ExperimentConfig;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Schedule tables against an independent computation (logs and products written out here) and published values. */
+class ScheduleTest {
+  final Schedule s = Schedule.linear(1e-4, 0.02, 1000);
+
+  @Test
+  void linearBetasAreEvenlySpacedFromStartToEnd() {
+    assertEquals(1e-4, s.betas[0], 1e-18);
+    assertEquals(0.02, s.betas[999], 1e-15);
+    assertEquals(1e-4 + 0.0199 * 500 / 999, s.betas[500], 1e-15);
+    Schedule fromConfig = Schedule.of(ExperimentConfig.defaults(List.of()).diffusion());
+    for (int i = 0; i < 1000; i++) assertEquals(s.betas[i], fromConfig.betas[i], 0);
+  }
+
+  @Test
+  void alphaBarMatchesKnownValues() {
+    assertEquals(0.9999, s.alphaBar[0], 1e-15);
+    // published value for the DDPM linear schedule: alpha_bar_T ~= 4.04e-5
+    assertEquals(4.04e-5, s.alphaBar[999], 0.01e-5);
+  }
+
+  @Test
+  void tablesMatchAnIndependentLogSpaceComputation() {
+    double logSum = 0;
+    for (int i = 0; i < 1000; i++) {
+      double beta = 1e-4 + (0.02 - 1e-4) * i / 999.0;
+      double prevBar = Math.exp(logSum);
+      logSum += Math.log1p(-beta);
+      double bar = Math.exp(logSum);
+      assertEquals(bar, s.alphaBar[i], 1e-12 * Math.max(1, bar) + 1e-15, "alpha_bar at " + i);
+      assertEquals(prevBar, s.alphaBarPrev[i], 1e-12);
+      assertEquals(Math.sqrt(bar), s.sqrtAlphaBar[i], 1e-12);
+      assertEquals(Math.sqrt(1 - bar), s.sqrtOneMinusAlphaBar[i], 1e-12);
+      assertEquals(1 / Math.sqrt(bar), s.sqrtRecipAlphaBar[i], 1e-9 / Math.sqrt(bar));
+      assertEquals(Math.sqrt((1 - bar) / bar), s.sqrtRecipM1AlphaBar[i], 1e-9 / Math.sqrt(bar));
+      double postVar = beta * (1 - prevBar) / (1 - bar);
+      assertEquals(postVar, s.posteriorVariance[i], 1e-14);
+      assertEquals(beta * Math.sqrt(prevBar) / (1 - bar), s.posteriorMeanCoef1[i], 1e-10);
+      assertEquals((1 - prevBar) * Math.sqrt(1 - beta) / (1 - bar), s.posteriorMeanCoef2[i], 1e-10);
+    }
+  }
+
+  @Test
+  void posteriorVarianceGoldenValuesPinnedByDiffusers() {
+    // diffusers' DDPMScheduler test pins the fixed_small (beta-tilde) variance of the linear schedule
+    assertEquals(0.0, s.posteriorVariance[0], 1e-12);
+    assertEquals(0.00979, s.posteriorVariance[487], 1e-5);
+    assertEquals(0.02, s.posteriorVariance[999], 1e-5);
+    // the clipped log uses beta-tilde at the second step in place of log(0)
+    assertEquals(Math.log(s.posteriorVariance[1]), s.posteriorLogVarianceClipped[0], 0);
+  }
+
+  @Test
+  void posteriorMeanIsAnAffineCombinationThatReproducesX0WhenXtIsNoiseless() {
+    // If x_t = sqrt(alpha_bar_t) x_0 exactly, the posterior mean is sqrt(alpha_bar_{t-1}) x_0.
+    for (int i : new int[] {1, 10, 500, 999}) {
+      double mu = s.posteriorMeanCoef1[i] + s.posteriorMeanCoef2[i] * s.sqrtAlphaBar[i];
+      assertEquals(Math.sqrt(s.alphaBarPrev[i]), mu, 1e-12);
+    }
+  }
+
+  @Test
+  void samplerVarianceChoices() {
+    assertEquals(s.betas[300], s.samplerVariance("beta")[300], 0);
+    assertEquals(s.posteriorVariance[300], s.samplerVariance("beta_tilde")[300], 0);
+    assertThrows(IllegalArgumentException.class, () -> s.samplerVariance("learned"));
+    assertThrows(IllegalArgumentException.class, () -> new Schedule(new double[] {0.1, 1.0}));
+  }
+}

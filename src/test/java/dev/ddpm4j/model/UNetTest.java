@@ -1,0 +1,227 @@
+package dev.ddpm4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ddpm4j.TinyConfigs;
+import dev.ddpm4j.config.ExperimentConfig;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.TInt32;
+
+class UNetTest {
+  @ParameterizedTest(name = "{0}ch {1}px mults {2} attn {3} {4}")
+  @CsvSource(delimiter = '|', value = {
+      "1|28|[1,2]|[]|nearest_conv",
+      "3|32|[1,2,2]|[16]|nearest_conv",
+      "1|32|[1,2,2]|[8]|transposed_conv",
+      "3|64|[1,2,2,2]|[16,8]|transposed_conv",
+  })
+  void outputHasTheShapeOfTheInput(int channels, int size, String mults, String attn, String upsample) {
+    ExperimentConfig cfg = ExperimentConfig.defaults(List.of("data.kind=synthetic", "data.channels=" + channels,
+        "data.image_size=" + size, "model.base_channels=8", "model.groups=4", "model.channel_mults=" + mults,
+        "model.attention_resolutions=" + attn, "model.upsample=" + upsample, "model.heads=2"));
+    int b = 2;
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      var x = tf.random.statelessRandomNormal(tf.constant(new long[] {b, size, size, channels}),
+          tf.constant(new long[] {1, 1}));
+      var t = tf.constant(new int[] {3, 900});
+      VariableParams<TFloat32> p = new VariableParams<>(tf, TFloat32.class, "unet", 0);
+      Operand<TFloat32> y = UNet.of(cfg).apply(tf, TFloat32.class, p, x, t, null);
+      try (Session s = new Session(g)) {
+        s.initialize();
+        try (Result r = s.runner().fetch(y).run()) {
+          assertEquals(Shape.of(b, size, size, channels), r.get(0).shape());
+        }
+      }
+    }
+  }
+
+  @Test
+  void zeroInitializedOutputConvGivesZeroOutputAtInit() {
+    ExperimentConfig cfg = TinyConfigs.config(null);
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      var x = tf.random.statelessRandomNormal(tf.constant(new long[] {2, 8, 8, 1}), tf.constant(new long[] {1, 1}));
+      VariableParams<TFloat32> p = new VariableParams<>(tf, TFloat32.class, "unet", 0);
+      Operand<TFloat32> y = UNet.of(cfg).apply(tf, TFloat32.class, p, x, tf.constant(new int[] {1, 2}), null);
+      try (Session s = new Session(g)) {
+        s.initialize();
+        try (Result r = s.runner().fetch(y).run()) {
+          float[] a = new float[128];
+          ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(a);
+          for (float v : a) assertEquals(0f, v, 0f);
+        }
+      }
+    }
+  }
+
+  @Test
+  void sameSeedSameInitialWeightsAndInitializerRange() {
+    ExperimentConfig cfg = TinyConfigs.config(null);
+    float[] a = initialWeight(cfg, 7, "down0.res0.conv1.w");
+    float[] b = initialWeight(cfg, 7, "down0.res0.conv1.w");
+    float[] c = initialWeight(cfg, 8, "down0.res0.conv1.w");
+    assertArrayEquals(a, b);
+    assertTrue(!java.util.Arrays.equals(a, c));
+    double limit = Math.sqrt(3.0 / ((9 * 8 + 9 * 8) / 2.0)); // fan_avg uniform, scale 1
+    double sumSq = 0;
+    for (float v : a) {
+      assertTrue(Math.abs(v) <= limit, v + " beyond " + limit);
+      sumSq += v * v;
+    }
+    // uniform[-l, l] has variance l^2 / 3
+    assertEquals(limit * limit / 3, sumSq / a.length, 0.15 * limit * limit / 3);
+  }
+
+  private static float[] initialWeight(ExperimentConfig cfg, long seed, String name) {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      VariableParams<TFloat32> p = new VariableParams<>(tf, TFloat32.class, "unet", seed);
+      UNet.of(cfg).apply(tf, TFloat32.class, p, tf.zeros(tf.constant(new long[] {1, 8, 8, 1}), TFloat32.class),
+          tf.constant(new int[] {0}), null);
+      try (Session s = new Session(g)) {
+        s.initialize();
+        try (Result r = s.runner().fetch(p.variables().get(name)).run()) {
+          float[] out = new float[(int) r.get(0).size()];
+          ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(out);
+          return out;
+        }
+      }
+    }
+  }
+
+  /**
+   * Float64 gradient check of a tiny U-Net with attention and both upsampling kinds: the graph's gradients
+   * (Graph.addGradients) against central finite differences, for sampled entries of every weight. All weights get
+   * random values (the zero-initialized convs would otherwise hide most of the network from the loss).
+   */
+  @ParameterizedTest
+  @CsvSource({"nearest_conv", "transposed_conv"})
+  void float64GradientsMatchFiniteDifferences(String upsample) {
+    ExperimentConfig cfg = TinyConfigs.config(null, "model.upsample=" + upsample, "model.base_channels=4",
+        "model.groups=2", "model.heads=2");
+    UNet unet = UNet.of(cfg);
+    SplittableRandom rnd = new SplittableRandom(11);
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      // First pass: learn the weight names and shapes.
+      Map<String, long[]> shapes;
+      try (Graph probe = new Graph()) {
+        Ops pt = Ops.create(probe);
+        VariableParams<TFloat64> vp = new VariableParams<>(pt, TFloat64.class, "unet", 0);
+        unet.apply(pt, TFloat64.class, vp, pt.zeros(pt.constant(new long[] {1, 8, 8, 1}), TFloat64.class),
+            pt.constant(new int[] {0}), null);
+        shapes = new LinkedHashMap<>(vp.shapes());
+      }
+      Map<String, Operand<TFloat64>> inputs = new LinkedHashMap<>();
+      for (var e : shapes.entrySet()) {
+        inputs.put(e.getKey(), tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(e.getValue()))));
+      }
+      Operand<TFloat64> xs = tf.reshape(tf.constant(randomArray(rnd, 2 * 8 * 8, 1.0)), tf.constant(new long[] {2, 8, 8, 1}));
+      Operand<TFloat64> probeW = tf.reshape(tf.constant(randomArray(rnd, 2 * 8 * 8, 1.0)), tf.constant(new long[] {2, 8, 8, 1}));
+      Operand<TFloat64> y = unet.apply(tf, TFloat64.class, new MapParams<>(inputs), xs, tf.constant(new int[] {3, 17}), null);
+      Operand<TFloat64> loss = tf.sum(tf.math.mul(y, probeW), tf.constant(new int[] {0, 1, 2, 3}));
+      List<String> names = new ArrayList<>(inputs.keySet());
+      Output<?>[] wrt = names.stream().map(n -> inputs.get(n).asOutput()).toArray(Output<?>[]::new);
+      Output<?>[] grads = g.addGradients(loss.asOutput(), wrt);
+
+      Map<String, double[]> values = new LinkedHashMap<>();
+      for (String n : names) {
+        long size = 1;
+        for (long d : shapes.get(n)) size *= d;
+        boolean gamma = n.endsWith(".gamma");
+        double[] v = randomArray(rnd, (int) size, 0.4);
+        if (gamma) for (int i = 0; i < v.length; i++) v[i] += 1.0;
+        values.put(n, v);
+      }
+      try (Session s = new Session(g)) {
+        double[][] analytic = new double[names.size()][];
+        Session.Runner runner = feed(s.runner(), inputs, values, shapes);
+        for (Output<?> gr : grads) runner.fetch(gr);
+        try (Result r = runner.run()) {
+          for (int k = 0; k < names.size(); k++) {
+            analytic[k] = new double[(int) r.get(k).size()];
+            ((TFloat64) r.get(k)).asRawTensor().data().asDoubles().read(analytic[k]);
+          }
+        }
+        int checked = 0;
+        double h = 1e-5;
+        for (int k = 0; k < names.size(); k++) {
+          String n = names.get(k);
+          double[] v = values.get(n);
+          for (int trial = 0; trial < 2; trial++) {
+            int i = rnd.nextInt(v.length);
+            double orig = v[i];
+            v[i] = orig + h;
+            double up = evalLoss(s, loss, inputs, values, shapes);
+            v[i] = orig - h;
+            double down = evalLoss(s, loss, inputs, values, shapes);
+            v[i] = orig;
+            double numeric = (up - down) / (2 * h);
+            double a = analytic[k][i];
+            assertEquals(numeric, a, 1e-6 + 1e-5 * Math.abs(numeric), "d loss / d " + n + "[" + i + "]");
+            checked++;
+          }
+        }
+        assertTrue(checked >= 2 * names.size());
+      }
+    }
+  }
+
+  private static double evalLoss(Session s, Operand<TFloat64> loss, Map<String, Operand<TFloat64>> inputs,
+      Map<String, double[]> values, Map<String, long[]> shapes) {
+    try (Result r = feed(s.runner(), inputs, values, shapes).fetch(loss).run()) {
+      return ((TFloat64) r.get(0)).getDouble();
+    }
+  }
+
+  private static Session.Runner feed(Session.Runner runner, Map<String, Operand<TFloat64>> inputs,
+      Map<String, double[]> values, Map<String, long[]> shapes) {
+    for (var e : inputs.entrySet()) {
+      TFloat64 t = TFloat64.tensorOf(Shape.of(shapes.get(e.getKey())));
+      t.asRawTensor().data().asDoubles().write(values.get(e.getKey()));
+      runner.feed(e.getValue(), t);
+    }
+    return runner;
+  }
+
+  private static double[] randomArray(SplittableRandom r, int n, double scale) {
+    double[] a = new double[n];
+    for (int i = 0; i < n; i++) a[i] = (r.nextDouble() * 2 - 1) * scale;
+    return a;
+  }
+
+  @Test
+  void infoCountsParametersAndFlopsFromShapes() {
+    ExperimentConfig cfg = TinyConfigs.config(null);
+    ModelInfo info = ModelInfo.of(cfg);
+    // input conv: 3x3x1x8 weights + 8 biases
+    assertEquals(3 * 3 * 1 * 8 + 8, info.paramsPerGroup().get("in"));
+    // time MLP: (8 -> 32) + (32 -> 32), with biases
+    assertEquals(8 * 32 + 32 + 32 * 32 + 32, info.paramsPerGroup().get("time"));
+    assertEquals(info.paramsPerGroup().values().stream().mapToLong(Long::longValue).sum(), info.totalParams());
+    assertTrue(info.flopsPerOpType().get("Conv2D") > 2L * 8 * 8 * 8 * 9, "at least the input conv");
+    assertTrue(info.flopsPerOpType().containsKey("BatchMatMulV3"));
+    // attention at 4x4 with 2 heads: per attention layer, scores and weighted sum are each 2 * heads * 16 * 16 * d
+    assertTrue(info.flopsPerOpType().get("BatchMatMulV3") % (2L * 16 * 16) == 0);
+  }
+}
