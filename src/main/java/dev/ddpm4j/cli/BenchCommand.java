@@ -1,27 +1,44 @@
 package dev.ddpm4j.cli;
 
+import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.train.Benchmark;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-    description = "Measure speed; prints one JSON line.")
+    description = "Measure speed and memory; prints one JSON line.")
 final class BenchCommand implements Callable<Integer> {
   @Mixin ConfigOptions options;
 
-  @Option(names = "--mode", defaultValue = "train", description = "train (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--mode", defaultValue = "train",
+      description = "train: training steps against the in-process MatMul ceiling (default: ${DEFAULT-VALUE}).")
   String mode;
 
-  @Option(names = "--batch", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
-  int batch;
+  @Option(names = "--batch", description = "Batch size (default: the config's train.batch_size).")
+  Integer batch;
 
-  @Option(names = "--steps", defaultValue = "10", description = "Timed steps after warm-up (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--steps", defaultValue = "10", description = "Timed steps after 3 warm-up steps (default: ${DEFAULT-VALUE}).")
   int steps;
+
+  @Spec CommandSpec spec;
 
   @Override
   public Integer call() {
-    options.resolve();
-    throw new Main.UserError("benchmarks are not available yet in this build");
+    if (!mode.equals("train")) throw new Main.UserError("unknown --mode " + mode + " (available: train)");
+    if (steps < 1) throw new Main.UserError("--steps must be >= 1");
+    List<String> overrides = new ArrayList<>(options.overrides);
+    if (batch != null) overrides.add("train.batch_size=" + batch);
+    options.overrides = overrides;
+    ExperimentConfig cfg = options.resolve();
+    var json = Benchmark.train(cfg, cfg.train().batchSize(), steps);
+    spec.commandLine().getOut().println(json.toString());
+    spec.commandLine().getOut().flush();
+    return 0;
   }
 }

@@ -1,0 +1,129 @@
+package dev.ddpm4j.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.model.ModelInfo;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.tensorflow.Graph;
+import org.tensorflow.Session;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Speed of the training step against the machine's own ceiling: a large float32 MatMul run in a session with the same
+ * thread settings. Training FLOPs are counted as 3x the forward FLOPs (forward + backward for inputs and weights).
+ */
+public final class Benchmark {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private Benchmark() {}
+
+  /** Median and min of per-step times (seconds) and the RSS before and after. */
+  public record Timing(double median, double min, double[] all, long rssBeforeKb, long rssAfterKb) {}
+
+  public static ObjectNode train(ExperimentConfig cfg, int batch, int steps) {
+    ExperimentConfig.Train tc = cfg.train();
+    ModelInfo info = ModelInfo.of(cfg);
+    int s = cfg.data().imageSize();
+    int c = cfg.data().channels();
+    float[] x = new float[batch * s * s * c];
+    SplittableRandom r = new SplittableRandom(cfg.run().seed());
+    for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
+    long t0 = System.nanoTime();
+    Timing timing;
+    double buildSeconds;
+    try (TrainingSession ts = new TrainingSession(cfg)) {
+      buildSeconds = (System.nanoTime() - t0) / 1e9;
+      for (int i = 0; i < 3; i++) ts.step(x); // warm-up: the first runs optimize and allocate
+      timing = time(steps, () -> ts.step(x));
+    }
+    double ceiling = matmulGflops(2048, 5, tc.intraOpThreads(), tc.interOpThreads());
+    double fwd = info.forwardFlops() / 1e9;
+    double achieved = 3 * fwd * batch / timing.median();
+    ObjectNode o = JSON.createObjectNode();
+    o.put("mode", "train");
+    o.put("batch", batch);
+    o.put("steps", steps);
+    o.put("params", info.totalParams());
+    o.put("graph_build_s", round(buildSeconds, 2));
+    o.put("step_time_median_s", round(timing.median(), 4));
+    o.put("step_time_min_s", round(timing.min(), 4));
+    o.put("images_per_s", round(batch / timing.median(), 1));
+    o.put("forward_gflops_per_image", round(fwd, 4));
+    o.put("achieved_gflops_per_s", round(achieved, 1));
+    o.put("matmul_ceiling_gflops_per_s", round(ceiling, 1));
+    o.put("ratio_to_ceiling", round(achieved / ceiling, 3));
+    o.put("intra_op_threads", tc.intraOpThreads());
+    o.put("inter_op_threads", tc.interOpThreads());
+    o.put("rss_before_mb", timing.rssBeforeKb() / 1024);
+    o.put("rss_after_mb", timing.rssAfterKb() / 1024);
+    o.put("peak_rss_mb", peakRssKb() / 1024);
+    return o;
+  }
+
+  /** Times {@code steps} runs of {@code body}, each separately. */
+  public static Timing time(int steps, Runnable body) {
+    long before = rssKb();
+    double[] t = new double[steps];
+    for (int i = 0; i < steps; i++) {
+      long s = System.nanoTime();
+      body.run();
+      t[i] = (System.nanoTime() - s) / 1e9;
+    }
+    double[] sorted = t.clone();
+    Arrays.sort(sorted);
+    double median = steps % 2 == 1 ? sorted[steps / 2] : (sorted[steps / 2 - 1] + sorted[steps / 2]) / 2;
+    return new Timing(median, sorted[0], t, before, rssKb());
+  }
+
+  /** GFLOP/s of an n x n float32 MatMul (median of {@code reps} runs after one warm-up) in a session like training's. */
+  public static double matmulGflops(int n, int reps, int intra, int inter) {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Ops init = tf.withInitScope();
+      Variable<TFloat32> a = tf.variable(init.random.statelessRandomNormal(init.constant(new long[] {n, n}),
+          init.constant(new long[] {1, 2})));
+      Variable<TFloat32> b = tf.variable(init.random.statelessRandomNormal(init.constant(new long[] {n, n}),
+          init.constant(new long[] {3, 4})));
+      var mm = tf.linalg.matMul(a, b);
+      try (Session s = new Session(g, TrainingSession.sessionConfig(intra, inter))) {
+        s.initialize();
+        s.runner().addTarget(mm).run();
+        Timing t = time(reps, () -> s.runner().addTarget(mm).run());
+        return 2.0 * n * n * n / t.median() / 1e9;
+      }
+    }
+  }
+
+  /** Resident set size of this process in KiB (Linux), or -1. */
+  public static long rssKb() {
+    return statusField("VmRSS:");
+  }
+
+  /** Peak resident set size of this process in KiB (Linux), or -1. */
+  public static long peakRssKb() {
+    return statusField("VmHWM:");
+  }
+
+  private static long statusField(String key) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith(key)) return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    } catch (IOException | NumberFormatException e) {
+      // not Linux
+    }
+    return -1;
+  }
+
+  static double round(double v, int digits) {
+    double f = Math.pow(10, digits);
+    return Math.round(v * f) / f;
+  }
+}

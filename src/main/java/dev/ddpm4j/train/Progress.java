@@ -1,0 +1,78 @@
+package dev.ddpm4j.train;
+
+import java.io.PrintStream;
+
+/**
+ * A one-line progress bar (step/total, smoothed loss, images/s, ETA) redrawn in place on a terminal; where output is
+ * not a terminal (CI logs, files) it prints one plain line per log interval instead.
+ */
+public final class Progress {
+  private final PrintStream out;
+  private final boolean terminal;
+  private final long total;
+  private double smoothed = Double.NaN;
+  private long lastDraw;
+
+  public Progress(PrintStream out, boolean terminal, long total) {
+    this.out = out;
+    this.terminal = terminal;
+    this.total = total;
+  }
+
+  public static Progress forConsole(long total) {
+    return new Progress(System.err, System.console() != null, total);
+  }
+
+  /** Records one step's loss (exponential smoothing, factor 0.98). */
+  public void step(double loss) {
+    smoothed = Double.isNaN(smoothed) ? loss : 0.98 * smoothed + 0.02 * loss;
+  }
+
+  public double smoothedLoss() {
+    return smoothed;
+  }
+
+  /** Redraws (at most 4 times a second on a terminal); {@code force} for log-interval lines. */
+  public void show(long step, double imagesPerSecond, double secondsPerStep, boolean force) {
+    long now = System.nanoTime();
+    if (terminal && !force && now - lastDraw < 250_000_000L) return;
+    if (!terminal && !force) return;
+    lastDraw = now;
+    String line = line(step, imagesPerSecond, secondsPerStep);
+    if (terminal) {
+      out.print("\r" + line + "   ");
+    } else {
+      out.println(line);
+    }
+    out.flush();
+  }
+
+  String line(long step, double imagesPerSecond, double secondsPerStep) {
+    int width = 24;
+    int filled = (int) Math.min(width, Math.round(width * (double) step / Math.max(1, total)));
+    String bar = "#".repeat(filled) + ".".repeat(width - filled);
+    long eta = Math.round(Math.max(0, total - step) * secondsPerStep);
+    return String.format("[%s] %d/%d  loss %.4f  %.1f img/s  ETA %s", bar, step, total, smoothed, imagesPerSecond,
+        duration(eta));
+  }
+
+  /** Ends the bar's line. */
+  public void finish() {
+    if (terminal) {
+      out.println();
+      out.flush();
+    }
+  }
+
+  public void message(String s) {
+    if (terminal) out.print("\r");
+    out.println(s);
+    out.flush();
+  }
+
+  static String duration(long seconds) {
+    if (seconds >= 3600) return String.format("%dh%02dm", seconds / 3600, (seconds % 3600) / 60);
+    if (seconds >= 60) return String.format("%dm%02ds", seconds / 60, seconds % 60);
+    return seconds + "s";
+  }
+}

@@ -1,0 +1,247 @@
+package dev.ddpm4j.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.data.BatchIterator;
+import dev.ddpm4j.data.Dataset;
+import dev.ddpm4j.data.Datasets;
+import dev.ddpm4j.data.ImageGrid;
+import dev.ddpm4j.data.Normalizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The training loop over a run directory {@code runs/<name>/}: {@code config.yaml} (the resolved config),
+ * {@code metrics.jsonl}, {@code checkpoints/}, {@code samples/step-NNNNNN.png} (EMA weights). Resumes from the latest
+ * checkpoint with the same weights, optimizer state, EMA, step and data position, so the loss curve continues.
+ */
+public final class Trainer {
+  /** Called at the end of training with the run directory (export plugs in here). */
+  public interface ExportHook {
+    void afterTraining(ExperimentConfig cfg, Path runDir, Progress progress);
+  }
+
+  /** How a training run ended. */
+  public record Outcome(long step, Path runDir, double smoothedLoss, double imagesPerSecond) {}
+
+  /** A loss that is NaN or infinite. */
+  public static final class DivergedException extends RuntimeException {
+    public DivergedException(String message) {
+      super(message);
+    }
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final ExperimentConfig cfg;
+  private final boolean resume;
+  private final Progress progress;
+  private final ExportHook exportHook;
+  private volatile boolean stopRequested;
+  private final CountDownLatch stopped = new CountDownLatch(1);
+
+  public Trainer(ExperimentConfig cfg, boolean resume, Progress progress, ExportHook exportHook) {
+    this.cfg = cfg;
+    this.resume = resume;
+    this.progress = progress;
+    this.exportHook = exportHook;
+  }
+
+  /** Asks the loop to save a checkpoint and stop after the current step (used on Ctrl-C / SIGTERM). */
+  public void requestStop() {
+    stopRequested = true;
+  }
+
+  public Outcome run() {
+    Path runDir = cfg.runDir();
+    Checkpoints checkpoints = new Checkpoints(runDir.resolve("checkpoints"), cfg.train().keepCheckpoints());
+    var latest = checkpoints.latest();
+    if (latest.isPresent() && !resume) {
+      throw new IllegalStateException("run " + runDir + " already has checkpoints (latest step "
+          + latest.get().state().step() + "); continue it with --resume, or choose another run.name");
+    }
+    if (resume && latest.isEmpty()) progress.message("no checkpoint in " + runDir + "; starting a new run");
+    try {
+      Files.createDirectories(runDir.resolve("samples"));
+      Files.writeString(runDir.resolve("config.yaml"), cfg.toYaml());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write run directory " + runDir + ": " + e.getMessage(), e);
+    }
+
+    Dataset data = Datasets.load(cfg.data(), cfg.run().seed());
+    progress.message(String.format("data: %s, %d images %dx%dx%d%s", data.name(), data.size(), data.height(),
+        data.width(), data.channels(), data.skipped() > 0 ? " (" + data.skipped() + " unreadable files skipped)" : ""));
+    if (data.size() < cfg.train().batchSize()) {
+      progress.message("note: the dataset has fewer images (" + data.size() + ") than train.batch_size; "
+          + "batches repeat images across epochs");
+    }
+    Normalizer norm = Normalizer.of(cfg.data());
+    progress.message("building the training graph ...");
+    long t0 = System.nanoTime();
+    Thread hook = new Thread(() -> {
+      requestStop();
+      try {
+        stopped.await(120, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "ddpm4j-stop");
+    Runtime.getRuntime().addShutdownHook(hook);
+    try (TrainingSession ts = new TrainingSession(cfg)) {
+      long step = 0;
+      double elapsedBefore = 0;
+      BatchIterator.Position position = BatchIterator.Position.START;
+      if (resume && latest.isPresent()) {
+        Checkpoints.Checkpoint c = latest.get();
+        ts.restore(c.variablesPrefix());
+        step = ts.globalStep();
+        if (step != c.state().step()) {
+          throw new IllegalStateException("checkpoint " + c.dir() + " holds step " + step + " but its state.json says "
+              + c.state().step());
+        }
+        position = c.state().position();
+        elapsedBefore = c.state().elapsedSeconds();
+        truncateMetrics(runDir.resolve("metrics.jsonl"), step);
+        progress.message("resumed from " + c.dir() + " at step " + step);
+      }
+      progress.message(String.format("graph ready in %.1fs: %,d parameters", (System.nanoTime() - t0) / 1e9,
+          ts.net.weights.count()));
+      return loop(ts, data, norm, checkpoints, runDir, step, position, elapsedBefore);
+    } finally {
+      stopped.countDown();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException shuttingDown) {
+        // the JVM is already exiting; the hook is waiting for us and has been released
+      }
+    }
+  }
+
+  private Outcome loop(TrainingSession ts, Dataset data, Normalizer norm, Checkpoints checkpoints, Path runDir,
+      long step, BatchIterator.Position position, double elapsedBefore) {
+    ExperimentConfig.Train tc = cfg.train();
+    Progress bar = progress;
+    long savedStep = step;
+    double lossSum = 0;
+    int lossCount = 0;
+    long intervalStart = System.nanoTime();
+    long started = System.nanoTime();
+    int intervalSteps = 0;
+    double imagesPerSecond = 0;
+    double secondsPerStep = 0;
+    TrainingSession.StepResult last = null;
+    try (BatchIterator it = new BatchIterator(data, norm, tc.batchSize(), cfg.run().seed(), cfg.data().randomFlip(),
+        cfg.data().prefetch(), position)) {
+      while (step < tc.steps() && !stopRequested) {
+        BatchIterator.Batch batch = it.next();
+        last = ts.step(batch.images());
+        step = last.step();
+        if (!Float.isFinite(last.loss())) {
+          bar.finish();
+          throw new DivergedException("loss is " + last.loss() + " at step " + step + "; stopped. "
+              + (savedStep > 0 ? "The last good checkpoint is step " + savedStep + " in " + checkpoints.root()
+                  : "No checkpoint was written yet") + ". Try a lower train.lr or train.grad_clip.");
+        }
+        bar.step(last.loss());
+        lossSum += last.loss();
+        lossCount++;
+        intervalSteps++;
+        long now = System.nanoTime();
+        double dt = (now - intervalStart) / 1e9;
+        secondsPerStep = dt / intervalSteps;
+        imagesPerSecond = tc.batchSize() / secondsPerStep;
+        boolean logNow = step % tc.logEvery() == 0 || step == tc.steps();
+        bar.show(step, imagesPerSecond, secondsPerStep, logNow);
+        if (logNow) {
+          writeMetric(runDir, step, lossSum / lossCount, last, imagesPerSecond,
+              elapsedBefore + (now - started) / 1e9);
+          lossSum = 0;
+          lossCount = 0;
+          intervalStart = System.nanoTime();
+          intervalSteps = 0;
+        }
+        if (step % tc.checkpointEvery() == 0 || step == tc.steps()) {
+          checkpoints.save(ts.session, state(step, it.position(), elapsedBefore, started));
+          savedStep = step;
+        }
+        if (tc.sampleEvery() > 0 && (step % tc.sampleEvery() == 0 || step == tc.steps())) {
+          Path grid = writeSamples(ts, norm, runDir, step);
+          bar.message(String.format("step %d: wrote %s", step, grid));
+          intervalStart = System.nanoTime();
+          intervalSteps = 0;
+        }
+      }
+      if (stopRequested && step > savedStep) {
+        checkpoints.save(ts.session, state(step, it.position(), elapsedBefore, started));
+        bar.message("stopped at step " + step + "; checkpoint saved; continue with --resume");
+      }
+    }
+    bar.finish();
+    if (!stopRequested && exportHook != null) exportHook.afterTraining(cfg, runDir, bar);
+    return new Outcome(step, runDir, bar.smoothedLoss(), imagesPerSecond);
+  }
+
+  private static Checkpoints.State state(long step, BatchIterator.Position p, double before, long started) {
+    return new Checkpoints.State(step, p.epoch(), p.cursor(), before + (System.nanoTime() - started) / 1e9);
+  }
+
+  /** Draws {@code train.sample_images} images with the EMA weights and writes the grid PNG. */
+  static Path writeSamples(TrainingSession ts, Normalizer norm, Path runDir, long step) {
+    ExperimentConfig c = ts.config;
+    int n = c.train().sampleImages();
+    int s = c.data().imageSize();
+    float[] x = ts.sample(c.run().seed(), n);
+    byte[] px = norm.toPixels(x);
+    Path file = runDir.resolve("samples").resolve(String.format("step-%06d.png", step));
+    try {
+      ImageGrid.writePng(ImageGrid.grid(px, n, s, s, c.data().channels(), 2), file);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+    }
+    return file;
+  }
+
+  private static void writeMetric(Path runDir, long step, double loss, TrainingSession.StepResult r, double ips,
+      double elapsed) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("step", step);
+    o.put("loss", loss);
+    o.put("lr", r.learningRate());
+    o.put("grad_norm", r.gradNorm());
+    o.put("images_per_s", Math.round(ips * 10) / 10.0);
+    o.put("elapsed_s", Math.round(elapsed * 10) / 10.0);
+    try {
+      Files.writeString(runDir.resolve("metrics.jsonl"), o.toString() + "\n", StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot append to " + runDir.resolve("metrics.jsonl") + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Drops metric lines past the checkpoint a run resumes from, so the curve continues without duplicates. */
+  static void truncateMetrics(Path file, long step) {
+    if (!Files.isRegularFile(file)) return;
+    try {
+      List<String> keep = new ArrayList<>();
+      for (String line : Files.readAllLines(file)) {
+        if (line.isBlank()) continue;
+        try {
+          if (JSON.readTree(line).path("step").asLong() <= step) keep.add(line);
+        } catch (IOException e) {
+          // a line torn by a crash mid-write: drop it
+        }
+      }
+      Files.write(file, keep);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,186 @@
+package dev.ddpm4j.train;
+
+import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.data.Normalizer;
+import dev.ddpm4j.diffusion.AncestralSampler;
+import dev.ddpm4j.diffusion.DiffusionOps;
+import dev.ddpm4j.diffusion.Schedule;
+import dev.ddpm4j.model.MapParams;
+import dev.ddpm4j.model.UNet;
+import dev.ddpm4j.model.VariableParams;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TBool;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * Everything one training step needs, in one graph run by one {@code Session.run}: q_sample with in-graph noise and
+ * timesteps (stateless, keyed by (run seed, step)), the U-Net, the simplified loss, gradients over the model weights
+ * ({@link Graph#addGradients}), global-norm clipping, Adam (ApplyAdam) with linear warm-up, the EMA update and the step
+ * counter. The EMA weights and counters are separate variables no gradient touches. The same graph also holds the
+ * ancestral sampler over the EMA weights (for sample grids during training).
+ *
+ * <p>Variable names: {@code unet/<w>} (raw weights), {@code ema/<w>}, {@code adam_m/<w>}, {@code adam_v/<w>},
+ * {@code global_step}.
+ */
+public final class TrainingGraph {
+  public static final double ADAM_BETA1 = 0.9;
+  public static final double ADAM_BETA2 = 0.999;
+  public static final double ADAM_EPSILON = 1e-8;
+  /** Seed-stream tags so timesteps, noise and dropout never share random numbers. */
+  static final long TAG_T = 0x7100L;
+  static final long TAG_NOISE = 0x4E01L;
+  static final long TAG_DROPOUT = 0xD400L;
+
+  public final Graph graph;
+  public final Placeholder<TFloat32> x0;
+  public final Operand<TFloat32> loss;
+  public final Operand<TFloat32> gradNorm;
+  public final Operand<TFloat32> learningRate;
+  /**
+   * The step counter as this step's random keys see it. Fetch it only without {@link #train}: an Identity of a ref
+   * variable aliases its buffer, so in a training run it would show the value after the increment.
+   */
+  public final Operand<TInt64> stepRead;
+  public final Op train;
+  /** The step counter after this run's increment (fetch it with {@link #train}). */
+  public final Operand<TInt64> stepAfter;
+  public final Placeholder<TInt64> sampleSeed;
+  public final Placeholder<TInt32> sampleCount;
+  public final Operand<TFloat32> samples;
+  public final Variable<TInt64> globalStep;
+  public final VariableParams<TFloat32> weights;
+  public final Map<String, Variable<TFloat32>> ema = new LinkedHashMap<>();
+  /** The clipped gradient of each weight, in weight order (what Adam receives). */
+  public final List<Operand<TFloat32>> gradients = new ArrayList<>();
+  /** The EMA decay used at this step: min(ema_decay, (1 + step) / (10 + step)). */
+  public final Operand<TFloat32> emaDecay;
+
+  public TrainingGraph(ExperimentConfig cfg, Graph graph) {
+    this.graph = graph;
+    Ops tf = Ops.create(graph);
+    ExperimentConfig.Train tc = cfg.train();
+    int size = cfg.data().imageSize();
+    int ch = cfg.data().channels();
+    long seed = cfg.run().seed();
+    Schedule schedule = Schedule.of(cfg.diffusion());
+    UNet unet = UNet.of(cfg);
+
+    globalStep = tf.withName("global_step").variable(tf.withInitScope().constant(0L));
+    stepRead = tf.withName("global_step_read").identity(globalStep);
+    x0 = tf.withName("x0").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, size, size, ch)));
+
+    Operand<TInt32> batch = tf.slice(tf.shape(x0), tf.constant(new int[] {0}), tf.constant(new int[] {1}));
+    Operand<TInt32> t = tf.withName("t").random.statelessRandomUniformInt(batch, key(tf, seed ^ TAG_T, stepRead),
+        tf.constant(0), tf.constant(schedule.timesteps));
+    Operand<TFloat32> noise = tf.withName("noise").random.statelessRandomNormal(tf.shape(x0),
+        key(tf, seed ^ TAG_NOISE, stepRead), TFloat32.class);
+    DiffusionOps<TFloat32> diffusion = new DiffusionOps<>(tf, TFloat32.class, schedule);
+    Operand<TFloat32> xt = diffusion.qSample(x0, t, noise);
+
+    weights = new VariableParams<>(tf, TFloat32.class, "unet", seed)
+        .withSlot("ema", true).withSlot("adam_m", false).withSlot("adam_v", false);
+    double rate = cfg.model().dropout();
+    UNet.Dropout dropout = new UNet.Dropout() {
+      @Override
+      public <T extends TFloating> Operand<T> apply(Ops o, Operand<T> x, int layer) {
+        Operand<TFloat32> u = o.random.statelessRandomUniform(o.shape(x), key(o, seed ^ (TAG_DROPOUT + layer), stepRead),
+            TFloat32.class);
+        Operand<TBool> keep = o.math.greaterEqual(u, o.constant((float) rate));
+        Class<T> type = x.type();
+        Operand<T> scaled = o.math.mul(x, o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type));
+        return o.select(keep, scaled, o.zerosLike(x));
+      }
+    };
+    Operand<TFloat32> epsPred = unet.apply(tf.withSubScope("unet"), TFloat32.class, weights, xt, t, dropout);
+    loss = tf.withName("loss").identity(diffusion.simpleLoss(epsPred, noise));
+
+    // Gradients over the raw weights only.
+    List<String> names = new ArrayList<>(weights.variables().keySet());
+    Output<?>[] wrt = new Output<?>[names.size()];
+    for (int k = 0; k < names.size(); k++) wrt[k] = weights.reads().get(names.get(k)).asOutput();
+    Output<?>[] grads = graph.addGradients(loss.asOutput(), wrt);
+
+    List<Operand<TFloat32>> squares = new ArrayList<>();
+    for (Output<?> g : grads) {
+      squares.add(tf.sum(tf.math.square(tf.reshape(cast(g), tf.constant(new long[] {-1}))), tf.constant(0)));
+    }
+    gradNorm = tf.withName("grad_norm").math.sqrt(tf.math.addN(squares));
+    Operand<TFloat32> clipScale = tc.gradClip() > 0
+        ? tf.math.div(tf.constant((float) tc.gradClip()), tf.math.maximum(gradNorm, tf.constant((float) tc.gradClip())))
+        : tf.constant(1f);
+
+    Operand<TFloat32> stepF = tf.dtypes.cast(tf.math.add(stepRead, tf.constant(1L)), TFloat32.class); // 1-based
+    Operand<TFloat32> warm = tc.warmupSteps() > 0
+        ? tf.math.minimum(tf.constant(1f), tf.math.div(stepF, tf.constant((float) tc.warmupSteps())))
+        : tf.constant(1f);
+    learningRate = tf.withName("lr").math.mul(tf.constant((float) tc.lr()), warm);
+    Operand<TFloat32> beta1Power = tf.math.pow(tf.constant((float) ADAM_BETA1), stepF);
+    Operand<TFloat32> beta2Power = tf.math.pow(tf.constant((float) ADAM_BETA2), stepF);
+    // EMA decay warms up as (1 + step) / (10 + step), capped at ema_decay (TF's ExponentialMovingAverage num_updates).
+    Operand<TFloat32> decay = tf.math.minimum(tf.constant((float) tc.emaDecay()),
+        tf.math.div(stepF, tf.math.add(stepF, tf.constant(9f))));
+    emaDecay = decay;
+    Operand<TFloat32> oneMinusDecay = tf.math.sub(tf.constant(1f), decay);
+
+    List<Op> updates = new ArrayList<>();
+    for (int k = 0; k < names.size(); k++) {
+      String n = names.get(k);
+      Variable<TFloat32> w = weights.variables().get(n);
+      Variable<TFloat32> m = weights.slot("adam_m").get(n);
+      Variable<TFloat32> v = weights.slot("adam_v").get(n);
+      Variable<TFloat32> e = weights.slot("ema").get(n);
+      ema.put(n, e);
+      Operand<TFloat32> g = tf.math.mul(cast(grads[k]), clipScale);
+      gradients.add(g);
+      var adam = tf.train.applyAdam(w, m, v, beta1Power, beta2Power, learningRate,
+          tf.constant((float) ADAM_BETA1), tf.constant((float) ADAM_BETA2), tf.constant((float) ADAM_EPSILON), g);
+      Operand<TFloat32> delta = tf.math.mul(tf.math.sub(e, adam.out()), oneMinusDecay);
+      updates.add(tf.assignSub(e, delta));
+    }
+    var increment = tf.withControlDependencies(updates).withName("train").assignAdd(globalStep, tf.constant(1L));
+    train = increment;
+    stepAfter = increment;
+
+    // The sampler over the EMA weights.
+    sampleSeed = tf.withName("sample_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
+    sampleCount = tf.withName("sample_count").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    LinkedHashMap<String, Operand<TFloat32>> emaReads = new LinkedHashMap<>();
+    for (var en : ema.entrySet()) emaReads.put(en.getKey(), tf.identity(en.getValue()));
+    Normalizer norm = Normalizer.of(cfg.data());
+    double[] low = new double[ch];
+    double[] high = new double[ch];
+    for (int k = 0; k < ch; k++) {
+      low[k] = norm.low(k);
+      high[k] = norm.high(k);
+    }
+    AncestralSampler sampler = new AncestralSampler(schedule, cfg.diffusion().variance(), low, high);
+    samples = tf.withName("samples").identity(sampler.sample(tf.withSubScope("sampler"),
+        (o, w, x, tt) -> unet.apply(o, TFloat32.class, new MapParams<>(w), x, tt, null),
+        emaReads, sampleSeed, sampleCount, size, size, ch));
+  }
+
+  /** A stateless-random key [stream, step]. */
+  static Operand<TInt64> key(Ops tf, long stream, Operand<TInt64> step) {
+    return tf.concat(List.of(tf.constant(new long[] {stream}), tf.reshape(step, tf.constant(new int[] {1}))),
+        tf.constant(0));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Operand<TFloat32> cast(Output<?> o) {
+    return (Operand<TFloat32>) o;
+  }
+}
