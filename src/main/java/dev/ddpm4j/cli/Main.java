@@ -2,6 +2,7 @@ package dev.ddpm4j.cli;
 
 import dev.ddpm4j.config.ConfigException;
 import dev.ddpm4j.data.DataException;
+import dev.ddpm4j.sampler.SamplerException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -54,7 +55,8 @@ public final class Main implements Runnable {
       commandLine.getErr().println("ddpm4j " + commandLine.getCommandName() + ": error: " + msg);
       if (verbose) {
         e.printStackTrace(commandLine.getErr());
-      } else if (!(e instanceof ConfigException) && !(e instanceof DataException) && !(e instanceof UserError)) {
+      } else if (!(e instanceof ConfigException) && !(e instanceof DataException) && !(e instanceof UserError)
+          && !(e instanceof SamplerException)) {
         commandLine.getErr().println("(run with --verbose for the stack trace)");
       }
       commandLine.getErr().flush();

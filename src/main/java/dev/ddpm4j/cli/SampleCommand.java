@@ -1,12 +1,21 @@
 package dev.ddpm4j.cli;
 
+import dev.ddpm4j.data.ImageGrid;
+import dev.ddpm4j.sampler.DiffusionSampler;
+import dev.ddpm4j.sampler.GeneratedImages;
+import dev.ddpm4j.sampler.SamplerException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "sample", mixinStandardHelpOptions = true,
-    description = "Generate images from an exported SavedModel and write them as PNG.")
+    description = "Generate images from an exported SavedModel and write them as PNG. Needs only the export.")
 final class SampleCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "DIR", description = "Exported SavedModel directory.")
   Path model;
@@ -21,11 +30,46 @@ final class SampleCommand implements Callable<Integer> {
       description = "Grid PNG to write (default: ${DEFAULT-VALUE}).")
   Path out;
 
-  @Option(names = "--out-dir", paramLabel = "DIR", description = "Write one PNG per image into DIR instead.")
+  @Option(names = "--out-dir", paramLabel = "DIR",
+      description = "Write one PNG per image (image-000.png, ...) into DIR instead of a grid.")
   Path outDir;
 
+  @Option(names = "--grid", description = "With --out-dir, also write grid.png there.")
+  boolean grid;
+
+  @Spec CommandSpec spec;
+
   @Override
-  public Integer call() {
-    throw new Main.UserError("sampling from a SavedModel is not available yet in this build");
+  public Integer call() throws IOException {
+    if (num < 1) throw new Main.UserError("--num must be >= 1, got " + num);
+    PrintWriter o = spec.commandLine().getOut();
+    long t0 = System.nanoTime();
+    try (DiffusionSampler s = DiffusionSampler.load(model)) {
+      double loadSeconds = (System.nanoTime() - t0) / 1e9;
+      long t1 = System.nanoTime();
+      GeneratedImages g = s.sample(num, seed);
+      double seconds = (System.nanoTime() - t1) / 1e9;
+      byte[] px = g.pixels();
+      int h = g.height();
+      int w = g.width();
+      int c = g.channels();
+      if (outDir != null) {
+        Files.createDirectories(outDir);
+        for (int i = 0; i < num; i++) {
+          ImageGrid.writePng(ImageGrid.image(px, i, h, w, c), outDir.resolve(String.format("image-%03d.png", i)));
+        }
+        if (grid) ImageGrid.writePng(ImageGrid.grid(px, num, h, w, c, 2), outDir.resolve("grid.png"));
+        o.printf("wrote %d images to %s%n", num, outDir);
+      } else {
+        ImageGrid.writePng(ImageGrid.grid(px, num, h, w, c, 2), out);
+        o.printf("wrote a grid of %d images to %s%n", num, out);
+      }
+      o.printf("sampled %d images (%d steps, seed %d) in %.1fs: %.2f images/s (model loaded in %.1fs)%n", num,
+          s.metadata().timesteps(), seed, seconds, num / seconds, loadSeconds);
+      o.flush();
+    } catch (SamplerException e) {
+      throw new Main.UserError(e.getMessage());
+    }
+    return 0;
   }
 }

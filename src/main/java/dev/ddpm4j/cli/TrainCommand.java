@@ -1,6 +1,7 @@
 package dev.ddpm4j.cli;
 
 import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.export.Exporter;
 import dev.ddpm4j.train.Progress;
 import dev.ddpm4j.train.Trainer;
 import java.nio.file.Files;
@@ -13,7 +14,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
-    description = "Train a DDPM; writes runs/<run.name>/ (config.yaml, metrics.jsonl, checkpoints/, samples/).")
+    description = "Train a DDPM; writes runs/<run.name>/ (config.yaml, metrics.jsonl, checkpoints/, samples/) "
+        + "and exports the result to <export.dir>/<run.name>/.")
 final class TrainCommand implements Callable<Integer> {
   @Mixin ConfigOptions options;
 
@@ -38,7 +40,11 @@ final class TrainCommand implements Callable<Integer> {
     }
     Progress progress = Progress.forConsole(cfg.train().steps());
     progress.message("run " + cfg.runDir() + ": " + cfg.train().steps() + " steps of batch " + cfg.train().batchSize());
-    Trainer.Outcome o = new Trainer(cfg, resume != null, progress, null).run();
+    Trainer.Outcome o = new Trainer(cfg, resume != null, progress, (c, runDir, bar) -> {
+      // The run owns its export: a resumed or retrained run replaces it.
+      Exporter.Exported e = Exporter.export(runDir, "latest", null, null, true);
+      bar.message(String.format("exported step %d (%s weights) to %s", e.step(), e.weights(), e.dir()));
+    }).run();
     spec.commandLine().getOut().printf("trained %s to step %d (smoothed loss %.4f)%n", o.runDir(), o.step(),
         o.smoothedLoss());
     spec.commandLine().getOut().flush();

@@ -128,6 +128,11 @@ public record ExperimentConfig(
     }
   }
 
+  /** The resolved config as a JSON tree with the same keys as the YAML (stored in exported models). */
+  public com.fasterxml.jackson.databind.JsonNode toJson() {
+    return WRITER.valueToTree(this);
+  }
+
   /** Output folder of this run: {@code run.output_dir/run.name}. */
   public Path runDir() {
     return Path.of(run.outputDir(), run.name());

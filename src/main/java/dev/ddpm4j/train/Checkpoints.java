@@ -110,7 +110,8 @@ public final class Checkpoints {
     }
   }
 
-  static void deleteTree(Path p) throws IOException {
+  /** Deletes a file or folder tree if present. */
+  public static void deleteTree(Path p) throws IOException {
     if (!Files.exists(p)) return;
     try (Stream<Path> s = Files.walk(p)) {
       for (Path q : s.sorted(Comparator.reverseOrder()).toList()) Files.delete(q);

@@ -47,6 +47,10 @@ public final class TrainingGraph {
 
   public final Graph graph;
   public final Placeholder<TFloat32> x0;
+  /** This step's timesteps, noisy inputs and the network's noise prediction (feedable/fetchable for tests). */
+  public final Operand<TInt32> t;
+  public final Operand<TFloat32> xt;
+  public final Operand<TFloat32> epsPred;
   public final Operand<TFloat32> loss;
   public final Operand<TFloat32> gradNorm;
   public final Operand<TFloat32> learningRate;
@@ -84,12 +88,12 @@ public final class TrainingGraph {
     x0 = tf.withName("x0").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, size, size, ch)));
 
     Operand<TInt32> batch = tf.slice(tf.shape(x0), tf.constant(new int[] {0}), tf.constant(new int[] {1}));
-    Operand<TInt32> t = tf.withName("t").random.statelessRandomUniformInt(batch, key(tf, seed ^ TAG_T, stepRead),
+    t = tf.withName("t").random.statelessRandomUniformInt(batch, key(tf, seed ^ TAG_T, stepRead),
         tf.constant(0), tf.constant(schedule.timesteps));
     Operand<TFloat32> noise = tf.withName("noise").random.statelessRandomNormal(tf.shape(x0),
         key(tf, seed ^ TAG_NOISE, stepRead), TFloat32.class);
     DiffusionOps<TFloat32> diffusion = new DiffusionOps<>(tf, TFloat32.class, schedule);
-    Operand<TFloat32> xt = diffusion.qSample(x0, t, noise);
+    xt = diffusion.qSample(x0, t, noise);
 
     weights = new VariableParams<>(tf, TFloat32.class, "unet", seed)
         .withSlot("ema", true).withSlot("adam_m", false).withSlot("adam_v", false);
@@ -105,7 +109,7 @@ public final class TrainingGraph {
         return o.select(keep, scaled, o.zerosLike(x));
       }
     };
-    Operand<TFloat32> epsPred = unet.apply(tf.withSubScope("unet"), TFloat32.class, weights, xt, t, dropout);
+    epsPred = unet.apply(tf.withSubScope("forward"), TFloat32.class, weights, xt, t, dropout);
     loss = tf.withName("loss").identity(diffusion.simpleLoss(epsPred, noise));
 
     // Gradients over the raw weights only.

@@ -1,0 +1,133 @@
+package dev.ddpm4j.export;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.data.Normalizer;
+import dev.ddpm4j.train.Checkpoints;
+import dev.ddpm4j.train.TrainingSession;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import org.tensorflow.Graph;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
+
+/**
+ * Writes a trained run as a TensorFlow SavedModel (tag {@code serve}; signatures {@code sample} = {@code
+ * serving_default}, {@code denoise}, {@code q_sample}) plus {@code assets.extra/ddpm4j.json}. The export is built in
+ * a temporary folder beside the target and renamed into place, so a crash never leaves a half-written model.
+ */
+public final class Exporter {
+  public static final String METADATA = "assets.extra/ddpm4j.json";
+  public static final String VERSION = "0.1.0-SNAPSHOT";
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  /** What was exported. */
+  public record Exported(Path dir, long step, String weights, double seconds) {}
+
+  private Exporter() {}
+
+  /**
+   * @param checkpoint {@code latest} or a step number
+   * @param out target folder, or null for {@code export.dir/run.name}
+   * @param weights {@code ema}, {@code raw}, or null for the run's {@code export.weights}
+   */
+  public static Exported export(Path runDir, String checkpoint, Path out, String weights, boolean force) {
+    long t0 = System.nanoTime();
+    Path stored = runDir.resolve("config.yaml");
+    if (!Files.isRegularFile(stored)) {
+      throw new IllegalArgumentException(runDir + " is not a run directory (no config.yaml)");
+    }
+    ExperimentConfig cfg = ExperimentConfig.load(stored, List.of());
+    Checkpoints checkpoints = new Checkpoints(runDir.resolve("checkpoints"), Integer.MAX_VALUE);
+    List<Checkpoints.Checkpoint> all = checkpoints.list();
+    if (all.isEmpty()) throw new IllegalArgumentException(runDir + " has no checkpoint to export");
+    Checkpoints.Checkpoint ckpt;
+    if (checkpoint == null || checkpoint.equals("latest")) {
+      ckpt = all.get(all.size() - 1);
+    } else {
+      long step;
+      try {
+        step = Long.parseLong(checkpoint);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("--checkpoint must be 'latest' or a step number, got '" + checkpoint + "'");
+      }
+      ckpt = checkpoints.at(step).orElseThrow(() -> new IllegalArgumentException("no checkpoint at step " + step
+          + " in " + checkpoints.root() + "; available: " + all.stream().map(c -> c.state().step()).toList()));
+    }
+    String w = weights != null ? weights : cfg.export().weights();
+    if (!w.equals("ema") && !w.equals("raw")) throw new IllegalArgumentException("weights must be ema or raw, got " + w);
+    Path target = (out != null ? out : Path.of(cfg.export().dir(), cfg.run().name())).toAbsolutePath().normalize();
+    if (Files.exists(target) && !force) {
+      throw new IllegalArgumentException(target + " already exists; use --force to replace it");
+    }
+    Path tmp = target.resolveSibling(".tmp-" + target.getFileName() + "-" + ProcessHandle.current().pid());
+    try {
+      Files.createDirectories(target.getParent());
+      Checkpoints.deleteTree(tmp);
+      try (Graph g = new Graph()) {
+        InferenceGraph ig = new InferenceGraph(cfg, g, w);
+        try (Session s = new Session(g, TrainingSession.sessionConfig(cfg.train().intraOpThreads(),
+            cfg.train().interOpThreads()))) {
+          s.initialize();
+          s.restore(ckpt.variablesPrefix());
+          SavedModelBundle.exporter(tmp.toString()).withTags("serve").withSession(s)
+              .withSignature(ig.sample).withSignature(ig.servingDefault)
+              .withSignature(ig.denoise).withSignature(ig.qSample)
+              .export();
+        }
+      }
+      Path meta = tmp.resolve(METADATA);
+      Files.createDirectories(meta.getParent());
+      JSON.writeValue(meta.toFile(), metadata(cfg, ckpt.state().step(), w));
+      Path old = target.resolveSibling(".old-" + target.getFileName() + "-" + ProcessHandle.current().pid());
+      boolean replaced = Files.exists(target);
+      if (replaced) Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+      if (replaced) Checkpoints.deleteTree(old);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot export to " + target + ": " + e.getMessage(), e);
+    } finally {
+      try {
+        Checkpoints.deleteTree(tmp);
+      } catch (IOException ignored) {
+        // best effort
+      }
+    }
+    return new Exported(target, ckpt.state().step(), w, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /** Everything a client without the config needs to use the model. */
+  static ObjectNode metadata(ExperimentConfig cfg, long step, String weights) {
+    Normalizer n = Normalizer.of(cfg.data());
+    ObjectNode o = JSON.createObjectNode();
+    o.put("format", "ddpm4j-savedmodel");
+    o.put("format_version", 1);
+    o.put("ddpm4j_version", VERSION);
+    o.put("image_size", cfg.data().imageSize());
+    o.put("channels", cfg.data().channels());
+    ObjectNode norm = o.putObject("normalization");
+    norm.put("kind", cfg.data().normalization());
+    norm.put("forward", "x = pixel * scale[c] + shift[c]");
+    norm.put("inverse", "pixel = clip(round((x - shift[c]) / scale[c]), 0, 255)");
+    n.scale().forEach(norm.putArray("scale")::add);
+    n.shift().forEach(norm.putArray("shift")::add);
+    o.put("timesteps", cfg.diffusion().timesteps());
+    o.set("schedule", JSON.valueToTree(cfg.toJson().get("diffusion").get("schedule")));
+    o.put("prediction", cfg.diffusion().prediction());
+    o.put("variance", cfg.diffusion().variance());
+    o.put("training_steps", step);
+    o.put("weights", weights);
+    ObjectNode sig = o.putObject("signatures");
+    sig.put("sample", "seed int64 [], num_images int32 [] -> images uint8 [N,H,W,C], samples float32 [N,H,W,C]");
+    sig.put("denoise", "x_t float32 [N,H,W,C], t int32 [N] -> eps float32 [N,H,W,C], x0 float32 [N,H,W,C]");
+    sig.put("q_sample", "x0 float32 [N,H,W,C], t int32 [N], noise float32 [N,H,W,C] -> x_t float32 [N,H,W,C]");
+    o.set("config", cfg.toJson());
+    return o;
+  }
+}

@@ -1,0 +1,143 @@
+package dev.ddpm4j.sampler;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.tensorflow.Result;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Signature;
+import org.tensorflow.exceptions.TensorFlowException;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.TUint8;
+
+/**
+ * The client API for other JVM apps: loads a ddpm4j SavedModel with TensorFlow Java alone and calls its signatures.
+ *
+ * <pre>{@code
+ * try (DiffusionSampler s = DiffusionSampler.load(Path.of("savedmodels/default"))) {
+ *   GeneratedImages g = s.sample(16, 42L);
+ *   g.writeGrid(Path.of("grid.png"));
+ * }
+ * }</pre>
+ */
+public final class DiffusionSampler implements AutoCloseable {
+  public static final List<String> REQUIRED_SIGNATURES = List.of("sample", "denoise", "q_sample");
+  public static final String METADATA = "assets.extra/ddpm4j.json";
+
+  /** The network's output at (x_t, t): the predicted noise and the implied x_0, both NHWC float32. */
+  public record Denoised(float[] eps, float[] x0) {}
+
+  private final SavedModelBundle bundle;
+  private final SamplerMetadata metadata;
+
+  private DiffusionSampler(SavedModelBundle bundle, SamplerMetadata metadata) {
+    this.bundle = bundle;
+    this.metadata = metadata;
+  }
+
+  /** Loads an export; fails with a clear message when the folder is missing or is not a ddpm4j SavedModel. */
+  @SuppressWarnings("unchecked")
+  public static DiffusionSampler load(Path dir) {
+    if (!Files.exists(dir)) throw new SamplerException(dir + ": no such directory");
+    if (!Files.isDirectory(dir)) throw new SamplerException(dir + ": not a directory (expected a SavedModel folder)");
+    if (!Files.isRegularFile(dir.resolve("saved_model.pb"))) {
+      throw new SamplerException(dir + ": not a SavedModel (no saved_model.pb)");
+    }
+    SavedModelBundle b;
+    try {
+      b = SavedModelBundle.load(dir.toString(), SavedModelBundle.DEFAULT_TAG);
+    } catch (TensorFlowException | IllegalArgumentException e) {
+      throw new SamplerException(dir + ": TensorFlow cannot load this SavedModel: " + e.getMessage(), e);
+    }
+    try {
+      Set<String> have = new TreeSet<>();
+      for (Signature s : b.signatures()) have.add(s.key());
+      List<String> missing = new ArrayList<>();
+      for (String r : REQUIRED_SIGNATURES) if (!have.contains(r)) missing.add(r);
+      if (!missing.isEmpty()) {
+        throw new SamplerException(dir + ": not a ddpm4j sampler: missing signatures " + missing + " (has " + have + ")");
+      }
+      Path meta = dir.resolve(METADATA);
+      if (!Files.isRegularFile(meta)) throw new SamplerException(dir + ": missing " + METADATA);
+      Object json;
+      try {
+        json = Json.parse(Files.readString(meta, StandardCharsets.UTF_8));
+      } catch (IOException | IllegalArgumentException e) {
+        throw new SamplerException(meta + ": unreadable metadata: " + e.getMessage(), e);
+      }
+      if (!(json instanceof Map)) throw new SamplerException(meta + ": metadata is not a JSON object");
+      return new DiffusionSampler(b, new SamplerMetadata((Map<String, Object>) json));
+    } catch (RuntimeException e) {
+      b.close();
+      throw e;
+    }
+  }
+
+  public SamplerMetadata metadata() {
+    return metadata;
+  }
+
+  /** Runs the whole reverse process in the graph; the same seed gives the same bytes in every process. */
+  public GeneratedImages sample(int numImages, long seed) {
+    if (numImages < 1) throw new IllegalArgumentException("numImages must be >= 1, got " + numImages);
+    try (TInt64 s = TInt64.scalarOf(seed); TInt32 n = TInt32.scalarOf(numImages);
+        Result r = bundle.function("sample").call(Map.of("seed", s, "num_images", n))) {
+      TUint8 images = (TUint8) r.get("images").orElseThrow();
+      TFloat32 samples = (TFloat32) r.get("samples").orElseThrow();
+      byte[] px = new byte[(int) images.size()];
+      images.asRawTensor().data().read(px);
+      float[] x = new float[(int) samples.size()];
+      samples.asRawTensor().data().asFloats().read(x);
+      int size = metadata.imageSize();
+      return new GeneratedImages(px, x, numImages, size, size, metadata.channels());
+    }
+  }
+
+  /**
+   * The network at noisy images x_t (n*H*W*C floats, model space) and 0-based timesteps t (n entries in [0, T)).
+   */
+  public Denoised denoise(float[] xt, int[] t) {
+    int size = metadata.imageSize();
+    int per = size * size * metadata.channels();
+    if (t.length == 0) throw new IllegalArgumentException("t is empty");
+    if (xt.length != t.length * per) {
+      throw new IllegalArgumentException("x_t has " + xt.length + " values; " + t.length + " images of " + size + "x"
+          + size + "x" + metadata.channels() + " need " + (long) t.length * per);
+    }
+    for (int v : t) {
+      if (v < 0 || v >= metadata.timesteps()) {
+        throw new IllegalArgumentException("timestep " + v + " is outside [0, " + metadata.timesteps() + ")");
+      }
+    }
+    try (TFloat32 x = TFloat32.tensorOf(Shape.of(t.length, size, size, metadata.channels()));
+        TInt32 tt = TInt32.vectorOf(t)) {
+      x.asRawTensor().data().asFloats().write(xt);
+      try (Result r = bundle.function("denoise").call(Map.of("x_t", x, "t", tt))) {
+        float[] eps = new float[xt.length];
+        float[] x0 = new float[xt.length];
+        ((TFloat32) r.get("eps").orElseThrow()).asRawTensor().data().asFloats().read(eps);
+        ((TFloat32) r.get("x0").orElseThrow()).asRawTensor().data().asFloats().read(x0);
+        return new Denoised(eps, x0);
+      }
+    }
+  }
+
+  /** The underlying bundle, for direct signature calls. */
+  public SavedModelBundle bundle() {
+    return bundle;
+  }
+
+  @Override
+  public void close() {
+    bundle.close();
+  }
+}

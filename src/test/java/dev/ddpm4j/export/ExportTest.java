@@ -1,0 +1,242 @@
+package dev.ddpm4j.export;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ddpm4j.TinyConfigs;
+import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.sampler.DiffusionSampler;
+import dev.ddpm4j.sampler.GeneratedImages;
+import dev.ddpm4j.sampler.SamplerException;
+import dev.ddpm4j.train.Checkpoints;
+import dev.ddpm4j.train.Progress;
+import dev.ddpm4j.train.Trainer;
+import dev.ddpm4j.train.TrainingSession;
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import javax.tools.ToolProvider;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tensorflow.Result;
+import org.tensorflow.exceptions.TFInvalidArgumentException;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+
+/** One tiny trained run, exported once with EMA and once with raw weights, shared by the tests below. */
+class ExportTest {
+  @TempDir static Path tmp;
+  static ExperimentConfig cfg;
+  static Path ema;
+  static Path raw;
+  static DiffusionSampler sampler;
+
+  @BeforeAll
+  static void trainAndExport() {
+    cfg = TinyConfigs.config(tmp, "export.dir=" + tmp.resolve("exports"));
+    new Trainer(cfg, false, new Progress(new PrintStream(new ByteArrayOutputStream()), false, 1), null).run();
+    ema = Exporter.export(cfg.runDir(), "latest", null, null, false).dir();
+    raw = Exporter.export(cfg.runDir(), "10", tmp.resolve("raw10"), "raw", false).dir();
+    sampler = DiffusionSampler.load(ema);
+  }
+
+  @AfterAll
+  static void close() {
+    if (sampler != null) sampler.close();
+  }
+
+  @Test
+  void exportHasTheContractLayoutAndMetadata() throws Exception {
+    assertEquals(tmp.resolve("exports").resolve("tiny").toAbsolutePath(), ema);
+    assertTrue(Files.isRegularFile(ema.resolve("saved_model.pb")));
+    assertTrue(Files.isDirectory(ema.resolve("variables")));
+    var m = sampler.metadata();
+    assertEquals(8, m.imageSize());
+    assertEquals(1, m.channels());
+    assertEquals(20, m.timesteps());
+    assertEquals(20, m.trainingSteps());
+    assertEquals("eps", m.prediction());
+    assertArrayEquals(new double[] {1 / 127.5}, m.normalizationScale(), 1e-15);
+    assertArrayEquals(new double[] {-1}, m.normalizationShift(), 0);
+    @SuppressWarnings("unchecked")
+    Map<String, Object> config = (Map<String, Object>) m.asMap().get("config");
+    assertEquals("synthetic", ((Map<?, ?>) config.get("data")).get("kind"));
+    try (var s = Files.list(ema.getParent())) {
+      assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".tmp-")), "no temporary folders left");
+    }
+  }
+
+  @Test
+  void exportRefusesToOverwriteWithoutForce() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Exporter.export(cfg.runDir(), "latest", null, null, false));
+    assertTrue(e.getMessage().contains("--force"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Exporter.export(cfg.runDir(), "7", tmp.resolve("x"), null, false));
+    assertTrue(e.getMessage().contains("no checkpoint at step 7") && e.getMessage().contains("[10, 20]"), e.getMessage());
+  }
+
+  @Test
+  void sampleIsDeterministicPerSeedWithPixelsFromTheExactInverse() {
+    GeneratedImages a = sampler.sample(3, 5);
+    GeneratedImages b = sampler.sample(3, 5);
+    GeneratedImages c = sampler.sample(3, 6);
+    assertArrayEquals(a.pixels(), b.pixels());
+    assertFalse(java.util.Arrays.equals(a.pixels(), c.pixels()));
+    assertEquals(3 * 64, a.pixels().length);
+    float[] x = a.samples();
+    byte[] px = a.pixels();
+    for (int i = 0; i < x.length; i++) {
+      long expected = Math.max(0, Math.min(255, Math.round((x[i] + 1.0) * 127.5)));
+      assertEquals(expected, px[i] & 0xff, 1, "pixel " + i + " from x=" + x[i]);
+    }
+    assertEquals(3, a.toBufferedImages().size());
+  }
+
+  @Test
+  void numImagesFromOneToSixtyFour() {
+    assertEquals(1, sampler.sample(1, 0).count());
+    GeneratedImages g = sampler.sample(64, 0);
+    assertEquals(64 * 64, g.pixels().length);
+    assertEquals(8 * 8 + 9 * 2, g.toGrid().getHeight()); // an 8x8 grid of 8-pixel images with 2-pixel gaps
+  }
+
+  @Test
+  void denoiseAgreesWithTheTrainingGraphsUNet() {
+    int n = 2;
+    float[] xt = new float[n * 64];
+    for (int i = 0; i < xt.length; i++) xt[i] = (float) Math.cos(i * 0.21);
+    int[] t = {3, 17};
+    float[] trainingEps;
+    try (TrainingSession ts = new TrainingSession(cfg)) {
+      ts.restore(new Checkpoints(cfg.runDir().resolve("checkpoints"), 5).at(10).orElseThrow().variablesPrefix());
+      try (TFloat32 x = TFloat32.tensorOf(Shape.of(n, 8, 8, 1)); TInt32 tt = TInt32.vectorOf(t)) {
+        x.asRawTensor().data().asFloats().write(xt);
+        // feed the training graph's noisy input and timesteps directly, fetch its U-Net output
+        try (Result r = ts.session.runner().feed(ts.net.xt, x).feed(ts.net.t, tt).fetch(ts.net.epsPred).run()) {
+          trainingEps = new float[n * 64];
+          ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(trainingEps);
+        }
+      }
+    }
+    try (DiffusionSampler s = DiffusionSampler.load(raw)) {
+      DiffusionSampler.Denoised d = s.denoise(xt, t);
+      double maxDiff = 0;
+      for (int i = 0; i < xt.length; i++) maxDiff = Math.max(maxDiff, Math.abs(d.eps()[i] - trainingEps[i]));
+      assertTrue(maxDiff <= 1e-5, "max |eps_export - eps_train| = " + maxDiff);
+      assertTrue(java.util.Arrays.stream(box(trainingEps)).anyMatch(v -> Math.abs(v) > 1e-3), "a trained, non-zero output");
+      // x0 = sqrt(1/abar) x_t - sqrt(1/abar - 1) eps, from the schedule in double precision
+      var sch = dev.ddpm4j.diffusion.Schedule.of(cfg.diffusion());
+      for (int i = 0; i < xt.length; i++) {
+        int k = t[i / 64];
+        double x0 = sch.sqrtRecipAlphaBar[k] * xt[i] - sch.sqrtRecipM1AlphaBar[k] * d.eps()[i];
+        assertEquals(x0, d.x0()[i], 1e-4 * Math.max(1, Math.abs(x0)));
+      }
+    }
+  }
+
+  private static double[] box(float[] a) {
+    double[] d = new double[a.length];
+    for (int i = 0; i < a.length; i++) d[i] = a[i];
+    return d;
+  }
+
+  @Test
+  void aJvmWithOnlyTensorFlowJavaGetsTheSameBytes() throws Exception {
+    Path src = tmp.resolve("child-src");
+    Path classes = tmp.resolve("child-classes");
+    Files.createDirectories(src);
+    Files.createDirectories(classes);
+    Path java = src.resolve("TfOnlyClient.java");
+    try (var in = ExportTest.class.getResourceAsStream("/child/TfOnlyClient.java")) {
+      Files.write(java, in.readAllBytes());
+    }
+    String tfOnly = String.join(File.pathSeparator, tensorFlowJars());
+    int rc = ToolProvider.getSystemJavaCompiler().run(null, null, null, "-cp", tfOnly, "-d", classes.toString(),
+        java.toString());
+    assertEquals(0, rc, "compiling the TF-only client");
+    Path out = Files.createDirectories(tmp.resolve("child-out"));
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", classes + File.pathSeparator + tfOnly, "TfOnlyClient", ema.toString(), out.toString(), "5", "3", "8", "1")
+        .redirectErrorStream(true).redirectOutput(tmp.resolve("child.log").toFile()).start();
+    assertTrue(p.waitFor(180, TimeUnit.SECONDS), "child finished");
+    assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("child.log")));
+    assertArrayEquals(sampler.sample(3, 5).pixels(), Files.readAllBytes(out.resolve("images.bin")));
+    assertEquals("[3, 8, 8, 1]", Files.readString(out.resolve("images.shape")));
+    float[] xt = new float[2 * 64];
+    for (int i = 0; i < xt.length; i++) xt[i] = (float) Math.sin(i * 0.37);
+    float[] eps = sampler.denoise(xt, new int[] {1, 7}).eps();
+    ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(out.resolve("eps.bin"))).order(ByteOrder.LITTLE_ENDIAN);
+    for (float v : eps) assertEquals(v, b.getFloat(), 1e-6f);
+  }
+
+  /** The TensorFlow Java jars of the test classpath (API, native, ndarray, JavaCPP, protobuf) and nothing else. */
+  static List<String> tensorFlowJars() {
+    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    List<String> out = new ArrayList<>();
+    for (String e : cp.split(File.pathSeparator)) {
+      String name = Path.of(e).getFileName().toString();
+      if (name.startsWith("tensorflow-core-") || name.startsWith("ndarray-") || name.startsWith("javacpp-")
+          || name.startsWith("protobuf-java-")) {
+        out.add(e);
+      }
+    }
+    assertTrue(out.stream().anyMatch(s -> s.contains("tensorflow-core-api")), "TF Java on the test classpath: " + cp);
+    return out;
+  }
+
+  @Test
+  void badModelsAndBadArgumentsGiveClearErrors() throws Exception {
+    SamplerException e = assertThrows(SamplerException.class, () -> DiffusionSampler.load(tmp.resolve("nowhere")));
+    assertTrue(e.getMessage().contains("no such directory"), e.getMessage());
+    Path notModel = Files.createDirectories(tmp.resolve("not-a-model"));
+    e = assertThrows(SamplerException.class, () -> DiffusionSampler.load(notModel));
+    assertTrue(e.getMessage().contains("no saved_model.pb"), e.getMessage());
+    Path corrupt = Files.createDirectories(tmp.resolve("corrupt"));
+    Files.write(corrupt.resolve("saved_model.pb"), "definitely not a protobuf".getBytes());
+    e = assertThrows(SamplerException.class, () -> DiffusionSampler.load(corrupt));
+    assertTrue(e.getMessage().contains("cannot load"), e.getMessage());
+    Path foreign = tmp.resolve("foreign");
+    try (org.tensorflow.Graph g = new org.tensorflow.Graph()) {
+      var tf = org.tensorflow.op.Ops.create(g);
+      var x = tf.placeholder(TFloat32.class);
+      var y = tf.math.mul(x, tf.constant(2f));
+      try (org.tensorflow.Session s = new org.tensorflow.Session(g)) {
+        org.tensorflow.SavedModelBundle.exporter(foreign.toString()).withSession(s)
+            .withSignature(org.tensorflow.Signature.builder("double").input("x", x).output("y", y).build()).export();
+      }
+    }
+    e = assertThrows(SamplerException.class, () -> DiffusionSampler.load(foreign));
+    assertTrue(e.getMessage().contains("missing signatures [sample, denoise, q_sample]"), e.getMessage());
+
+    IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> sampler.sample(-1, 0));
+    assertTrue(bad.getMessage().contains("numImages must be >= 1"));
+    bad = assertThrows(IllegalArgumentException.class, () -> sampler.denoise(new float[10], new int[] {1}));
+    assertTrue(bad.getMessage().contains("need 64"), bad.getMessage());
+    bad = assertThrows(IllegalArgumentException.class, () -> sampler.denoise(new float[64], new int[] {20}));
+    assertTrue(bad.getMessage().contains("outside [0, 20)"), bad.getMessage());
+    // The graph itself refuses a negative count with a TensorFlow error, not a native crash.
+    TFInvalidArgumentException tfe = assertThrows(TFInvalidArgumentException.class, () -> {
+      try (TInt64 s = TInt64.scalarOf(1); TInt32 n = TInt32.scalarOf(-1);
+          Result r = sampler.bundle().function("sample").call(Map.of("seed", s, "num_images", n))) {
+        r.size();
+      }
+    });
+    assertTrue(tfe.getMessage().contains("num_images must be >= 1"), tfe.getMessage());
+  }
+}
