@@ -17,8 +17,15 @@ final class BenchCommand implements Callable<Integer> {
   @Mixin ConfigOptions options;
 
   @Option(names = "--mode", defaultValue = "train",
-      description = "train: training steps against the in-process MatMul ceiling (default: ${DEFAULT-VALUE}).")
+      description = "train: training steps against the in-process MatMul ceiling; sample: an export's in-graph "
+          + "sampler against single denoise calls (default: ${DEFAULT-VALUE}).")
   String mode;
+
+  @Option(names = "--model", paramLabel = "DIR", description = "Exported SavedModel (--mode sample).")
+  java.nio.file.Path model;
+
+  @Option(names = "--num", defaultValue = "16", description = "Images to sample (--mode sample; default: ${DEFAULT-VALUE}).")
+  int num;
 
   @Option(names = "--batch", description = "Batch size (default: the config's train.batch_size).")
   Integer batch;
@@ -30,7 +37,18 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    if (!mode.equals("train")) throw new Main.UserError("unknown --mode " + mode + " (available: train)");
+    if (mode.equals("sample")) {
+      if (model == null) throw new Main.UserError("--mode sample needs --model DIR");
+      if (num < 1) throw new Main.UserError("--num must be >= 1");
+      try {
+        spec.commandLine().getOut().println(Benchmark.sample(model, num).toString());
+      } catch (dev.ddpm4j.sampler.SamplerException e) {
+        throw new Main.UserError(e.getMessage());
+      }
+      spec.commandLine().getOut().flush();
+      return 0;
+    }
+    if (!mode.equals("train")) throw new Main.UserError("unknown --mode " + mode + " (available: train, sample)");
     if (steps < 1) throw new Main.UserError("--steps must be >= 1");
     List<String> overrides = new ArrayList<>(options.overrides);
     if (batch != null) overrides.add("train.batch_size=" + batch);

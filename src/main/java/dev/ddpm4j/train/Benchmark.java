@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.model.ModelInfo;
+import dev.ddpm4j.sampler.DiffusionSampler;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,6 +66,42 @@ public final class Benchmark {
     o.put("rss_after_mb", timing.rssAfterKb() / 1024);
     o.put("peak_rss_mb", peakRssKb() / 1024);
     return o;
+  }
+
+  /**
+   * Sampling speed of an export: one in-graph reverse process of {@code num} images (after a 1-image warm-up), its
+   * time per step against a single {@code denoise} call on a batch of the same size (the loop's overhead per step).
+   */
+  public static ObjectNode sample(Path model, int num) {
+    long t0 = System.nanoTime();
+    try (DiffusionSampler s = DiffusionSampler.load(model)) {
+      double load = (System.nanoTime() - t0) / 1e9;
+      int size = s.metadata().imageSize();
+      int c = s.metadata().channels();
+      int steps = s.metadata().timesteps();
+      float[] x = new float[num * size * size * c];
+      SplittableRandom r = new SplittableRandom(1);
+      for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+      int[] t = new int[num];
+      java.util.Arrays.fill(t, steps / 2);
+      s.denoise(x, t);
+      s.sample(1, 0);
+      Timing denoise = time(5, () -> s.denoise(x, t));
+      Timing loop = time(1, () -> s.sample(num, 0));
+      ObjectNode o = JSON.createObjectNode();
+      o.put("mode", "sample");
+      o.put("model", model.toString());
+      o.put("num_images", num);
+      o.put("timesteps", steps);
+      o.put("load_s", round(load, 2));
+      o.put("sample_s", round(loop.median(), 3));
+      o.put("seconds_per_image", round(loop.median() / num, 4));
+      o.put("loop_step_s", round(loop.median() / steps, 5));
+      o.put("denoise_call_s", round(denoise.median(), 5));
+      o.put("loop_overhead_ratio", round(loop.median() / steps / denoise.median(), 3));
+      o.put("peak_rss_mb", peakRssKb() / 1024);
+      return o;
+    }
   }
 
   /** Times {@code steps} runs of {@code body}, each separately. */

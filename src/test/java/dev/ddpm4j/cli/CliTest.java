@@ -52,4 +52,36 @@ class CliTest {
     assertEquals(2, o.code());
     assertTrue(o.err().contains("--no-such-option"), o.err());
   }
+
+  @Test
+  void sampleAndExportExplainMissingInputs() {
+    Outcome o = run("sample", "--model", "no/such/model");
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains("no/such/model: no such directory"), o.err());
+    o = run("export", "--run", "no/such/run");
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains("not a run directory"), o.err());
+    o = run("sample", "--model", "x", "--num", "0");
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains("--num must be >= 1"), o.err());
+    o = run("bench", "--mode", "sample");
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains("needs --model"), o.err());
+  }
+
+  @Test
+  void infoPrintsParametersPerLevelAndFlops() {
+    Outcome o = run("info", "--config", "configs/smoke.yaml");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(o.out().contains("parameters per level:"), o.out());
+    assertTrue(o.out().matches("(?s).*total\\s+176,849.*"), o.out());
+    assertTrue(o.out().contains("forward FLOPs per image"), o.out());
+  }
+
+  @Test
+  void trainRefusesToResumeSomethingThatIsNotARun() {
+    Outcome o = run("train", "--resume", "no/such/run");
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains("is not a run directory"), o.err());
+  }
 }

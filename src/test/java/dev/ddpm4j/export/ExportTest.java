@@ -109,6 +109,14 @@ class ExportTest {
   }
 
   @Test
+  void theExampleProgramWritesAGrid() throws Exception {
+    Path grid = tmp.resolve("example/grid.png");
+    examples.SampleImages.main(new String[] {ema.toString(), grid.toString(), "4", "1"});
+    java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(grid.toFile());
+    assertEquals(2 * 8 + 3 * 2, img.getWidth()); // 2x2 grid of 8-pixel images with 2-pixel gaps
+  }
+
+  @Test
   void numImagesFromOneToSixtyFour() {
     assertEquals(1, sampler.sample(1, 0).count());
     GeneratedImages g = sampler.sample(64, 0);
