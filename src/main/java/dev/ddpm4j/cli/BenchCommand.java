@@ -33,6 +33,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--steps", defaultValue = "10", description = "Timed steps after 3 warm-up steps (default: ${DEFAULT-VALUE}).")
   int steps;
 
+  @Option(names = "--profile",
+      description = "--mode train: also trace one step and report op time per op type (RunMetadata step stats).")
+  boolean profile;
+
   @Spec CommandSpec spec;
 
   @Override
@@ -54,7 +58,7 @@ final class BenchCommand implements Callable<Integer> {
     if (batch != null) overrides.add("train.batch_size=" + batch);
     options.overrides = overrides;
     ExperimentConfig cfg = options.resolve();
-    var json = Benchmark.train(cfg, cfg.train().batchSize(), steps);
+    var json = Benchmark.train(cfg, cfg.train().batchSize(), steps, profile);
     spec.commandLine().getOut().println(json.toString());
     spec.commandLine().getOut().flush();
     return 0;

@@ -44,8 +44,11 @@ public record ExperimentConfig(
   /** The forward process and what the network predicts. */
   public record Diffusion(int timesteps, Schedule schedule, String prediction, String variance, String loss) {}
 
-  /** The beta schedule. */
-  public record Schedule(String kind, double betaStart, double betaEnd) {}
+  /**
+   * The beta schedule: {@code linear}, {@code quadratic} and {@code sigmoid} run from beta_start to beta_end;
+   * {@code cosine} (Nichol and Dhariwal 2021) uses cosine_s and clips betas at max_beta.
+   */
+  public record Schedule(String kind, double betaStart, double betaEnd, double cosineS, double maxBeta) {}
 
   /** The optimizer loop. */
   public record Train(
@@ -68,7 +71,7 @@ public record ExperimentConfig(
   public static final List<String> NORMALIZATIONS = List.of("minus_one_one", "mean_std");
   public static final List<String> SYNTHETIC_PATTERNS = List.of("shapes", "gradients");
   public static final List<String> UPSAMPLE_MODES = List.of("nearest_conv", "transposed_conv");
-  public static final List<String> SCHEDULES = List.of("linear");
+  public static final List<String> SCHEDULES = List.of("linear", "cosine", "quadratic", "sigmoid");
   public static final List<String> PREDICTIONS = List.of("eps");
   public static final List<String> VARIANCES = List.of("beta", "beta_tilde");
   public static final List<String> LOSSES = List.of("simple");
@@ -181,7 +184,9 @@ public record ExperimentConfig(
         new Schedule(
             b.choice("diffusion.schedule.kind", "linear", SCHEDULES),
             b.number("diffusion.schedule.beta_start", 1e-4, v -> v > 0 && v < 1, "must be in (0, 1)"),
-            b.number("diffusion.schedule.beta_end", 0.02, v -> v > 0 && v < 1, "must be in (0, 1)")),
+            b.number("diffusion.schedule.beta_end", 0.02, v -> v > 0 && v < 1, "must be in (0, 1)"),
+            b.number("diffusion.schedule.cosine_s", 0.008, v -> v >= 0 && v < 1, "must be in [0, 1)"),
+            b.number("diffusion.schedule.max_beta", 0.999, v -> v > 0 && v < 1, "must be in (0, 1)")),
         b.choice("diffusion.prediction", "eps", PREDICTIONS),
         b.choice("diffusion.variance", "beta", VARIANCES),
         b.choice("diffusion.loss", "simple", LOSSES));

@@ -6,11 +6,13 @@ import java.util.List;
 import java.util.Map;
 import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Operand;
+import org.tensorflow.Operation;
+import org.tensorflow.OperationBuilder;
+import org.tensorflow.op.Operands;
 import org.tensorflow.Signature;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
-import org.tensorflow.op.core.While;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
@@ -27,6 +29,8 @@ public final class AncestralSampler {
   public interface Denoiser {
     Operand<TFloat32> eps(Ops tf, Map<String, Operand<TFloat32>> weights, Operand<TFloat32> x, Operand<TInt32> t);
   }
+
+  static final boolean LOWER_WHILE = !"false".equals(System.getProperty("ddpm4j.lowerWhile"));
 
   private final Schedule schedule;
   private final double[] sigma;
@@ -89,9 +93,19 @@ public final class AncestralSampler {
       for (int k = 0; k < l.weights.size(); k++) out.output("o_w" + k, ops.identity(l.weights.get(k)));
       return out.build();
     });
-    While loop = tf.whileOp(init, condFn, bodyFn);
+    // The op is built by hand to set _lower_using_switch_merge, as TF Python does for its while loops: TF then
+    // lowers the loop to Switch/Merge dataflow in the main graph, where the body gets the graph optimizations
+    // (constant folding, fused kernels) and no per-iteration function call. -Dddpm4j.lowerWhile=false keeps the
+    // functional loop (for comparison in benchmarks).
+    OperationBuilder b = tf.scope().opBuilder("StatelessWhile", "ancestral_loop");
+    b.addInputList(Operands.asOutputs(init));
+    b.setAttr("cond", condFn);
+    b.setAttr("body", bodyFn);
+    b.setAttr("parallel_iterations", 10L);
+    b.setAttr("_lower_using_switch_merge", LOWER_WHILE);
+    Operation loop = b.build();
     @SuppressWarnings("unchecked")
-    Operand<TFloat32> x0 = (Operand<TFloat32>) loop.output().get(1);
+    Operand<TFloat32> x0 = (Operand<TFloat32>) (Operand<?>) loop.output(1);
     return x0;
   }
 

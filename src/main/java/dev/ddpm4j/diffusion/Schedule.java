@@ -74,12 +74,64 @@ public final class Schedule {
     return new Schedule(b);
   }
 
+  /** Betas whose square roots are evenly spaced: (sqrt(start) + (sqrt(end) - sqrt(start)) i / (T-1))^2. */
+  public static Schedule quadratic(double start, double end, int timesteps) {
+    double a = Math.sqrt(start);
+    double b = Math.sqrt(end);
+    double[] betas = new double[timesteps];
+    for (int i = 0; i < timesteps; i++) {
+      double r = timesteps == 1 ? a : a + (b - a) * i / (timesteps - 1);
+      betas[i] = r * r;
+    }
+    return new Schedule(betas);
+  }
+
+  /** start + (end - start) * sigmoid(x_i), x evenly spaced over [-6, 6] (as diffusers' "sigmoid" schedule). */
+  public static Schedule sigmoid(double start, double end, int timesteps) {
+    double[] betas = new double[timesteps];
+    for (int i = 0; i < timesteps; i++) {
+      double x = timesteps == 1 ? 0 : -6 + 12.0 * i / (timesteps - 1);
+      betas[i] = start + (end - start) / (1 + Math.exp(-x));
+    }
+    return new Schedule(betas);
+  }
+
+  /**
+   * The cosine schedule (Nichol and Dhariwal 2021): alpha_bar(t) = f(t) / f(0), f(t) = cos^2(((t/T) + s) / (1 + s) *
+   * pi/2), beta_i = min(1 - alpha_bar(i+1) / alpha_bar(i), maxBeta).
+   */
+  public static Schedule cosine(double s, double maxBeta, int timesteps) {
+    double[] betas = new double[timesteps];
+    for (int i = 0; i < timesteps; i++) {
+      double a1 = cosineAlphaBar(i, timesteps, s);
+      double a2 = cosineAlphaBar(i + 1, timesteps, s);
+      betas[i] = Math.min(1 - a2 / a1, maxBeta);
+    }
+    return new Schedule(betas);
+  }
+
+  private static double cosineAlphaBar(double t, int timesteps, double s) {
+    double f = Math.cos((t / timesteps + s) / (1 + s) * Math.PI / 2);
+    double f0 = Math.cos(s / (1 + s) * Math.PI / 2);
+    return (f * f) / (f0 * f0);
+  }
+
   public static Schedule of(ExperimentConfig.Diffusion cfg) {
     ExperimentConfig.Schedule s = cfg.schedule();
     return switch (s.kind()) {
       case "linear" -> linear(s.betaStart(), s.betaEnd(), cfg.timesteps());
+      case "quadratic" -> quadratic(s.betaStart(), s.betaEnd(), cfg.timesteps());
+      case "sigmoid" -> sigmoid(s.betaStart(), s.betaEnd(), cfg.timesteps());
+      case "cosine" -> cosine(s.cosineS(), s.maxBeta(), cfg.timesteps());
       default -> throw new IllegalArgumentException("unknown schedule kind " + s.kind());
     };
+  }
+
+  /** Signal-to-noise ratio alpha_bar / (1 - alpha_bar) per step. */
+  public double[] snr() {
+    double[] out = new double[timesteps];
+    for (int i = 0; i < timesteps; i++) out[i] = alphaBar[i] / (1 - alphaBar[i]);
+    return out;
   }
 
   /** Sampler variance sigma_t^2: beta_t ({@code beta}) or the posterior variance ({@code beta_tilde}). */

@@ -29,6 +29,11 @@ public final class Benchmark {
   public record Timing(double median, double min, double[] all, long rssBeforeKb, long rssAfterKb) {}
 
   public static ObjectNode train(ExperimentConfig cfg, int batch, int steps) {
+    return train(cfg, batch, steps, false);
+  }
+
+  /** As {@link #train(ExperimentConfig, int, int)}; with {@code profile}, also where one traced step spends its time. */
+  public static ObjectNode train(ExperimentConfig cfg, int batch, int steps, boolean profile) {
     ExperimentConfig.Train tc = cfg.train();
     ModelInfo info = ModelInfo.of(cfg);
     int s = cfg.data().imageSize();
@@ -39,10 +44,12 @@ public final class Benchmark {
     long t0 = System.nanoTime();
     Timing timing;
     double buildSeconds;
+    ObjectNode profileNode = null;
     try (TrainingSession ts = new TrainingSession(cfg)) {
       buildSeconds = (System.nanoTime() - t0) / 1e9;
       for (int i = 0; i < 3; i++) ts.step(x); // warm-up: the first runs optimize and allocate
       timing = time(steps, () -> ts.step(x));
+      if (profile) profileNode = profile(ts, x);
     }
     double ceiling = matmulGflops(2048, 5, tc.intraOpThreads(), tc.interOpThreads());
     double fwd = info.forwardFlops() / 1e9;
@@ -65,6 +72,42 @@ public final class Benchmark {
     o.put("rss_before_mb", timing.rssBeforeKb() / 1024);
     o.put("rss_after_mb", timing.rssAfterKb() / 1024);
     o.put("peak_rss_mb", peakRssKb() / 1024);
+    if (profileNode != null) o.set("profile", profileNode);
+    return o;
+  }
+
+  /**
+   * One fully traced training step (RunMetadata step stats): op time summed per op type, in milliseconds, largest
+   * first, with each type's share of the summed op time. Ops run on two threads, so the sum exceeds the wall time.
+   */
+  static ObjectNode profile(TrainingSession ts, float[] batch) {
+    int s = ts.config.data().imageSize();
+    int c = ts.config.data().channels();
+    java.util.Map<String, Long> micros = new java.util.HashMap<>();
+    try (TFloat32 x = TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(batch.length / (s * s * c), s, s, c))) {
+      x.asRawTensor().data().asFloats().write(batch);
+      Session.Runner r = ts.session.runner().feed(ts.net.x0, x).addTarget(ts.net.train)
+          .setOptions(org.tensorflow.proto.RunOptions.newBuilder()
+              .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build());
+      try (org.tensorflow.Result res = r.runAndFetchMetadata()) {
+        var meta = res.getMetadata().orElseThrow();
+        for (var dev : meta.getStepStats().getDevStatsList()) {
+          for (var n : dev.getNodeStatsList()) {
+            String label = n.getTimelineLabel();
+            String type = label.contains("(") ? label.substring(label.indexOf('=') + 1, label.indexOf('(')).trim()
+                : n.getNodeName();
+            if (type.isEmpty()) type = n.getNodeName();
+            micros.merge(type, n.getAllEndRelMicros(), Long::sum);
+          }
+        }
+      }
+    }
+    long total = micros.values().stream().mapToLong(Long::longValue).sum();
+    ObjectNode o = JSON.createObjectNode();
+    o.put("summed_op_ms", round(total / 1000.0, 1));
+    ObjectNode top = o.putObject("top_op_types_ms");
+    micros.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(12)
+        .forEach(e -> top.put(e.getKey(), round(e.getValue() / 1000.0, 1)));
     return o;
   }
 

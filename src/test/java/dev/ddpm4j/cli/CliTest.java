@@ -38,7 +38,7 @@ class CliTest {
 
   @Test
   void everySubcommandHasHelpWithDefaults() {
-    for (String cmd : new String[] {"config", "train", "sample", "export", "bench", "info"}) {
+    for (String cmd : new String[] {"config", "train", "sample", "export", "bench", "info", "plot", "schedule"}) {
       Outcome o = run(cmd, "--help");
       assertEquals(0, o.code(), cmd + ": " + o.err());
       assertTrue(o.out().contains("Usage: ddpm4j " + cmd), o.out());
@@ -83,5 +83,20 @@ class CliTest {
     Outcome o = run("train", "--resume", "no/such/run");
     assertEquals(Main.EXIT_INPUT, o.code());
     assertTrue(o.err().contains("is not a run directory"), o.err());
+  }
+
+  @Test
+  void schedulePrintsOneRowPerStep() {
+    Outcome o = run("schedule", "--set", "diffusion.timesteps=10");
+    assertEquals(0, o.code(), o.err());
+    String[] lines = o.out().trim().split("\n");
+    assertEquals(11, lines.length);
+    assertTrue(lines[0].startsWith("t,beta,alpha_bar,posterior_variance"), lines[0]);
+    assertTrue(lines[1].startsWith("1,0.0001000000000,0.9999000000"), lines[1]);
+    Outcome j = run("schedule", "--set", "diffusion.timesteps=3", "--set", "diffusion.schedule.kind=cosine",
+        "--format", "json");
+    assertEquals(0, j.code(), j.err());
+    assertTrue(j.out().startsWith("[{\"t\":1,\"beta\":"), j.out());
+    assertEquals(Main.EXIT_INPUT, run("schedule", "--format", "xml").code());
   }
 }

@@ -2,6 +2,7 @@ package dev.ddpm4j.diffusion;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ddpm4j.config.ExperimentConfig;
 import java.util.List;
@@ -73,5 +74,50 @@ class ScheduleTest {
     assertEquals(s.posteriorVariance[300], s.samplerVariance("beta_tilde")[300], 0);
     assertThrows(IllegalArgumentException.class, () -> s.samplerVariance("learned"));
     assertThrows(IllegalArgumentException.class, () -> new Schedule(new double[] {0.1, 1.0}));
+  }
+
+  @Test
+  void cosineScheduleFollowsTheClosedFormAndClipsAtMaxBeta() {
+    Schedule c = Schedule.cosine(0.008, 0.999, 1000);
+    for (int i : new int[] {0, 1, 250, 500, 750, 998}) {
+      double f = Math.pow(Math.cos(((i + 1) / 1000.0 + 0.008) / 1.008 * Math.PI / 2), 2);
+      double f0 = Math.pow(Math.cos(0.008 / 1.008 * Math.PI / 2), 2);
+      assertEquals(f / f0, c.alphaBar[i], 1e-9 * Math.max(1e-3, f / f0), "alpha_bar at " + i);
+    }
+    assertEquals(0.999, c.betas[999], 0); // 1 - 0/alpha_bar would be 1: clipped
+    assertEquals(0.5, c.alphaBar[499], 0.01); // the cosine schedule's alpha_bar halves near the middle
+    assertTrue(c.betas[0] < 1e-4);
+  }
+
+  @Test
+  void quadraticAndSigmoidRunFromStartToEnd() {
+    Schedule q = Schedule.quadratic(1e-4, 0.02, 1000);
+    assertEquals(1e-4, q.betas[0], 1e-18);
+    assertEquals(0.02, q.betas[999], 1e-15);
+    double mid = Math.pow((Math.sqrt(1e-4) + Math.sqrt(0.02)) / 2, 2);
+    assertEquals(mid, (q.betas[499] + q.betas[500]) / 2, 1e-6);
+    Schedule s = Schedule.sigmoid(1e-4, 0.02, 1000);
+    assertEquals(1e-4 + 0.0199 / (1 + Math.exp(6)), s.betas[0], 1e-15);
+    assertEquals(1e-4 + 0.0199 / (1 + Math.exp(-6)), s.betas[999], 1e-15);
+    assertEquals((1e-4 + 0.02) / 2, (s.betas[499] + s.betas[500]) / 2, 1e-9); // symmetric around x = 0
+    for (int i = 1; i < 1000; i++) {
+      assertTrue(q.betas[i] > q.betas[i - 1]);
+      assertTrue(s.betas[i] > s.betas[i - 1]);
+    }
+  }
+
+  @Test
+  void snrIsAlphaBarOverOneMinusAlphaBar() {
+    double[] snr = s.snr();
+    assertEquals(0.9999 / 0.0001, snr[0], 1e-6);
+    assertEquals(s.alphaBar[999] / (1 - s.alphaBar[999]), snr[999], 1e-15);
+  }
+
+  @Test
+  void everyScheduleKindIsSelectableFromTheConfig() {
+    for (String k : ExperimentConfig.SCHEDULES) {
+      Schedule x = Schedule.of(ExperimentConfig.defaults(List.of("diffusion.schedule.kind=" + k)).diffusion());
+      assertEquals(1000, x.timesteps, k);
+    }
   }
 }
