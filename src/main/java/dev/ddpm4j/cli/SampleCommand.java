@@ -37,17 +37,36 @@ final class SampleCommand implements Callable<Integer> {
   @Option(names = "--grid", description = "With --out-dir, also write grid.png there.")
   boolean grid;
 
+  @Option(names = "--sampler", defaultValue = "ancestral",
+      description = "ancestral (all T steps, the DDPM sampler) or ddim (default: ${DEFAULT-VALUE}).")
+  String sampler;
+
+  @Option(names = "--steps", description = "ddim: number of steps K in [1, T] (default: T / 10, at least 1).")
+  Integer steps;
+
+  @Option(names = "--eta", defaultValue = "0", description = "ddim: 0 deterministic .. 1 ancestral-like noise "
+      + "(default: ${DEFAULT-VALUE}).")
+  float eta;
+
   @Spec CommandSpec spec;
 
   @Override
   public Integer call() throws IOException {
     if (num < 1) throw new Main.UserError("--num must be >= 1, got " + num);
+    if (!sampler.equals("ancestral") && !sampler.equals("ddim")) {
+      throw new Main.UserError("--sampler must be ancestral or ddim, got " + sampler);
+    }
     PrintWriter o = spec.commandLine().getOut();
     long t0 = System.nanoTime();
     try (DiffusionSampler s = DiffusionSampler.load(model)) {
       double loadSeconds = (System.nanoTime() - t0) / 1e9;
       long t1 = System.nanoTime();
-      GeneratedImages g = s.sample(num, seed);
+      int total = s.metadata().timesteps();
+      int k = steps != null ? steps : Math.max(1, total / 10);
+      if (sampler.equals("ddim") && (k < 1 || k > total)) throw new Main.UserError("--steps must be in [1, " + total + "]");
+      if (sampler.equals("ddim") && !(eta >= 0 && eta <= 1)) throw new Main.UserError("--eta must be in [0, 1]");
+      GeneratedImages g = sampler.equals("ddim") ? s.sampleDdim(num, seed, k, eta) : s.sample(num, seed);
+      int usedSteps = sampler.equals("ddim") ? k : total;
       double seconds = (System.nanoTime() - t1) / 1e9;
       byte[] px = g.pixels();
       int h = g.height();
@@ -64,8 +83,8 @@ final class SampleCommand implements Callable<Integer> {
         ImageGrid.writePng(ImageGrid.grid(px, num, h, w, c, 2), out);
         o.printf("wrote a grid of %d images to %s%n", num, out);
       }
-      o.printf("sampled %d images (%d steps, seed %d) in %.1fs: %.2f images/s (model loaded in %.1fs)%n", num,
-          s.metadata().timesteps(), seed, seconds, num / seconds, loadSeconds);
+      o.printf("sampled %d images (%s, %d steps, seed %d) in %.1fs: %.2f images/s (model loaded in %.1fs)%n", num,
+          sampler, usedSteps, seed, seconds, num / seconds, loadSeconds);
       o.flush();
     } catch (SamplerException e) {
       throw new Main.UserError(e.getMessage());

@@ -42,7 +42,8 @@ public record ExperimentConfig(
   }
 
   /** The forward process and what the network predicts. */
-  public record Diffusion(int timesteps, Schedule schedule, String prediction, String variance, String loss) {}
+  public record Diffusion(int timesteps, Schedule schedule, String prediction, String variance, String loss,
+      double vlbWeight, double snrGamma) {}
 
   /**
    * The beta schedule: {@code linear}, {@code quadratic} and {@code sigmoid} run from beta_start to beta_end;
@@ -72,9 +73,9 @@ public record ExperimentConfig(
   public static final List<String> SYNTHETIC_PATTERNS = List.of("shapes", "gradients");
   public static final List<String> UPSAMPLE_MODES = List.of("nearest_conv", "transposed_conv");
   public static final List<String> SCHEDULES = List.of("linear", "cosine", "quadratic", "sigmoid");
-  public static final List<String> PREDICTIONS = List.of("eps");
+  public static final List<String> PREDICTIONS = List.of("eps", "x0", "mean", "v");
   public static final List<String> VARIANCES = List.of("beta", "beta_tilde");
-  public static final List<String> LOSSES = List.of("simple");
+  public static final List<String> LOSSES = List.of("simple", "weighted_vlb", "hybrid");
   public static final List<String> EXPORT_WEIGHTS = List.of("ema", "raw");
 
   private static final ObjectMapper WRITER = new ObjectMapper(new YAMLFactory()
@@ -189,7 +190,9 @@ public record ExperimentConfig(
             b.number("diffusion.schedule.max_beta", 0.999, v -> v > 0 && v < 1, "must be in (0, 1)")),
         b.choice("diffusion.prediction", "eps", PREDICTIONS),
         b.choice("diffusion.variance", "beta", VARIANCES),
-        b.choice("diffusion.loss", "simple", LOSSES));
+        b.choice("diffusion.loss", "simple", LOSSES),
+        b.number("diffusion.vlb_weight", 0.001, v -> v > 0, "must be > 0"),
+        b.number("diffusion.snr_gamma", 0.0, v -> v >= 0, "must be >= 0 (0 = off)"));
 
     b.section("train");
     Train train = new Train(
@@ -236,6 +239,14 @@ public record ExperimentConfig(
     Schedule s = diffusion.schedule();
     if (s.betaEnd() <= s.betaStart()) {
       b.problem("diffusion.schedule.beta_end", s.betaEnd(), "must be > beta_start (" + s.betaStart() + ")");
+    }
+    if (diffusion.snrGamma() > 0 && diffusion.prediction().equals("mean")) {
+      b.problem("diffusion.snr_gamma", diffusion.snrGamma(), "min-SNR weighting is defined for prediction eps, x0 "
+          + "and v, not mean");
+    }
+    if (diffusion.snrGamma() > 0 && diffusion.loss().equals("weighted_vlb")) {
+      b.problem("diffusion.snr_gamma", diffusion.snrGamma(), "weights the simple loss; loss weighted_vlb has none "
+          + "(use simple or hybrid)");
     }
     if (model.channelMults().isEmpty()) {
       b.problem("model.channel_mults", "[]", "needs at least one level");

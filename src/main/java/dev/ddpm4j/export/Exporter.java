@@ -78,7 +78,7 @@ public final class Exporter {
           s.restore(ckpt.variablesPrefix());
           SavedModelBundle.exporter(tmp.toString()).withTags("serve").withSession(s)
               .withSignature(ig.sample).withSignature(ig.servingDefault)
-              .withSignature(ig.denoise).withSignature(ig.qSample)
+              .withSignature(ig.denoise).withSignature(ig.qSample).withSignature(ig.sampleDdim)
               .export();
         }
       }
@@ -126,6 +126,8 @@ public final class Exporter {
     ObjectNode sig = o.putObject("signatures");
     sig.put("sample", "seed int64 [], num_images int32 [] -> images uint8 [N,H,W,C], samples float32 [N,H,W,C]");
     sig.put("denoise", "x_t float32 [N,H,W,C], t int32 [N] -> eps float32 [N,H,W,C], x0 float32 [N,H,W,C]");
+    sig.put("sample_ddim", "seed int64 [], num_images int32 [], num_steps int32 [] in [1, T], eta float32 [] in [0, 1] "
+        + "-> images uint8 [N,H,W,C], samples float32 [N,H,W,C]");
     sig.put("q_sample", "x0 float32 [N,H,W,C], t int32 [N], noise float32 [N,H,W,C] -> x_t float32 [N,H,W,C]");
     o.set("config", cfg.toJson());
     return o;

@@ -3,6 +3,7 @@ package dev.ddpm4j.export;
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.data.Normalizer;
 import dev.ddpm4j.diffusion.AncestralSampler;
+import dev.ddpm4j.diffusion.DdimSampler;
 import dev.ddpm4j.diffusion.DiffusionOps;
 import dev.ddpm4j.diffusion.Schedule;
 import dev.ddpm4j.model.MapParams;
@@ -30,11 +31,13 @@ public final class InferenceGraph {
   public static final String SAMPLE = "sample";
   public static final String DENOISE = "denoise";
   public static final String Q_SAMPLE = "q_sample";
+  public static final String SAMPLE_DDIM = "sample_ddim";
 
   public final Signature sample;
   public final Signature denoise;
   public final Signature qSample;
   public final Signature servingDefault;
+  public final Signature sampleDdim;
 
   /** @param weights {@code ema} or {@code raw}: which training variables the export's weights are restored from */
   public InferenceGraph(ExperimentConfig cfg, Graph graph, String weights) {
@@ -52,8 +55,10 @@ public final class InferenceGraph {
     Placeholder<TFloat32> xt = tf.withName("denoise_x_t").placeholder(TFloat32.class, Placeholder.shape(image));
     Placeholder<TInt32> t = tf.withName("denoise_t").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
     Operand<TInt32> tChecked = checkedTimesteps(tf, t, xt, schedule.timesteps);
-    Operand<TFloat32> eps = tf.withName("denoise_eps").identity(unet.apply(tf, TFloat32.class, params, xt, tChecked, null));
-    Operand<TFloat32> x0 = tf.withName("denoise_x0").identity(diffusion.x0FromEps(xt, tChecked, eps));
+    String prediction = cfg.diffusion().prediction();
+    Operand<TFloat32> out = unet.apply(tf, TFloat32.class, params, xt, tChecked, null);
+    Operand<TFloat32> eps = tf.withName("denoise_eps").identity(diffusion.predictedEps(prediction, out, xt, tChecked));
+    Operand<TFloat32> x0 = tf.withName("denoise_x0").identity(diffusion.predictedX0(prediction, out, xt, tChecked));
     denoise = Signature.builder(DENOISE).input("x_t", xt).input("t", t).output("eps", eps).output("x0", x0).build();
 
     // q_sample: noise real images.
@@ -81,18 +86,42 @@ public final class InferenceGraph {
       scale[k] = (float) (double) norm.scale().get(k);
       shift[k] = (float) (double) norm.shift().get(k);
     }
+    AncestralSampler.Denoiser denoiser = (o, w, x, tt) -> new DiffusionOps<>(o, TFloat32.class, schedule)
+        .predictedX0(prediction, unet.apply(o, TFloat32.class, new MapParams<>(w), x, tt, null), x, tt);
     AncestralSampler sampler = new AncestralSampler(schedule, cfg.diffusion().variance(), low, high);
     Operand<TFloat32> samples = tf.withName("sample_samples").identity(sampler.sample(tf.withSubScope("sampler"),
-        (o, w, x, tt) -> unet.apply(o, TFloat32.class, new MapParams<>(w), x, tt, null),
-        reads, seed, numChecked, size, size, ch));
-    // Pixels: the exact inverse of the training normalization, rounded and clipped to [0, 255].
-    Operand<TFloat32> px = tf.math.round(tf.math.div(tf.math.sub(samples, tf.constant(shift)), tf.constant(scale)));
-    px = tf.math.minimum(tf.math.maximum(px, tf.constant(0f)), tf.constant(255f));
-    Operand<TUint8> images = tf.withName("sample_images").dtypes.cast(px, TUint8.class);
+        denoiser, reads, seed, numChecked, size, size, ch));
+    Operand<TUint8> images = tf.withName("sample_images").dtypes.cast(toPixels(tf, samples, scale, shift), TUint8.class);
     sample = Signature.builder(SAMPLE).input("seed", seed).input("num_images", num)
         .output("images", images).output("samples", samples).build();
     servingDefault = Signature.builder(Signature.DEFAULT_KEY).input("seed", seed).input("num_images", num)
         .output("images", images).output("samples", samples).build();
+
+    // sample_ddim: K of the T steps, eta from 0 (deterministic) to 1.
+    Placeholder<TInt64> dSeed = tf.withName("ddim_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
+    Placeholder<TInt32> dNum = tf.withName("ddim_num_images").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    Placeholder<TInt32> dSteps = tf.withName("ddim_num_steps").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    Placeholder<TFloat32> dEta = tf.withName("ddim_eta").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+    var dOk = List.<org.tensorflow.op.Op>of(
+        tf.assertThat(tf.math.greater(dNum, tf.constant(0)), List.of(tf.constant("num_images must be >= 1, got"), dNum)),
+        tf.assertThat(tf.math.logicalAnd(tf.math.greaterEqual(dSteps, tf.constant(1)),
+            tf.math.lessEqual(dSteps, tf.constant(schedule.timesteps))),
+            List.of(tf.constant("num_steps must be in [1, " + schedule.timesteps + "], got"), dSteps)),
+        tf.assertThat(tf.math.logicalAnd(tf.math.greaterEqual(dEta, tf.constant(0f)),
+            tf.math.lessEqual(dEta, tf.constant(1f))), List.of(tf.constant("eta must be in [0, 1], got"), dEta)));
+    Ops checked = tf.withControlDependencies(dOk);
+    Operand<TFloat32> ddim = tf.withName("ddim_samples").identity(new DdimSampler(schedule, low, high).sample(
+        tf.withSubScope("ddim"), denoiser, reads, dSeed, checked.identity(dNum), checked.identity(dSteps),
+        checked.identity(dEta), size, size, ch));
+    Operand<TUint8> ddimImages = tf.withName("ddim_images").dtypes.cast(toPixels(tf, ddim, scale, shift), TUint8.class);
+    sampleDdim = Signature.builder(SAMPLE_DDIM).input("seed", dSeed).input("num_images", dNum)
+        .input("num_steps", dSteps).input("eta", dEta).output("images", ddimImages).output("samples", ddim).build();
+  }
+
+  /** Pixels: the exact inverse of the training normalization, rounded and clipped to [0, 255]. */
+  private static Operand<TFloat32> toPixels(Ops tf, Operand<TFloat32> x, float[] scale, float[] shift) {
+    Operand<TFloat32> px = tf.math.round(tf.math.div(tf.math.sub(x, tf.constant(shift)), tf.constant(scale)));
+    return tf.math.minimum(tf.math.maximum(px, tf.constant(0f)), tf.constant(255f));
   }
 
   /** Fails the run with a clear message when a timestep is outside [0, T) or t and x disagree in batch size. */

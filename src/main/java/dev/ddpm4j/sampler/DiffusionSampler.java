@@ -91,15 +91,39 @@ public final class DiffusionSampler implements AutoCloseable {
     if (numImages < 1) throw new IllegalArgumentException("numImages must be >= 1, got " + numImages);
     try (TInt64 s = TInt64.scalarOf(seed); TInt32 n = TInt32.scalarOf(numImages);
         Result r = bundle.function("sample").call(Map.of("seed", s, "num_images", n))) {
-      TUint8 images = (TUint8) r.get("images").orElseThrow();
-      TFloat32 samples = (TFloat32) r.get("samples").orElseThrow();
-      byte[] px = new byte[(int) images.size()];
-      images.asRawTensor().data().read(px);
-      float[] x = new float[(int) samples.size()];
-      samples.asRawTensor().data().asFloats().read(x);
-      int size = metadata.imageSize();
-      return new GeneratedImages(px, x, numImages, size, size, metadata.channels());
+      return images(r, numImages);
     }
+  }
+
+  /**
+   * DDIM over {@code steps} of the T steps; {@code eta} 0 is deterministic given the seed's x_T, 1 with steps = T is
+   * the ancestral sampler with the posterior variance.
+   */
+  public GeneratedImages sampleDdim(int numImages, long seed, int steps, float eta) {
+    if (numImages < 1) throw new IllegalArgumentException("numImages must be >= 1, got " + numImages);
+    if (steps < 1 || steps > metadata.timesteps()) {
+      throw new IllegalArgumentException("steps must be in [1, " + metadata.timesteps() + "], got " + steps);
+    }
+    if (!(eta >= 0 && eta <= 1)) throw new IllegalArgumentException("eta must be in [0, 1], got " + eta);
+    if (bundle.signatures().stream().noneMatch(s -> s.key().equals("sample_ddim"))) {
+      throw new SamplerException("this export has no sample_ddim signature (exported by an older ddpm4j)");
+    }
+    try (TInt64 s = TInt64.scalarOf(seed); TInt32 n = TInt32.scalarOf(numImages); TInt32 k = TInt32.scalarOf(steps);
+        TFloat32 e = TFloat32.scalarOf(eta);
+        Result r = bundle.function("sample_ddim").call(Map.of("seed", s, "num_images", n, "num_steps", k, "eta", e))) {
+      return images(r, numImages);
+    }
+  }
+
+  private GeneratedImages images(Result r, int numImages) {
+    TUint8 images = (TUint8) r.get("images").orElseThrow();
+    TFloat32 samples = (TFloat32) r.get("samples").orElseThrow();
+    byte[] px = new byte[(int) images.size()];
+    images.asRawTensor().data().read(px);
+    float[] x = new float[(int) samples.size()];
+    samples.asRawTensor().data().asFloats().read(x);
+    int size = metadata.imageSize();
+    return new GeneratedImages(px, x, numImages, size, size, metadata.channels());
   }
 
   /**

@@ -28,7 +28,7 @@ import org.tensorflow.types.family.TFloating;
 
 /**
  * Everything one training step needs, in one graph run by one {@code Session.run}: q_sample with in-graph noise and
- * timesteps (stateless, keyed by (run seed, step)), the U-Net, the simplified loss, gradients over the model weights
+ * timesteps (stateless, keyed by (run seed, step)), the U-Net, the configured loss, gradients over the model weights
  * ({@link Graph#addGradients}), global-norm clipping, Adam (ApplyAdam) with linear warm-up, the EMA update and the step
  * counter. The EMA weights and counters are separate variables no gradient touches. The same graph also holds the
  * ancestral sampler over the EMA weights (for sample grids during training).
@@ -47,10 +47,10 @@ public final class TrainingGraph {
 
   public final Graph graph;
   public final Placeholder<TFloat32> x0;
-  /** This step's timesteps, noisy inputs and the network's noise prediction (feedable/fetchable for tests). */
+  /** This step's timesteps, noisy inputs and the network's output (feedable/fetchable for tests). */
   public final Operand<TInt32> t;
   public final Operand<TFloat32> xt;
-  public final Operand<TFloat32> epsPred;
+  public final Operand<TFloat32> output;
   public final Operand<TFloat32> loss;
   public final Operand<TFloat32> gradNorm;
   public final Operand<TFloat32> learningRate;
@@ -92,7 +92,7 @@ public final class TrainingGraph {
         tf.constant(0), tf.constant(schedule.timesteps));
     Operand<TFloat32> noise = tf.withName("noise").random.statelessRandomNormal(tf.shape(x0),
         key(tf, seed ^ TAG_NOISE, stepRead), TFloat32.class);
-    DiffusionOps<TFloat32> diffusion = new DiffusionOps<>(tf, TFloat32.class, schedule);
+    DiffusionOps<TFloat32> diffusion = new DiffusionOps<>(tf, TFloat32.class, schedule, cfg.diffusion().variance());
     xt = diffusion.qSample(x0, t, noise);
 
     weights = new VariableParams<>(tf, TFloat32.class, "unet", seed)
@@ -109,8 +109,8 @@ public final class TrainingGraph {
         return o.select(keep, scaled, o.zerosLike(x));
       }
     };
-    epsPred = unet.apply(tf.withSubScope("forward"), TFloat32.class, weights, xt, t, dropout);
-    loss = tf.withName("loss").identity(diffusion.simpleLoss(epsPred, noise));
+    output = unet.apply(tf.withSubScope("forward"), TFloat32.class, weights, xt, t, dropout);
+    loss = tf.withName("loss").identity(diffusion.loss(cfg.diffusion(), output, x0, noise, xt, t));
 
     // Gradients over the raw weights only.
     List<String> names = new ArrayList<>(weights.variables().keySet());
@@ -173,7 +173,8 @@ public final class TrainingGraph {
     }
     AncestralSampler sampler = new AncestralSampler(schedule, cfg.diffusion().variance(), low, high);
     samples = tf.withName("samples").identity(sampler.sample(tf.withSubScope("sampler"),
-        (o, w, x, tt) -> unet.apply(o, TFloat32.class, new MapParams<>(w), x, tt, null),
+        (o, w, x, tt) -> new DiffusionOps<>(o, TFloat32.class, schedule).predictedX0(cfg.diffusion().prediction(),
+            unet.apply(o, TFloat32.class, new MapParams<>(w), x, tt, null), x, tt),
         emaReads, sampleSeed, sampleCount, size, size, ch));
   }
 

@@ -145,12 +145,29 @@ class ExperimentConfigTest {
       "run.name|../x|run.name|must be a folder name",
       "diffusion.variance|sigma|diffusion.variance|must be one of [beta, beta_tilde]",
       "train|5|train|must be a mapping",
+      "diffusion.prediction|noise|diffusion.prediction|must be one of [eps, x0, mean, v]",
+      "diffusion.loss|vlb|diffusion.loss|must be one of [simple, weighted_vlb, hybrid]",
+      "diffusion.vlb_weight|0|diffusion.vlb_weight|must be > 0",
+      "diffusion.snr_gamma|-1|diffusion.snr_gamma|must be >= 0",
+      "diffusion.schedule.kind|cosin|diffusion.schedule.kind|did you mean 'cosine'",
+      "diffusion.schedule.cosine_s|1.5|diffusion.schedule.cosine_s|must be in [0, 1)",
+      "diffusion.schedule.max_beta|1|diffusion.schedule.max_beta|must be in (0, 1)",
   })
   void validationRulesNameKeyAndValue(String key, String value, String path, String message) {
     ConfigException e = assertThrows(ConfigException.class, () -> ExperimentConfig.defaults(List.of(key + "=" + value)));
     ConfigProblem p = e.problems().stream().filter(q -> q.path().equals(path)).findFirst()
         .orElseThrow(() -> new AssertionError("no problem for " + path + " in " + e.getMessage()));
     assertTrue(p.message().contains(message), p.toString());
+  }
+
+  @Test
+  void minSnrNeedsAParameterizationAndASimpleTerm() {
+    ConfigException e = assertThrows(ConfigException.class, () -> ExperimentConfig.defaults(List.of(
+        "diffusion.prediction=mean", "diffusion.snr_gamma=5")));
+    assertTrue(e.getMessage().contains("not mean"), e.getMessage());
+    e = assertThrows(ConfigException.class, () -> ExperimentConfig.defaults(List.of(
+        "diffusion.loss=weighted_vlb", "diffusion.snr_gamma=5")));
+    assertTrue(e.getMessage().contains("use simple or hybrid"), e.getMessage());
   }
 
   @Test

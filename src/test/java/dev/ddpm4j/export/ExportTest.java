@@ -48,7 +48,7 @@ class ExportTest {
 
   @BeforeAll
   static void trainAndExport() {
-    cfg = TinyConfigs.config(tmp, "export.dir=" + tmp.resolve("exports"));
+    cfg = TinyConfigs.config(tmp, "export.dir=" + tmp.resolve("exports"), "diffusion.variance=beta_tilde");
     new Trainer(cfg, false, new Progress(new PrintStream(new ByteArrayOutputStream()), false, 1), null).run();
     ema = Exporter.export(cfg.runDir(), "latest", null, null, false).dir();
     raw = Exporter.export(cfg.runDir(), "10", tmp.resolve("raw10"), "raw", false).dir();
@@ -117,6 +117,30 @@ class ExportTest {
   }
 
   @Test
+  void ddimWithEtaOneOverAllStepsIsTheAncestralSamplerWithPosteriorVariance() {
+    // Same seed: the same x_T and the same per-step noise keys, so the two loops agree up to float rounding.
+    float[] ancestral = sampler.sample(4, 9).samples();
+    float[] ddim = sampler.sampleDdim(4, 9, 20, 1f).samples();
+    double maxDiff = 0;
+    for (int i = 0; i < ancestral.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ancestral[i] - ddim[i]));
+    assertTrue(maxDiff < 1e-3, "max |ancestral - ddim(eta=1, K=T)| = " + maxDiff);
+  }
+
+  @Test
+  void ddimWithEtaZeroIsDeterministicGivenXtAndFewerStepsDiffer() {
+    GeneratedImages a = sampler.sampleDdim(3, 4, 5, 0f);
+    GeneratedImages b = sampler.sampleDdim(3, 4, 5, 0f);
+    assertArrayEquals(a.samples(), b.samples());
+    assertFalse(java.util.Arrays.equals(a.samples(), sampler.sampleDdim(3, 4, 10, 0f).samples()));
+    // eta = 0 adds no noise after x_T: a different seed changes only x_T, and so the result
+    assertFalse(java.util.Arrays.equals(a.samples(), sampler.sampleDdim(3, 5, 5, 0f).samples()));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> sampler.sampleDdim(1, 0, 21, 0f));
+    assertTrue(e.getMessage().contains("steps must be in [1, 20]"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> sampler.sampleDdim(1, 0, 5, 1.5f));
+    assertTrue(e.getMessage().contains("eta must be in [0, 1]"), e.getMessage());
+  }
+
+  @Test
   void numImagesFromOneToSixtyFour() {
     assertEquals(1, sampler.sample(1, 0).count());
     GeneratedImages g = sampler.sample(64, 0);
@@ -136,7 +160,7 @@ class ExportTest {
       try (TFloat32 x = TFloat32.tensorOf(Shape.of(n, 8, 8, 1)); TInt32 tt = TInt32.vectorOf(t)) {
         x.asRawTensor().data().asFloats().write(xt);
         // feed the training graph's noisy input and timesteps directly, fetch its U-Net output
-        try (Result r = ts.session.runner().feed(ts.net.xt, x).feed(ts.net.t, tt).fetch(ts.net.epsPred).run()) {
+        try (Result r = ts.session.runner().feed(ts.net.xt, x).feed(ts.net.t, tt).fetch(ts.net.output).run()) {
           trainingEps = new float[n * 64];
           ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(trainingEps);
         }

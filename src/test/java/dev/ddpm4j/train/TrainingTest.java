@@ -57,6 +57,23 @@ class TrainingTest {
     assertTrue(last < 0.5 * first, "loss fell from " + first + " to " + last);
   }
 
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"x0,simple", "v,simple", "mean,hybrid", "eps,weighted_vlb"})
+  void everyParameterizationAndLossTrains(String prediction, String loss) {
+    ExperimentConfig cfg = TinyConfigs.config(tmp, "data.synthetic.num_images=8", "train.lr=0.002",
+        "diffusion.prediction=" + prediction, "diffusion.loss=" + loss);
+    float[] batch = batchOf(cfg);
+    List<Float> losses = new ArrayList<>();
+    try (TrainingSession ts = new TrainingSession(cfg)) {
+      for (int i = 0; i < 200; i++) losses.add(ts.step(batch).loss());
+      float[] x = ts.sample(1, 4);
+      for (float v : x) assertTrue(Float.isFinite(v), "finite samples");
+    }
+    double first = losses.subList(0, 20).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+    double last = losses.subList(180, 200).stream().mapToDouble(Float::doubleValue).average().orElseThrow();
+    assertTrue(last < 0.7 * first, prediction + "/" + loss + ": loss fell from " + first + " to " + last);
+  }
+
   @Test
   void adamWarmupClippingAndEmaMatchAPlainJavaReference() {
     ExperimentConfig cfg = TinyConfigs.config(tmp, "train.grad_clip=0.05", "train.ema_decay=0.99");
