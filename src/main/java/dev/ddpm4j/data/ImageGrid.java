@@ -49,7 +49,8 @@ public final class ImageGrid {
   public static void writePng(BufferedImage img, Path file) throws IOException {
     Path parent = file.toAbsolutePath().getParent();
     Files.createDirectories(parent);
-    Path tmp = Files.createTempFile(parent, ".tmp-", ".png");
+    // a plain new file (not createTempFile, whose 0600 mode would stick to the result)
+    Path tmp = parent.resolve(".tmp-" + file.getFileName() + "-" + ProcessHandle.current().pid());
     try {
       Imaging.writeImage(img, tmp.toFile(), ImageFormats.PNG);
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
