@@ -71,7 +71,9 @@ final class EvalCommand implements Callable<Integer> {
         model = Exporter.export(source.run, "latest", tmp.resolve("model"), "ema", true).dir();
       }
       try (DiffusionSampler s = DiffusionSampler.load(model)) {
-        String configJson = new ObjectMapper().writeValueAsString(s.metadata().asMap().get("config"));
+        // Jackson keeps integers as integers (the client API's small reader makes every number a double)
+        String configJson = new ObjectMapper().readTree(model.resolve(DiffusionSampler.METADATA).toFile())
+            .get("config").toString();
         ExperimentConfig cfg = ExperimentConfig.parse(configJson, model + "/" + DiffusionSampler.METADATA,
             testSplit(configJson));
         Dataset data = Datasets.load(cfg.data(), cfg.run().seed()).limit(num);

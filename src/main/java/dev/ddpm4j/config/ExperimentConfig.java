@@ -208,7 +208,7 @@ public record ExperimentConfig(
         b.integer("train.checkpoint_every", 500, v -> v > 0, positive),
         b.integer("train.keep_checkpoints", 3, v -> v > 0, positive),
         b.integer("train.intra_op_threads", 2, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"),
-        b.integer("train.inter_op_threads", 1, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"));
+        b.integer("train.inter_op_threads", 2, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"));
 
     b.section("sample");
     Sample sample = new Sample(

@@ -99,4 +99,47 @@ class CliTest {
     assertTrue(j.out().startsWith("[{\"t\":1,\"beta\":"), j.out());
     assertEquals(Main.EXIT_INPUT, run("schedule", "--format", "xml").code());
   }
+
+  @Test
+  void trainExportSampleAndEvalEndToEnd(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+    String[] set = {"--set", "run.output_dir=" + tmp.resolve("runs"), "--set", "export.dir=" + tmp.resolve("models"),
+        "--set", "train.steps=6", "--set", "train.checkpoint_every=3", "--set", "train.sample_every=6",
+        "--set", "train.log_every=3", "--set", "diffusion.timesteps=10", "--set", "data.synthetic.num_images=16"};
+    java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("train", "--config", "configs/smoke.yaml"));
+    args.addAll(java.util.List.of(set));
+    Outcome t = run(args.toArray(String[]::new));
+    assertEquals(0, t.code(), t.err());
+    assertTrue(t.out().contains("trained " + tmp.resolve("runs/smoke") + " to step 6"), t.out());
+    java.nio.file.Path model = tmp.resolve("models/smoke");
+    assertTrue(java.nio.file.Files.isRegularFile(model.resolve("saved_model.pb")), "train exports at the end");
+    assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve("runs/smoke/samples/step-000006.png")));
+    assertEquals(3, java.nio.file.Files.readAllLines(tmp.resolve("runs/smoke/metrics.jsonl")).size() + 1);
+
+    Outcome again = run(args.toArray(String[]::new));
+    assertEquals(1, again.code());
+    assertTrue(again.err().contains("--resume"), again.err());
+    Outcome resumed = run("train", "--resume", tmp.resolve("runs/smoke").toString(), "--set", "train.steps=9");
+    assertEquals(0, resumed.code(), resumed.err());
+    assertTrue(resumed.out().contains("to step 9"), resumed.out());
+
+    java.nio.file.Path grid = tmp.resolve("grid.png");
+    Outcome s = run("sample", "--model", model.toString(), "--num", "4", "--out", grid.toString());
+    assertEquals(0, s.code(), s.err());
+    assertTrue(s.out().contains("wrote a grid of 4 images to " + grid), s.out());
+    assertTrue(s.out().matches("(?s).*sampled 4 images \\(ancestral, 10 steps, seed 0\\).*images/s.*"), s.out());
+    Outcome d = run("sample", "--model", model.toString(), "--num", "2", "--sampler", "ddim", "--steps", "5",
+        "--out-dir", tmp.resolve("each").toString(), "--grid");
+    assertEquals(0, d.code(), d.err());
+    assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve("each/image-001.png")));
+    assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve("each/grid.png")));
+
+    Outcome e = run("eval", "--model", model.toString(), "--num", "4");
+    assertEquals(0, e.code(), e.err());
+    assertTrue(e.out().contains("prior KL") && e.out().contains("decoder") && e.out().contains("standard error"),
+        e.out());
+    Outcome m = run("eval", "--run", tmp.resolve("runs/smoke").toString(), "--num", "4", "--metric", "mse",
+        "--buckets", "2");
+    assertEquals(0, m.code(), m.err());
+    assertTrue(m.out().contains("t     1..5      eps MSE"), m.out());
+  }
 }
