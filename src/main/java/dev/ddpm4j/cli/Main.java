@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
     subcommands = {ConfigCommand.class, TrainCommand.class, SampleCommand.class, ExportCommand.class,
         BenchCommand.class, InfoCommand.class, PlotCommand.class, ScheduleCommand.class, EvalCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
-  public static final String VERSION = "0.1.0-SNAPSHOT";
+  public static final String VERSION = dev.ddpm4j.export.Exporter.VERSION;
 
   /** Exit code of a bad config or bad data (the user's input). */
   public static final int EXIT_INPUT = 2;

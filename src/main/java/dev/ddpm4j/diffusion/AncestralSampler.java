@@ -45,11 +45,6 @@ public final class AncestralSampler {
     this.high = high.clone();
   }
 
-  /** Per-step noise scale sigma_t (0 at the last step, index 0). */
-  public double[] sigma() {
-    return sigma.clone();
-  }
-
   /**
    * Adds the loop to {@code tf}'s graph and returns x_0 [N,H,W,C].
    *

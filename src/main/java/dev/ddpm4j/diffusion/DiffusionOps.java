@@ -118,12 +118,6 @@ public final class DiffusionOps<T extends TFloating> {
     };
   }
 
-  /** The simplified objective: mean over all elements of (eps - eps_theta)^2. */
-  public Operand<T> simpleLoss(Operand<T> epsPred, Operand<T> noise) {
-    Operand<T> sq = tf.math.squaredDifference(epsPred, noise);
-    return tf.math.mean(tf.reshape(sq, tf.constant(new long[] {-1})), tf.constant(0));
-  }
-
   /**
    * The training loss of {@code diffusion.loss}: {@code simple} = mean over examples of the per-example MSE between
    * output and target (times the min-SNR-gamma weight when snr_gamma > 0); {@code weighted_vlb} = mean over examples

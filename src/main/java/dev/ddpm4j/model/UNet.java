@@ -2,7 +2,6 @@ package dev.ddpm4j.model;
 
 import dev.ddpm4j.config.ExperimentConfig;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import org.tensorflow.Operand;
@@ -240,15 +239,5 @@ public final class UNet {
     Operand<T> silu(Operand<T> x) {
       return tf.math.mul(x, tf.math.sigmoid(x));
     }
-  }
-
-  /** Names of the levels, for per-level parameter counts: time, in, down0.., mid, up.., out. */
-  public List<String> groupsOf(Iterable<String> weightNames) {
-    List<String> out = new ArrayList<>();
-    for (String n : weightNames) {
-      String g = n.substring(0, n.indexOf('.'));
-      if (!out.contains(g)) out.add(g);
-    }
-    return out;
   }
 }

@@ -61,20 +61,6 @@ class DiffusionOpsTest {
     }
   }
 
-  @Test
-  void simpleLossIsTheMeanSquaredError() {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
-      Ops tf = Ops.create(g);
-      DiffusionOps<TFloat64> d = new DiffusionOps<>(tf, TFloat64.class, schedule);
-      var a = tf.constant(new double[][][][] {{{{1, 2}}}, {{{3, 4}}}});
-      var b = tf.constant(new double[][][][] {{{{0, 2}}}, {{{5, 1}}}});
-      try (Result r = s.runner().fetch(d.simpleLoss(a, b)).run()) {
-        assertEquals((1 + 0 + 4 + 9) / 4.0, ((TFloat64) r.get(0)).getDouble(), 1e-15);
-      }
-    }
-  }
-
-
   /** Runs a float64 graph built by {@code f} and returns its [N,1,1,1]-shaped result as doubles. */
   private static double[] eval(java.util.function.Function<Ops, org.tensorflow.Operand<TFloat64>> f) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
