@@ -9,7 +9,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
-    description = "Export a trained run as a TensorFlow SavedModel (signatures sample, denoise, q_sample).")
+    description = "Export a trained run as a TensorFlow SavedModel (signatures sample, sample_ddim, denoise, q_sample).")
 final class ExportCommand implements Callable<Integer> {
   @Option(names = "--run", required = true, paramLabel = "DIR", description = "Run directory (runs/<name>).")
   Path run;

@@ -1,0 +1,38 @@
+package dev.ddpm4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import org.junit.jupiter.api.Test;
+
+class ProgressTest {
+  @Test
+  void lineShowsStepLossSpeedAndEta() {
+    Progress p = new Progress(new PrintStream(new ByteArrayOutputStream()), false, 100);
+    p.step(1.0);
+    p.step(0.0);
+    assertEquals(0.98, p.smoothedLoss(), 1e-12); // exponential smoothing with factor 0.98
+    assertEquals("[############............] 50/100  loss 0.9800  64.0 img/s  ETA 1m15s", p.line(50, 64, 1.5));
+  }
+
+  @Test
+  void outsideATerminalItPrintsOneLinePerLogInterval() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    Progress p = new Progress(new PrintStream(out), false, 10);
+    p.step(0.5);
+    p.show(1, 10, 1, false);
+    p.show(5, 10, 1, true);
+    String s = out.toString();
+    assertEquals(1, s.lines().count(), s);
+    assertTrue(s.contains("5/10"), s);
+  }
+
+  @Test
+  void durations() {
+    assertEquals("59s", Progress.duration(59));
+    assertEquals("2m05s", Progress.duration(125));
+    assertEquals("1h01m", Progress.duration(3660));
+  }
+}
