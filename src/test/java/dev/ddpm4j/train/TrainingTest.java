@@ -269,6 +269,30 @@ class TrainingTest {
   }
 
   @Test
+  void sigtermSavesACheckpointBeforeExiting() throws Exception {
+    List<String> args = new ArrayList<>(List.of(javaBin(), "-cp", System.getProperty("java.class.path"),
+        "dev.ddpm4j.cli.Main", "train"));
+    for (String o : TinyConfigs.tiny(tmp, "train.steps=1000000", "train.checkpoint_every=1000000",
+        "train.log_every=1", "run.name=stopped")) {
+      args.add("--set");
+      args.add(o);
+    }
+    Path log = tmp.resolve("stopped.log");
+    Process p = new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    long deadline = System.nanoTime() + 120_000_000_000L;
+    while (!Files.readString(log).contains("5/1000000")) {
+      assertTrue(p.isAlive(), "child died: " + Files.readString(log));
+      assertTrue(System.nanoTime() < deadline, "no progress within 120 s");
+      Thread.sleep(20);
+    }
+    p.destroy(); // SIGTERM, as Ctrl-C or a scheduler would send
+    assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "child exits after saving");
+    assertTrue(Files.readString(log).contains("checkpoint saved; continue with --resume"), Files.readString(log));
+    var latest = new Checkpoints(tmp.resolve("stopped/checkpoints"), 1).latest().orElseThrow();
+    assertTrue(latest.state().step() >= 5, "checkpoint at the step the run reached: " + latest.state());
+  }
+
+  @Test
   void unfinishedCheckpointFoldersAreIgnored() throws Exception {
     Checkpoints c = new Checkpoints(tmp.resolve("ck"), 3);
     Files.createDirectories(tmp.resolve("ck/.tmp-step-00000020"));
