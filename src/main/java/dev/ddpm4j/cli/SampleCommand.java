@@ -68,19 +68,15 @@ final class SampleCommand implements Callable<Integer> {
       GeneratedImages g = sampler.equals("ddim") ? s.sampleDdim(num, seed, k, eta) : s.sample(num, seed);
       int usedSteps = sampler.equals("ddim") ? k : total;
       double seconds = (System.nanoTime() - t1) / 1e9;
-      byte[] px = g.pixels();
-      int h = g.height();
-      int w = g.width();
-      int c = g.channels();
       if (outDir != null) {
         Files.createDirectories(outDir);
         for (int i = 0; i < num; i++) {
-          ImageGrid.writePng(ImageGrid.image(px, i, h, w, c), outDir.resolve(String.format("image-%03d.png", i)));
+          ImageGrid.writePng(g.toBufferedImage(i), outDir.resolve(String.format("image-%03d.png", i)));
         }
-        if (grid) ImageGrid.writePng(ImageGrid.grid(px, num, h, w, c, 2), outDir.resolve("grid.png"));
+        if (grid) ImageGrid.writePng(g.toGrid(), outDir.resolve("grid.png"));
         o.printf("wrote %d images to %s%n", num, outDir);
       } else {
-        ImageGrid.writePng(ImageGrid.grid(px, num, h, w, c, 2), out);
+        ImageGrid.writePng(g.toGrid(), out);
         o.printf("wrote a grid of %d images to %s%n", num, out);
       }
       o.printf("sampled %d images (%s, %d steps, seed %d) in %.1fs: %.2f images/s (model loaded in %.1fs)%n", num,

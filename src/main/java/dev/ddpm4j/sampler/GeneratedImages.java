@@ -17,6 +17,17 @@ public final class GeneratedImages {
   private final int width;
   private final int channels;
 
+  /** Images from 8-bit NHWC pixels alone (the model-space floats are then the pixels as floats). */
+  public static GeneratedImages ofPixels(byte[] pixels, int count, int height, int width, int channels) {
+    if ((long) count * height * width * channels != pixels.length) {
+      throw new IllegalArgumentException(pixels.length + " pixels are not " + count + " images of " + height + "x"
+          + width + "x" + channels);
+    }
+    float[] asFloats = new float[pixels.length];
+    for (int i = 0; i < pixels.length; i++) asFloats[i] = pixels[i] & 0xff;
+    return new GeneratedImages(pixels.clone(), asFloats, count, height, width, channels);
+  }
+
   GeneratedImages(byte[] pixels, float[] samples, int count, int height, int width, int channels) {
     this.pixels = pixels;
     this.samples = samples;

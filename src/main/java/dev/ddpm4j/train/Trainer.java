@@ -8,6 +8,7 @@ import dev.ddpm4j.data.Dataset;
 import dev.ddpm4j.data.Datasets;
 import dev.ddpm4j.data.ImageGrid;
 import dev.ddpm4j.data.Normalizer;
+import dev.ddpm4j.sampler.GeneratedImages;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -202,7 +203,7 @@ public final class Trainer {
     byte[] px = norm.toPixels(x);
     Path file = runDir.resolve("samples").resolve(String.format("step-%06d.png", step));
     try {
-      ImageGrid.writePng(ImageGrid.grid(px, n, s, s, c.data().channels(), 2), file);
+      ImageGrid.writePng(GeneratedImages.ofPixels(px, n, s, s, c.data().channels()).toGrid(), file);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
     }
