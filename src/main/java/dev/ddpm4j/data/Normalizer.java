@@ -66,6 +66,18 @@ public final class Normalizer {
     return 255 * dscale[c] + dshift[c];
   }
 
+  /** Model-space values of pixel 0, per channel (where x_0 is clipped from below). */
+  public double[] lows() {
+    return dshift.clone();
+  }
+
+  /** Model-space values of pixel 255, per channel (where x_0 is clipped from above). */
+  public double[] highs() {
+    double[] h = new double[dscale.length];
+    for (int c = 0; c < h.length; c++) h[c] = high(c);
+    return h;
+  }
+
   /** Normalizes {@code count} interleaved pixels from {@code src[srcOff..]} into {@code dst[dstOff..]}. */
   public void normalize(byte[] src, int srcOff, float[] dst, int dstOff, int count) {
     int c = scale.length;

@@ -6,9 +6,9 @@ import dev.ddpm4j.diffusion.AncestralSampler;
 import dev.ddpm4j.diffusion.DdimSampler;
 import dev.ddpm4j.diffusion.DiffusionOps;
 import dev.ddpm4j.diffusion.Schedule;
-import dev.ddpm4j.model.MapParams;
 import dev.ddpm4j.model.UNet;
 import dev.ddpm4j.model.VariableParams;
+import dev.ddpm4j.train.TrainingGraph;
 import java.util.LinkedHashMap;
 import java.util.List;
 import org.tensorflow.Graph;
@@ -76,18 +76,15 @@ public final class InferenceGraph {
         List.of(tf.constant("num_images must be >= 1, got"), num));
     Operand<TInt32> numChecked = tf.withControlDependencies(List.of(numOk)).identity(num);
     LinkedHashMap<String, Operand<TFloat32>> reads = new LinkedHashMap<>(params.reads());
-    double[] low = new double[ch];
-    double[] high = new double[ch];
+    double[] low = norm.lows();
+    double[] high = norm.highs();
     float[] scale = new float[ch];
     float[] shift = new float[ch];
     for (int k = 0; k < ch; k++) {
-      low[k] = norm.low(k);
-      high[k] = norm.high(k);
       scale[k] = (float) (double) norm.scale().get(k);
       shift[k] = (float) (double) norm.shift().get(k);
     }
-    AncestralSampler.Denoiser denoiser = (o, w, x, tt) -> new DiffusionOps<>(o, TFloat32.class, schedule)
-        .predictedX0(prediction, unet.apply(o, TFloat32.class, new MapParams<>(w), x, tt, null), x, tt);
+    AncestralSampler.Denoiser denoiser = TrainingGraph.x0Denoiser(unet, schedule, prediction);
     AncestralSampler sampler = new AncestralSampler(schedule, cfg.diffusion().variance(), low, high);
     Operand<TFloat32> samples = tf.withName("sample_samples").identity(sampler.sample(tf.withSubScope("sampler"),
         denoiser, reads, seed, numChecked, size, size, ch));

@@ -67,7 +67,8 @@ public final class TrainingGraph {
   public final Operand<TFloat32> samples;
   public final Variable<TInt64> globalStep;
   public final VariableParams<TFloat32> weights;
-  public final Map<String, Variable<TFloat32>> ema = new LinkedHashMap<>();
+  /** The EMA shadow of each weight (the weights' {@code ema} slot). */
+  public final Map<String, Variable<TFloat32>> ema;
   /** The clipped gradient of each weight, in weight order (what Adam receives). */
   public final List<Operand<TFloat32>> gradients = new ArrayList<>();
   /** The EMA decay used at this step: min(ema_decay, (1 + step) / (10 + step)). */
@@ -97,6 +98,7 @@ public final class TrainingGraph {
 
     weights = new VariableParams<>(tf, TFloat32.class, "unet", seed)
         .withSlot("ema", true).withSlot("adam_m", false).withSlot("adam_v", false);
+    ema = weights.slot("ema");
     double rate = cfg.model().dropout();
     UNet.Dropout dropout = new UNet.Dropout() {
       @Override
@@ -146,8 +148,7 @@ public final class TrainingGraph {
       Variable<TFloat32> w = weights.variables().get(n);
       Variable<TFloat32> m = weights.slot("adam_m").get(n);
       Variable<TFloat32> v = weights.slot("adam_v").get(n);
-      Variable<TFloat32> e = weights.slot("ema").get(n);
-      ema.put(n, e);
+      Variable<TFloat32> e = ema.get(n);
       Operand<TFloat32> g = tf.math.mul(cast(grads[k]), clipScale);
       gradients.add(g);
       var adam = tf.train.applyAdam(w, m, v, beta1Power, beta2Power, learningRate,
@@ -165,17 +166,18 @@ public final class TrainingGraph {
     LinkedHashMap<String, Operand<TFloat32>> emaReads = new LinkedHashMap<>();
     for (var en : ema.entrySet()) emaReads.put(en.getKey(), tf.identity(en.getValue()));
     Normalizer norm = Normalizer.of(cfg.data());
-    double[] low = new double[ch];
-    double[] high = new double[ch];
-    for (int k = 0; k < ch; k++) {
-      low[k] = norm.low(k);
-      high[k] = norm.high(k);
-    }
-    AncestralSampler sampler = new AncestralSampler(schedule, cfg.diffusion().variance(), low, high);
+    AncestralSampler sampler = new AncestralSampler(schedule, cfg.diffusion().variance(), norm.lows(), norm.highs());
     samples = tf.withName("samples").identity(sampler.sample(tf.withSubScope("sampler"),
-        (o, w, x, tt) -> new DiffusionOps<>(o, TFloat32.class, schedule).predictedX0(cfg.diffusion().prediction(),
-            unet.apply(o, TFloat32.class, new MapParams<>(w), x, tt, null), x, tt),
-        emaReads, sampleSeed, sampleCount, size, size, ch));
+        x0Denoiser(unet, schedule, cfg.diffusion().prediction()), emaReads, sampleSeed, sampleCount, size, size, ch));
+  }
+
+  /**
+   * The U-Net as the samplers call it inside their loops: weights from the loop variables, no dropout, output of any
+   * parameterization turned into x_0. The export graph uses the same one.
+   */
+  public static AncestralSampler.Denoiser x0Denoiser(UNet unet, Schedule schedule, String prediction) {
+    return (o, w, x, t) -> new DiffusionOps<>(o, TFloat32.class, schedule)
+        .predictedX0(prediction, unet.apply(o, TFloat32.class, new MapParams<>(w), x, t, null), x, t);
   }
 
   /** A stateless-random key [stream, step]. */

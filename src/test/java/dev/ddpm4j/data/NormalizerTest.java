@@ -43,6 +43,8 @@ class NormalizerTest {
     assertEquals((1 - 0.406) / 0.225, x[idx], 1e-6);
     assertArrayEquals(p, n.toPixels(x));
     assertEquals((1 - 0.456) / 0.224, n.high(1), 1e-12);
+    assertArrayEquals(new double[] {-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225}, n.lows(), 1e-12);
+    assertArrayEquals(new double[] {(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225}, n.highs(), 1e-12);
   }
 
   @Test
