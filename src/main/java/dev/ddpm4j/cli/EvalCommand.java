@@ -74,8 +74,11 @@ final class EvalCommand implements Callable<Integer> {
         // Jackson keeps integers as integers (the client API's small reader makes every number a double)
         String configJson = new ObjectMapper().readTree(model.resolve(DiffusionSampler.METADATA).toFile())
             .get("config").toString();
-        ExperimentConfig cfg = ExperimentConfig.parse(configJson, model + "/" + DiffusionSampler.METADATA,
-            testSplit(configJson));
+        String source = model + "/" + DiffusionSampler.METADATA;
+        ExperimentConfig cfg = ExperimentConfig.parse(configJson, source, List.of());
+        if (cfg.data().kind().equals("fashion_mnist")) { // its own test split: the t10k files
+          cfg = ExperimentConfig.parse(configJson, source, List.of("data.split=test"));
+        }
         Dataset data = Datasets.load(cfg.data(), cfg.run().seed()).limit(num);
         Normalizer norm = Normalizer.of(cfg.data());
         int dims = data.imageBytes();
@@ -95,11 +98,6 @@ final class EvalCommand implements Callable<Integer> {
       if (tmp != null) Checkpoints.deleteTree(tmp);
     }
     return 0;
-  }
-
-  /** The config's own test split where it has one (Fashion-MNIST's t10k files). */
-  private static List<String> testSplit(String configJson) {
-    return configJson.contains("\"kind\":\"fashion_mnist\"") ? List.of("data.split=test") : List.of();
   }
 
   private float[] batched(DiffusionSampler s, float[] xt, int[] t, int dims) {
