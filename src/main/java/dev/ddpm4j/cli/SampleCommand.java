@@ -1,6 +1,5 @@
 package dev.ddpm4j.cli;
 
-import dev.ddpm4j.data.ImageGrid;
 import dev.ddpm4j.sampler.DiffusionSampler;
 import dev.ddpm4j.sampler.GeneratedImages;
 import dev.ddpm4j.sampler.SamplerException;
@@ -71,12 +70,12 @@ final class SampleCommand implements Callable<Integer> {
       if (outDir != null) {
         Files.createDirectories(outDir);
         for (int i = 0; i < num; i++) {
-          ImageGrid.writePng(g.toBufferedImage(i), outDir.resolve(String.format("image-%03d.png", i)));
+          g.writePng(i, outDir.resolve(String.format("image-%03d.png", i)));
         }
-        if (grid) ImageGrid.writePng(g.toGrid(), outDir.resolve("grid.png"));
+        if (grid) g.writeGrid(outDir.resolve("grid.png"));
         o.printf("wrote %d images to %s%n", num, outDir);
       } else {
-        ImageGrid.writePng(g.toGrid(), out);
+        g.writeGrid(out);
         o.printf("wrote a grid of %d images to %s%n", num, out);
       }
       o.printf("sampled %d images (%s, %d steps, seed %d) in %.1fs: %.2f images/s (model loaded in %.1fs)%n", num,

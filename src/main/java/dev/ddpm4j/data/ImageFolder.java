@@ -162,24 +162,28 @@ public final class ImageFolder {
     if (format == ImageFormats.UNKNOWN) {
       throw new DataException(file, "unrecognized or corrupt image data (not a PNG/JPEG/BMP/GIF/TIFF)");
     }
+    // javax.imageio first: its readers hand over the stored samples (a grey PNG's raster holds the file's bytes).
+    // Commons Imaging converts grey images through a linear colour space (a stored 1 reads back as 0), so it is only
+    // the fallback for files javax.imageio cannot decode (CMYK JPEG, some TIFF variants).
     Exception first;
     try {
-      BufferedImage img = Imaging.getBufferedImage(bytes);
-      if (img != null) return img;
-      first = new IOException("decoder returned no image");
+      StrictReader.Result r = StrictReader.read(bytes);
+      if (r.truncated()) throw new DataException(file, "corrupt or truncated " + format.getName() + " data");
+      if (r.image() != null) return r.image();
+      first = new IOException("no javax.imageio reader");
+    } catch (DataException e) {
+      throw e;
     } catch (IOException | RuntimeException e) {
       first = e;
     }
-    // Commons Imaging does not decode every variant (e.g. progressive JPEG); javax.imageio is the fallback.
-    LOG.log(Level.FINE, () -> "Commons Imaging could not decode " + file + ", using javax.imageio");
+    LOG.log(Level.FINE, () -> "javax.imageio could not decode " + file + ", using Commons Imaging");
     try {
-      StrictReader.Result r = StrictReader.read(bytes);
-      if (r.image() != null && !r.truncated()) return r.image();
-      throw new DataException(file, "corrupt or truncated " + format.getName() + " data: " + first.getMessage());
+      BufferedImage img = Imaging.getBufferedImage(bytes);
+      if (img != null) return img;
     } catch (IOException | RuntimeException e) {
-      if (e instanceof DataException de) throw de;
-      throw new DataException(file, "corrupt or truncated " + format.getName() + " data: " + first.getMessage());
+      // reported below with javax.imageio's reason
     }
+    throw new DataException(file, "corrupt or truncated " + format.getName() + " data: " + first.getMessage());
   }
 
   /** Interleaved 8-bit RGB; alpha is composited onto black; single-band gray is read as stored (no color management). */

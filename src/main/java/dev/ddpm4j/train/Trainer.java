@@ -6,7 +6,6 @@ import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.data.BatchIterator;
 import dev.ddpm4j.data.Dataset;
 import dev.ddpm4j.data.Datasets;
-import dev.ddpm4j.data.ImageGrid;
 import dev.ddpm4j.data.Normalizer;
 import dev.ddpm4j.sampler.GeneratedImages;
 import java.io.IOException;
@@ -203,7 +202,7 @@ public final class Trainer {
     byte[] px = norm.toPixels(x);
     Path file = runDir.resolve("samples").resolve(String.format("step-%06d.png", step));
     try {
-      ImageGrid.writePng(GeneratedImages.ofPixels(px, n, s, s, c.data().channels()).toGrid(), file);
+      GeneratedImages.ofPixels(px, n, s, s, c.data().channels()).writeGrid(file);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
     }

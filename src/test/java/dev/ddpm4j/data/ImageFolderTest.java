@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ddpm4j.PngBytes;
 import dev.ddpm4j.config.ExperimentConfig;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -49,9 +50,9 @@ class ImageFolderTest {
     write(rgb(8, 8, 10, 20, 30), root.resolve("n01/images/b.bmp"), ImageFormats.BMP);
     write(rgb(8, 8, 255, 0, 0), root.resolve("n02/images/c.gif"), ImageFormats.GIF);
     write(rgb(8, 8, 0, 255, 0), root.resolve("n02/images/d.tiff"), ImageFormats.TIFF);
-    BufferedImage gray = new BufferedImage(8, 8, BufferedImage.TYPE_BYTE_GRAY);
-    for (int y = 0; y < 8; y++) for (int x = 0; x < 8; x++) gray.getRaster().setSample(x, y, 0, 77);
-    write(gray, root.resolve("n03/images/e.png"), ImageFormats.PNG);
+    byte[] gray = new byte[64];
+    java.util.Arrays.fill(gray, (byte) 77);
+    PngBytes.write(root.resolve("n03/images/e.png"), 8, 8, 1, gray);
     BufferedImage rgba = new BufferedImage(8, 8, BufferedImage.TYPE_INT_ARGB);
     for (int y = 0; y < 8; y++) for (int x = 0; x < 8; x++) rgba.setRGB(x, y, (x < 4 ? 0xFF000000 : 0x00000000) | 0x00FFFFFF);
     write(rgba, root.resolve("n03/images/f.png"), ImageFormats.PNG);
@@ -79,6 +80,18 @@ class ImageFolderTest {
     // 16x12 JPEG: shorter side 12 -> 8, then center crop; lossy, so within a few levels of 90
     assertEquals(90, d.pixel(6, 4, 4, 1), 4);
     assertEquals(0, d.skipped());
+  }
+
+  @Test
+  void greyPngBytesLoadUnchanged() throws IOException {
+    Path dir = tmp.resolve("grey");
+    byte[] px = new byte[256];
+    for (int i = 0; i < 256; i++) px[i] = (byte) i;
+    PngBytes.write(dir.resolve("all-values.png"), 16, 16, 1, px);
+    Dataset d = ImageFolder.load(cfg("data.path=" + dir, "data.channels=1", "data.image_size=16", "data.resize=pad"));
+    assertArrayEquals(px, d.pixels(), "every stored grey value must load as itself (no gamma conversion)");
+    Dataset rgb = ImageFolder.load(cfg("data.path=" + dir, "data.channels=3", "data.image_size=16", "data.resize=pad"));
+    for (int i = 0; i < 256; i++) assertEquals(i, rgb.pixel(0, i / 16, i % 16, 1), "grey repeated into RGB");
   }
 
   @Test
