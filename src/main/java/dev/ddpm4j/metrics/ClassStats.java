@@ -1,0 +1,48 @@
+package dev.ddpm4j.metrics;
+
+/**
+ * What a classifier says about a set of images, from its logits: the histogram of predicted classes, the entropy of
+ * that histogram in bits (log2 K when every class is equally common, 0 when all images are one class), and the share
+ * of confident predictions (largest softmax probability at least {@link #CONFIDENT}).
+ */
+public record ClassStats(int[] histogram, double entropyBits, double confidentShare, int n) {
+  public static final double CONFIDENT = 0.9;
+
+  public static ClassStats of(float[] logits, int n, int classes) {
+    if ((long) n * classes != logits.length) throw new IllegalArgumentException("logits are not " + n + " x " + classes);
+    int[] hist = new int[classes];
+    int confident = 0;
+    for (int i = 0; i < n; i++) {
+      int best = argmax(logits, i, classes);
+      hist[best]++;
+      if (softmax(logits, i, classes)[best] >= CONFIDENT) confident++;
+    }
+    double h = 0;
+    for (int c : hist) {
+      if (c == 0) continue;
+      double p = (double) c / n;
+      h -= p * Math.log(p) / Math.log(2);
+    }
+    return new ClassStats(hist, h, (double) confident / n, n);
+  }
+
+  public static int argmax(float[] logits, int row, int classes) {
+    int best = 0;
+    for (int c = 1; c < classes; c++) if (logits[row * classes + c] > logits[row * classes + best]) best = c;
+    return best;
+  }
+
+  /** Softmax of one row, in double precision (shifted by the maximum). */
+  public static double[] softmax(float[] logits, int row, int classes) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (int c = 0; c < classes; c++) max = Math.max(max, logits[row * classes + c]);
+    double[] p = new double[classes];
+    double sum = 0;
+    for (int c = 0; c < classes; c++) {
+      p[c] = Math.exp(logits[row * classes + c] - max);
+      sum += p[c];
+    }
+    for (int c = 0; c < classes; c++) p[c] /= sum;
+    return p;
+  }
+}
