@@ -38,4 +38,24 @@ public record Dataset(
     byte[] p = java.util.Arrays.copyOf(pixels, n * imageBytes());
     return new Dataset(name, p, java.util.Arrays.copyOf(labels, n), n, height, width, channels, classNames, skipped);
   }
+
+  /** The images at {@code index}, in that order. */
+  public Dataset select(int[] index) {
+    int per = imageBytes();
+    byte[] p = new byte[index.length * per];
+    int[] l = new int[index.length];
+    for (int k = 0; k < index.length; k++) {
+      System.arraycopy(pixels, index[k] * per, p, k * per, per);
+      l[k] = labels[index[k]];
+    }
+    return new Dataset(name, p, l, index.length, height, width, channels, classNames, skipped);
+  }
+
+  /** Images {@code from} (inclusive) to {@code to} (exclusive). */
+  public Dataset range(int from, int to) {
+    if (from < 0 || to > size || from > to) throw new IndexOutOfBoundsException(from + ".." + to + " of " + size);
+    int per = imageBytes();
+    return new Dataset(name, java.util.Arrays.copyOfRange(pixels, from * per, to * per),
+        java.util.Arrays.copyOfRange(labels, from, to), to - from, height, width, channels, classNames, skipped);
+  }
 }

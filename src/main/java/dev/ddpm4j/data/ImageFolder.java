@@ -118,6 +118,30 @@ public final class ImageFolder {
     return fit(px, w, h, channels, size, resize, file);
   }
 
+  /**
+   * Decodes one image that must already have the given size and number of colour channels, with no resizing or
+   * conversion (images being scored must be compared like with like). Grey PNGs count as 1 channel, RGB, RGBA and
+   * palette images as 3; alpha is composited onto black. Throws naming the file.
+   */
+  public static byte[] readExact(Path file, int channels, int size) {
+    String ext = extension(file);
+    if (!READABLE.contains(ext)) {
+      throw new DataException(file, "unsupported image format '." + ext + "' (readable: " + new java.util.TreeSet<>(READABLE) + ")");
+    }
+    BufferedImage img = decode(file);
+    if (img.getWidth() != size || img.getHeight() != size) {
+      throw new DataException(file, "image is " + img.getWidth() + "x" + img.getHeight() + ", expected " + size + "x"
+          + size);
+    }
+    int have = img.getColorModel().getNumColorComponents() == 1 ? 1 : 3;
+    if (have != channels) {
+      throw new DataException(file, "image has " + have + " colour channel" + (have == 1 ? " (grey)" : "s (RGB)")
+          + ", expected " + channels);
+    }
+    byte[] rgb = toRgb(img);
+    return channels == 3 ? rgb : Pixels.rgbToGray(rgb);
+  }
+
   /** Brings an image to size x size: pad (must fit), resize (any size, aspect ignored) or crop (shorter side to size). */
   static byte[] fit(byte[] px, int w, int h, int c, int size, String mode, Path file) {
     switch (mode) {

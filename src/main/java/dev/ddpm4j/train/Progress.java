@@ -3,7 +3,7 @@ package dev.ddpm4j.train;
 import java.io.PrintStream;
 
 /**
- * A one-line progress bar (step/total, smoothed loss, images/s, ETA) redrawn in place on a terminal; where output is
+ * A one-line progress bar (step/total, smoothed loss when steps report one, images/s, ETA) redrawn in place on a terminal; where output is
  * not a terminal (CI logs, files) it prints one plain line per log interval instead.
  */
 public final class Progress {
@@ -52,8 +52,8 @@ public final class Progress {
     int filled = (int) Math.min(width, Math.round(width * (double) step / Math.max(1, total)));
     String bar = "#".repeat(filled) + ".".repeat(width - filled);
     long eta = Math.round(Math.max(0, total - step) * secondsPerStep);
-    return String.format("[%s] %d/%d  loss %.4f  %.1f img/s  ETA %s", bar, step, total, smoothed, imagesPerSecond,
-        duration(eta));
+    String loss = Double.isNaN(smoothed) ? "" : String.format("  loss %.4f", smoothed);
+    return String.format("[%s] %d/%d%s  %.1f img/s  ETA %s", bar, step, total, loss, imagesPerSecond, duration(eta));
   }
 
   /** Ends the bar's line. */

@@ -37,9 +37,6 @@ import org.tensorflow.types.family.TFloating;
  * {@code global_step}.
  */
 public final class TrainingGraph {
-  public static final double ADAM_BETA1 = 0.9;
-  public static final double ADAM_BETA2 = 0.999;
-  public static final double ADAM_EPSILON = 1e-8;
   /** Seed-stream tags so timesteps, noise and dropout never share random numbers. */
   static final long TAG_T = 0x7100L;
   static final long TAG_NOISE = 0x4E01L;
@@ -96,8 +93,7 @@ public final class TrainingGraph {
     DiffusionOps<TFloat32> diffusion = new DiffusionOps<>(tf, TFloat32.class, schedule, cfg.diffusion().variance());
     xt = diffusion.qSample(x0, t, noise);
 
-    weights = new VariableParams<>(tf, TFloat32.class, "unet", seed)
-        .withSlot("ema", true).withSlot("adam_m", false).withSlot("adam_v", false);
+    weights = Adam.slots(new VariableParams<>(tf, TFloat32.class, "unet", seed).withSlot("ema", true));
     ema = weights.slot("ema");
     double rate = cfg.model().dropout();
     UNet.Dropout dropout = new UNet.Dropout() {
@@ -134,26 +130,18 @@ public final class TrainingGraph {
         ? tf.math.minimum(tf.constant(1f), tf.math.div(stepF, tf.constant((float) tc.warmupSteps())))
         : tf.constant(1f);
     learningRate = tf.withName("lr").math.mul(tf.constant((float) tc.lr()), warm);
-    Operand<TFloat32> beta1Power = tf.math.pow(tf.constant((float) ADAM_BETA1), stepF);
-    Operand<TFloat32> beta2Power = tf.math.pow(tf.constant((float) ADAM_BETA2), stepF);
     // EMA decay warms up as (1 + step) / (10 + step), capped at ema_decay (TF's ExponentialMovingAverage num_updates).
     Operand<TFloat32> decay = tf.math.minimum(tf.constant((float) tc.emaDecay()),
         tf.math.div(stepF, tf.math.add(stepF, tf.constant(9f))));
     emaDecay = decay;
     Operand<TFloat32> oneMinusDecay = tf.math.sub(tf.constant(1f), decay);
 
+    for (Output<?> g : grads) gradients.add(tf.math.mul(cast(g), clipScale));
+    List<Operand<TFloat32>> updated = Adam.apply(tf, weights, gradients, learningRate, stepF);
     List<Op> updates = new ArrayList<>();
     for (int k = 0; k < names.size(); k++) {
-      String n = names.get(k);
-      Variable<TFloat32> w = weights.variables().get(n);
-      Variable<TFloat32> m = weights.slot("adam_m").get(n);
-      Variable<TFloat32> v = weights.slot("adam_v").get(n);
-      Variable<TFloat32> e = ema.get(n);
-      Operand<TFloat32> g = tf.math.mul(cast(grads[k]), clipScale);
-      gradients.add(g);
-      var adam = tf.train.applyAdam(w, m, v, beta1Power, beta2Power, learningRate,
-          tf.constant((float) ADAM_BETA1), tf.constant((float) ADAM_BETA2), tf.constant((float) ADAM_EPSILON), g);
-      Operand<TFloat32> delta = tf.math.mul(tf.math.sub(e, adam.out()), oneMinusDecay);
+      Variable<TFloat32> e = ema.get(names.get(k));
+      Operand<TFloat32> delta = tf.math.mul(tf.math.sub(e, updated.get(k)), oneMinusDecay);
       updates.add(tf.assignSub(e, delta));
     }
     var increment = tf.withControlDependencies(updates).withName("train").assignAdd(globalStep, tf.constant(1L));

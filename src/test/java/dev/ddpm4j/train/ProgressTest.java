@@ -18,6 +18,12 @@ class ProgressTest {
   }
 
   @Test
+  void withoutALossTheLineShowsProgressAndSpeed() {
+    Progress p = new Progress(new PrintStream(new ByteArrayOutputStream()), false, 1000);
+    assertEquals("[######..................] 250/1000  12.5 img/s  ETA 1m00s", p.line(250, 12.5, 0.08));
+  }
+
+  @Test
   void outsideATerminalItPrintsOneLinePerLogInterval() {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     Progress p = new Progress(new PrintStream(out), false, 10);

@@ -114,8 +114,8 @@ class TrainingTest {
       Map<String, float[]> w1 = ts.weights(false);
       Map<String, float[]> ema1 = ts.weights(true);
       double t = step + 1;
-      double b1 = TrainingGraph.ADAM_BETA1;
-      double b2 = TrainingGraph.ADAM_BETA2;
+      double b1 = Adam.BETA1;
+      double b2 = Adam.BETA2;
       double lrT = lr * Math.sqrt(1 - Math.pow(b2, t)) / (1 - Math.pow(b1, t));
       int compared = 0;
       for (int k = 0; k < names.size(); k++) {
@@ -123,7 +123,7 @@ class TrainingTest {
         for (int i = 0; i < g[k].length; i++) {
           double m = b1 * m0.get(n)[i] + (1 - b1) * g[k][i];
           double v = b2 * v0.get(n)[i] + (1 - b2) * g[k][i] * g[k][i];
-          double w = w0.get(n)[i] - lrT * m / (Math.sqrt(v) + TrainingGraph.ADAM_EPSILON);
+          double w = w0.get(n)[i] - lrT * m / (Math.sqrt(v) + Adam.EPSILON);
           assertEquals(w, w1.get(n)[i], 1e-6 + 2e-3 * Math.abs(w - w0.get(n)[i]), n + "[" + i + "]");
           double e = ema0.get(n)[i] - (1 - decay) * (ema0.get(n)[i] - w1.get(n)[i]);
           assertEquals(e, ema1.get(n)[i], 1e-6, "ema " + n + "[" + i + "]");

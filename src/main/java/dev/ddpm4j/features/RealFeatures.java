@@ -1,0 +1,235 @@
+package dev.ddpm4j.features;
+
+import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.data.Dataset;
+import dev.ddpm4j.data.Splits;
+import dev.ddpm4j.metrics.Features;
+import dev.ddpm4j.metrics.GaussianStats;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.function.Consumer;
+import org.ejml.data.DMatrixRMaj;
+
+/**
+ * The feature-network features of a dataset's real images, training and held-out, and the reference statistics (mean
+ * and covariance) of the held-out ones. Computed once and cached in {@code <feature network>/cache/}, in a file keyed by
+ * a SHA-256 of the feature network's files, the data files and the data settings: when either changes, the key changes
+ * and the features are recomputed.
+ */
+public final class RealFeatures {
+  public static final String CACHE = "cache";
+  private static final int MAGIC = 0xDD4F_EA02;
+
+  private final Features train;
+  private final Features test;
+  private final int[] trainLabels;
+  private final int[] testLabels;
+  private final float[] trainLogits;
+  private final float[] testLogits;
+  private final int classes;
+  private final GaussianStats testStats;
+  private final String testDescription;
+  private final Path cacheFile;
+  private final boolean fromCache;
+
+  private RealFeatures(Features train, Features test, int[] trainLabels, int[] testLabels, float[] trainLogits,
+      float[] testLogits, int classes, GaussianStats testStats, String testDescription, Path cacheFile,
+      boolean fromCache) {
+    this.train = train;
+    this.test = test;
+    this.trainLabels = trainLabels;
+    this.testLabels = testLabels;
+    this.trainLogits = trainLogits;
+    this.testLogits = testLogits;
+    this.classes = classes;
+    this.testStats = testStats;
+    this.testDescription = testDescription;
+    this.cacheFile = cacheFile;
+    this.fromCache = fromCache;
+  }
+
+  /** From the cache when its key matches, else computed (and cached). */
+  public static RealFeatures of(FeatureModel model, ExperimentConfig.Data data, long seed, Consumer<String> log) {
+    if (data.imageSize() != model.imageSize() || data.channels() != model.channels()) {
+      throw new IllegalArgumentException("the feature network at " + model.dir() + " takes " + model.imageSize() + "x"
+          + model.imageSize() + "x" + model.channels() + " images; the data is " + data.imageSize() + "x"
+          + data.imageSize() + "x" + data.channels());
+    }
+    Splits splits = null;
+    String key;
+    if (data.kind().equals("synthetic")) {
+      key = key(model, data, seed, java.util.List.of());
+    } else {
+      key = key(model, data, seed, filesOf(data, seed));
+    }
+    Path file = model.dir().resolve(CACHE).resolve("real-" + key.substring(0, 24) + ".bin");
+    if (Files.isRegularFile(file)) {
+      try {
+        return read(file);
+      } catch (IOException | RuntimeException e) {
+        log.accept("cached features " + file + " unreadable (" + e.getMessage() + "); recomputing");
+      }
+    }
+    long t0 = System.nanoTime();
+    splits = Splits.of(data, seed);
+    log.accept(String.format("computing features of %d training and %d held-out real images (cached afterwards)",
+        splits.train().size(), splits.test().size()));
+    FeatureModel.Output tr = model.apply(splits.train().pixels(), splits.train().size());
+    FeatureModel.Output te = model.apply(splits.test().pixels(), splits.test().size());
+    RealFeatures r = new RealFeatures(tr.features(), te.features(), splits.train().labels(), splits.test().labels(),
+        tr.logits(), te.logits(), tr.classes(), GaussianStats.of(te.features()), splits.testDescription(), file, false);
+    try {
+      r.write(file);
+      log.accept(String.format("real features in %.1fs, cached in %s", (System.nanoTime() - t0) / 1e9, file));
+    } catch (IOException e) {
+      log.accept("could not cache real features in " + file + ": " + e.getMessage());
+    }
+    return r;
+  }
+
+  private static java.util.List<Path> filesOf(ExperimentConfig.Data data, long seed) {
+    // The file list without decoding any image: what the cache key needs.
+    return switch (data.kind()) {
+      case "fashion_mnist" -> Splits.fashionMnistFiles(Path.of(data.path()));
+      default -> Splits.folderFiles(data);
+    };
+  }
+
+  static String key(FeatureModel model, ExperimentConfig.Data data, long seed, java.util.List<Path> files) {
+    try {
+      MessageDigest md = MessageDigest.getInstance("SHA-256");
+      md.update(model.hash().getBytes(StandardCharsets.UTF_8));
+      String settings = String.join("|", data.kind(), String.valueOf(data.imageSize()), String.valueOf(data.channels()),
+          data.resize(), String.valueOf(data.limit()), data.synthetic().toString(),
+          data.kind().equals("synthetic") ? String.valueOf(seed) : "");
+      md.update(settings.getBytes(StandardCharsets.UTF_8));
+      for (Path f : files) {
+        md.update(f.toString().getBytes(StandardCharsets.UTF_8));
+        md.update(Files.readAllBytes(f));
+      }
+      return HexFormat.of().formatHex(md.digest());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + e.getMessage(), e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public Features train() {
+    return train;
+  }
+
+  public Features test() {
+    return test;
+  }
+
+  public int[] trainLabels() {
+    return trainLabels.clone();
+  }
+
+  public int[] testLabels() {
+    return testLabels.clone();
+  }
+
+  /** The feature network's logits of the training images (n x classes). */
+  public float[] trainLogits() {
+    return trainLogits;
+  }
+
+  public float[] testLogits() {
+    return testLogits;
+  }
+
+  public int classes() {
+    return classes;
+  }
+
+  /** Mean and covariance of the held-out images' features: FID's reference. */
+  public GaussianStats testStats() {
+    return testStats;
+  }
+
+  public String testDescription() {
+    return testDescription;
+  }
+
+  public Path cacheFile() {
+    return cacheFile;
+  }
+
+  public boolean fromCache() {
+    return fromCache;
+  }
+
+  private void write(Path file) throws IOException {
+    Files.createDirectories(file.getParent());
+    Path tmp = file.resolveSibling(".tmp-" + file.getFileName() + "-" + ProcessHandle.current().pid());
+    try (DataOutputStream o = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16))) {
+      o.writeInt(MAGIC);
+      o.writeUTF(testDescription);
+      o.writeInt(classes);
+      writeSet(o, train, trainLabels, trainLogits);
+      writeSet(o, test, testLabels, testLogits);
+      int d = test.d();
+      for (double v : testStats.mean()) o.writeDouble(v);
+      for (double v : testStats.covariance().getData()) o.writeDouble(v);
+      o.writeInt(testStats.n());
+      if (d != testStats.mean().length) throw new IllegalStateException("width mismatch");
+    }
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  private static void writeSet(DataOutputStream o, Features f, int[] labels, float[] logits) throws IOException {
+    o.writeInt(f.n());
+    o.writeInt(f.d());
+    for (float v : f.values()) o.writeFloat(v);
+    for (int l : labels) o.writeInt(l);
+    for (float v : logits) o.writeFloat(v);
+  }
+
+  private static RealFeatures read(Path file) throws IOException {
+    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
+      if (in.readInt() != MAGIC) throw new IOException("not a ddpm4j feature cache");
+      String description = in.readUTF();
+      int classes = in.readInt();
+      int[][] labels = new int[2][];
+      float[][] logits = new float[2][];
+      Features train = readSet(in, classes, labels, logits, 0);
+      Features test = readSet(in, classes, labels, logits, 1);
+      int d = test.d();
+      double[] mean = new double[d];
+      for (int k = 0; k < d; k++) mean[k] = in.readDouble();
+      double[] cov = new double[d * d];
+      for (int k = 0; k < cov.length; k++) cov[k] = in.readDouble();
+      int n = in.readInt();
+      return new RealFeatures(train, test, labels[0], labels[1], logits[0], logits[1], classes,
+          new GaussianStats(mean, new DMatrixRMaj(d, d, true, cov), n), description, file, true);
+    }
+  }
+
+  private static Features readSet(DataInputStream in, int classes, int[][] labels, float[][] logits, int slot)
+      throws IOException {
+    int n = in.readInt();
+    int d = in.readInt();
+    float[] v = new float[n * d];
+    for (int i = 0; i < v.length; i++) v[i] = in.readFloat();
+    int[] l = new int[n];
+    for (int i = 0; i < n; i++) l[i] = in.readInt();
+    float[] g = new float[n * classes];
+    for (int i = 0; i < g.length; i++) g[i] = in.readFloat();
+    labels[slot] = l;
+    logits[slot] = g;
+    return new Features(v, n, d);
+  }
+}

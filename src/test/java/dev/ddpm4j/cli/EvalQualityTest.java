@@ -1,0 +1,130 @@
+package dev.ddpm4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ddpm4j.PngBytes;
+import dev.ddpm4j.TinyConfigs;
+import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.export.Exporter;
+import dev.ddpm4j.features.FeatureTrainer;
+import dev.ddpm4j.train.Progress;
+import dev.ddpm4j.train.Trainer;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** eval's sample-quality path end to end on a tiny synthetic model and a feature network trained for it. */
+class EvalQualityTest {
+  @TempDir static Path tmp;
+  static Path model;
+  static Path features;
+  static ExperimentConfig cfg;
+
+  @BeforeAll
+  static void trainModelAndFeatureNetwork() {
+    cfg = TinyConfigs.config(tmp, "export.dir=" + tmp.resolve("exports"));
+    new Trainer(cfg, false, new Progress(new PrintStream(new ByteArrayOutputStream()), false, 1), null).run();
+    model = Exporter.export(cfg.runDir(), "latest", null, null, false).dir();
+    ExperimentConfig shapes = TinyConfigs.config(tmp, "data.synthetic.num_images=512");
+    features = tmp.resolve("features");
+    FeatureTrainer.train(shapes, features, new FeatureTrainer.Options(3, 32, 2e-3, 0.3, 0), false,
+        t -> new Progress(new PrintStream(new ByteArrayOutputStream()), false, t));
+  }
+
+  static JsonNode json(CliTest.Outcome o) throws Exception {
+    assertEquals(0, o.code(), o.err());
+    return new ObjectMapper().readTree(o.out());
+  }
+
+  @Test
+  void scoresAModelsSamplesNextToTheRealFloorReproducibly() throws Exception {
+    String[] args = {"eval", "--model", model.toString(), "--metric", "fid,kid,prdc,classes,copies", "--num", "24",
+        "--batch", "10", "--sampler", "ddim", "--steps", "5", "--features", features.toString(), "--format", "json"};
+    JsonNode a = json(CliTest.run(args));
+    assertEquals(24, a.get("images").asInt());
+    assertEquals(16, a.get("floor_images").asInt(), "the floor draws min(n, training images) real images");
+    for (String k : List.of("fid", "floor_fid", "kid", "kid_std", "floor_kid", "precision", "recall", "density",
+        "coverage", "floor_precision", "class_entropy_bits", "confident_share", "copies", "floor_copies")) {
+      assertTrue(a.has(k) && Double.isFinite(a.get(k).asDouble()), k + " in " + a);
+    }
+    assertEquals(24, sum(a.get("class_histogram")));
+    assertTrue(a.get("seconds").has("sampling") && a.get("seconds").has("scoring"), a.toString());
+    JsonNode b = json(CliTest.run(args));
+    assertEquals(a.get("fid").asDouble(), b.get("fid").asDouble(), 0, "same seed, same images, same score");
+    assertEquals(a.get("kid").asDouble(), b.get("kid").asDouble(), 0);
+
+    CliTest.Outcome table = CliTest.run("eval", "--model", model.toString(), "--metric", "fid", "--num", "8",
+        "--sampler", "ddim", "--steps", "2", "--features", features.toString());
+    assertEquals(0, table.code(), table.err());
+    assertTrue(table.out().contains("FID") && table.out().contains("real floor") && table.out().contains("8 images"),
+        table.out());
+  }
+
+  static int sum(JsonNode arr) {
+    int s = 0;
+    for (JsonNode n : arr) s += n.asInt();
+    return s;
+  }
+
+  @Test
+  void scoresAFolderOfImagesAndNamesEveryBadFile() throws Exception {
+    Path dir = tmp.resolve("pngs");
+    byte[] img = new byte[64];
+    for (int i = 0; i < 12; i++) {
+      for (int p = 0; p < 64; p++) img[p] = (byte) ((p * 7 + i * 31) % 256);
+      PngBytes.write(dir.resolve(String.format("img-%02d.png", i)), 8, 8, 1, img);
+    }
+    Path config = tmp.resolve("tiny.yaml");
+    Files.writeString(config, cfg.toYaml());
+    String[] base = {"eval", "--images", dir.toString(), "--config", config.toString(), "--features",
+        features.toString(), "--metric", "fid,classes", "--format", "json"};
+    JsonNode ok = json(CliTest.run(base));
+    assertEquals(12, ok.get("images").asInt());
+
+    Path corrupt = dir.resolve("zz-corrupt.png");
+    Files.write(corrupt, "not a png".getBytes());
+    CliTest.Outcome o = CliTest.run(base);
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains(corrupt.toString()) && o.err().contains("--skip-bad"), o.err());
+    Files.delete(corrupt);
+
+    Path big = dir.resolve("zz-big.png");
+    PngBytes.write(big, 16, 16, 1, new byte[256]);
+    o = CliTest.run(base);
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains(big.toString()) && o.err().contains("16x16, expected 8x8"), o.err());
+    Files.delete(big);
+
+    Path rgb = dir.resolve("zz-rgb.png");
+    PngBytes.write(rgb, 8, 8, 3, new byte[192]);
+    o = CliTest.run(base);
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains(rgb.toString()) && o.err().contains("3 colour channels (RGB), expected 1"), o.err());
+
+    String[] skipping = java.util.Arrays.copyOf(base, base.length + 1);
+    skipping[base.length] = "--skip-bad";
+    JsonNode skipped = json(CliTest.run(skipping));
+    assertEquals(12, skipped.get("images").asInt());
+    assertEquals(1, skipped.get("skipped").asInt());
+  }
+
+  @Test
+  void refusesMixedMetricsAndImagesWithoutConfig() {
+    CliTest.Outcome o = CliTest.run("eval", "--model", model.toString(), "--metric", "fid,bpd");
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains("two evaluations"), o.err());
+    o = CliTest.run("eval", "--images", tmp.toString());
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains("--images needs --config"), o.err());
+    o = CliTest.run("eval", "--model", model.toString(), "--metric", "fjd");
+    assertTrue(o.err().contains("unknown metric 'fjd'"), o.err());
+  }
+}
