@@ -34,7 +34,7 @@ final class FeaturesCommand implements Runnable {
         description = "Where to write it (default: <data.path>/features, where eval looks for it).")
     Path out;
 
-    @Option(names = "--epochs", defaultValue = "8", description = "Passes over the training images (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--epochs", defaultValue = "10", description = "Passes over the training images (default: ${DEFAULT-VALUE}).")
     int epochs;
 
     @Option(names = "--batch", defaultValue = "128", description = "Batch size (default: ${DEFAULT-VALUE}).")
