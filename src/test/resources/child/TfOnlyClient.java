@@ -9,6 +9,7 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.TString;
 import org.tensorflow.types.TUint8;
 
 /**
@@ -21,13 +22,22 @@ public class TfOnlyClient {
     long seed = Long.parseLong(args[2]);
     int n = Integer.parseInt(args[3]);
     try (SavedModelBundle b = SavedModelBundle.load(args[0], "serve")) {
-      try (TInt64 s = TInt64.scalarOf(seed); TInt32 num = TInt32.scalarOf(n);
-          Result r = b.function("sample").call(Map.of("seed", s, "num_images", num))) {
+      try (TInt64 s = TInt64.scalarOf(seed); TInt32 num = TInt32.scalarOf(n); TInt64 first = TInt64.scalarOf(0);
+          Result r = b.function("sample").call(Map.of("seed", s, "num_images", num, "first_index", first))) {
         TUint8 images = (TUint8) r.get("images").orElseThrow();
         byte[] px = new byte[(int) images.size()];
         images.asRawTensor().data().read(px);
         Files.write(out.resolve("images.bin"), px);
         Files.writeString(out.resolve("images.shape"), images.shape().toString());
+      }
+      try (TInt64 s = TInt64.scalarOf(seed); TInt32 num = TInt32.scalarOf(n); TInt64 first = TInt64.scalarOf(4);
+          TInt32 steps = TInt32.scalarOf(6); TString spacing = TString.scalarOf("karras");
+          Result r = b.function("sample_dpmpp_2m").call(Map.of("seed", s, "num_images", num, "first_index", first,
+              "num_steps", steps, "spacing", spacing))) {
+        TUint8 images = (TUint8) r.get("images").orElseThrow();
+        byte[] px = new byte[(int) images.size()];
+        images.asRawTensor().data().read(px);
+        Files.write(out.resolve("dpm.bin"), px);
       }
       Shape shape = Shape.of(2, Long.parseLong(args[4]), Long.parseLong(args[4]), Long.parseLong(args[5]));
       float[] x = new float[(int) shape.size()];

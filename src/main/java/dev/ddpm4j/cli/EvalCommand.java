@@ -18,6 +18,7 @@ import dev.ddpm4j.features.RealFeatures;
 import dev.ddpm4j.metrics.ClassStats;
 import dev.ddpm4j.sampler.DiffusionSampler;
 import dev.ddpm4j.sampler.SamplerException;
+import dev.ddpm4j.sampler.SamplerSpec;
 import dev.ddpm4j.train.Checkpoints;
 import dev.ddpm4j.train.Progress;
 import java.io.IOException;
@@ -78,14 +79,7 @@ final class EvalCommand implements Callable<Integer> {
       description = "Sampling seed; forward-process noise seed for bpd/mse (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--sampler", defaultValue = "ancestral", description = "ancestral or ddim (default: ${DEFAULT-VALUE}).")
-  String sampler;
-
-  @Option(names = "--steps", description = "ddim: number of steps K in [1, T] (default: T / 10).")
-  Integer steps;
-
-  @Option(names = "--eta", defaultValue = "0", description = "ddim: noise from 0 (deterministic) to 1 (default: ${DEFAULT-VALUE}).")
-  float eta;
+  @Mixin SamplerChoice samplerChoice;
 
   @Option(names = "--features", paramLabel = "DIR",
       description = "Feature network (default: <data.path>/features, trained by `ddpm4j features train`).")
@@ -184,11 +178,11 @@ final class EvalCommand implements Callable<Integer> {
       samplingSeconds = (System.nanoTime() - t0) / 1e9;
       what = source.images.toString();
     } else {
-      SamplerChoice choice = SamplerChoice.of(sampler, steps, eta, s.metadata().timesteps());
+      SamplerSpec spec = samplerChoice.spec(s.metadata().timesteps());
       long t0 = System.nanoTime();
-      pixels = choice.draw(s, n, batch, seed, log);
+      pixels = SamplerChoice.pixels(s, spec, n, batch, seed, log);
       samplingSeconds = (System.nanoTime() - t0) / 1e9;
-      what = choice.describe();
+      what = spec.toString();
     }
     QualityEvaluator.Report r;
     try (FeatureModel fm = FeatureModel.load(featureDir, "ddpm4j features train --config <the training config> --out "

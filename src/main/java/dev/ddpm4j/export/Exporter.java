@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.data.Normalizer;
+import dev.ddpm4j.diffusion.SamplerKind;
+import dev.ddpm4j.diffusion.Spacing;
 import dev.ddpm4j.train.Checkpoints;
 import dev.ddpm4j.train.TrainingSession;
 import java.io.IOException;
@@ -25,6 +27,8 @@ import org.tensorflow.Session;
 public final class Exporter {
   public static final String METADATA = "assets.extra/ddpm4j.json";
   public static final String VERSION = "0.1.0-SNAPSHOT";
+  /** 2: sampling signatures take first_index (per-image noise); one sample_<sampler> signature per sampler. */
+  public static final int FORMAT_VERSION = 2;
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   /** What was exported. */
@@ -76,10 +80,11 @@ public final class Exporter {
             cfg.train().interOpThreads()))) {
           s.initialize();
           s.restore(ckpt.variablesPrefix());
-          SavedModelBundle.exporter(tmp.toString()).withTags("serve").withSession(s)
-              .withSignature(ig.sample).withSignature(ig.servingDefault)
-              .withSignature(ig.denoise).withSignature(ig.qSample).withSignature(ig.sampleDdim)
-              .export();
+          SavedModelBundle.Exporter exporter = SavedModelBundle.exporter(tmp.toString()).withTags("serve")
+              .withSession(s).withSignature(ig.sample).withSignature(ig.servingDefault)
+              .withSignature(ig.denoise).withSignature(ig.qSample);
+          for (var sig : ig.samplers.values()) exporter.withSignature(sig);
+          exporter.export();
         }
       }
       Path meta = tmp.resolve(METADATA);
@@ -107,7 +112,7 @@ public final class Exporter {
     Normalizer n = Normalizer.of(cfg.data());
     ObjectNode o = JSON.createObjectNode();
     o.put("format", "ddpm4j-savedmodel");
-    o.put("format_version", 1);
+    o.put("format_version", FORMAT_VERSION);
     o.put("ddpm4j_version", VERSION);
     o.put("image_size", cfg.data().imageSize());
     o.put("channels", cfg.data().channels());
@@ -124,11 +129,23 @@ public final class Exporter {
     o.put("training_steps", step);
     o.put("weights", weights);
     ObjectNode sig = o.putObject("signatures");
-    sig.put("sample", "seed int64 [], num_images int32 [] -> images uint8 [N,H,W,C], samples float32 [N,H,W,C]");
+    String common = "seed int64 [], num_images int32 [] (>= 1), first_index int64 [] (image i of the call is image "
+        + "first_index + i of the seed's sequence)";
+    String out = " -> images uint8 [N,H,W,C], samples float32 [N,H,W,C]";
+    sig.put("sample", common + out);
     sig.put("denoise", "x_t float32 [N,H,W,C], t int32 [N] -> eps float32 [N,H,W,C], x0 float32 [N,H,W,C]");
-    sig.put("sample_ddim", "seed int64 [], num_images int32 [], num_steps int32 [] in [1, T], eta float32 [] in [0, 1] "
-        + "-> images uint8 [N,H,W,C], samples float32 [N,H,W,C]");
     sig.put("q_sample", "x0 float32 [N,H,W,C], t int32 [N], noise float32 [N,H,W,C] -> x_t float32 [N,H,W,C]");
+    ObjectNode samplers = o.putObject("samplers");
+    for (SamplerKind k : SamplerKind.values()) {
+      String inputs = common + ", num_steps int32 [] in [1, T], spacing string [] in [" + Spacing.keys(k.spacings())
+          + "]" + (k.takesEta() ? ", eta float32 [] in [0, 1]" : "");
+      sig.put(k.signature(), inputs + out);
+      ObjectNode d = samplers.putObject(k.key());
+      d.put("signature", k.signature());
+      k.spacings().forEach(sp -> d.withArray("spacings").add(sp.key()));
+      d.put("default_spacing", k.defaultSpacing().key());
+      d.put("eta", k.takesEta());
+    }
     o.set("config", cfg.toJson());
     return o;
   }

@@ -2,24 +2,32 @@ package dev.ddpm4j.export;
 
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.data.Normalizer;
-import dev.ddpm4j.diffusion.AncestralSampler;
-import dev.ddpm4j.diffusion.DdimSampler;
+import dev.ddpm4j.diffusion.Denoiser;
+import dev.ddpm4j.diffusion.SamplerKind;
+import dev.ddpm4j.diffusion.SamplerLoop;
+import dev.ddpm4j.diffusion.Spacing;
 import dev.ddpm4j.diffusion.DiffusionOps;
 import dev.ddpm4j.diffusion.Schedule;
 import dev.ddpm4j.model.UNet;
 import dev.ddpm4j.model.VariableParams;
 import dev.ddpm4j.train.TrainingGraph;
+import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Signature;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.TString;
 import org.tensorflow.types.TUint8;
 
 /**
@@ -31,13 +39,13 @@ public final class InferenceGraph {
   public static final String SAMPLE = "sample";
   public static final String DENOISE = "denoise";
   public static final String Q_SAMPLE = "q_sample";
-  public static final String SAMPLE_DDIM = "sample_ddim";
 
   public final Signature sample;
   public final Signature denoise;
   public final Signature qSample;
   public final Signature servingDefault;
-  public final Signature sampleDdim;
+  /** One signature per sampler kind: {@code sample_<key>}. */
+  public final Map<SamplerKind, Signature> samplers = new EnumMap<>(SamplerKind.class);
 
   /** @param weights {@code ema} or {@code raw}: which training variables the export's weights are restored from */
   public InferenceGraph(ExperimentConfig cfg, Graph graph, String weights) {
@@ -69,50 +77,124 @@ public final class InferenceGraph {
         schedule.timesteps), qn));
     qSample = Signature.builder(Q_SAMPLE).input("x0", qx0).input("t", qt).input("noise", qn).output("x_t", qxt).build();
 
-    // sample: the whole reverse process in one while loop over the weights.
-    Placeholder<TInt64> seed = tf.withName("sample_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
-    Placeholder<TInt32> num = tf.withName("sample_num_images").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
-    var numOk = tf.assertThat(tf.math.greater(num, tf.constant(0)),
-        List.of(tf.constant("num_images must be >= 1, got"), num));
-    Operand<TInt32> numChecked = tf.withControlDependencies(List.of(numOk)).identity(num);
     LinkedHashMap<String, Operand<TFloat32>> reads = new LinkedHashMap<>(params.reads());
-    double[] low = norm.lows();
-    double[] high = norm.highs();
-    float[] scale = new float[ch];
-    float[] shift = new float[ch];
-    for (int k = 0; k < ch; k++) {
-      scale[k] = (float) (double) norm.scale().get(k);
-      shift[k] = (float) (double) norm.shift().get(k);
-    }
-    AncestralSampler.Denoiser denoiser = TrainingGraph.x0Denoiser(unet, schedule, prediction);
-    AncestralSampler sampler = new AncestralSampler(schedule, cfg.diffusion().variance(), low, high);
-    Operand<TFloat32> samples = tf.withName("sample_samples").identity(sampler.sample(tf.withSubScope("sampler"),
-        denoiser, reads, seed, numChecked, size, size, ch));
-    Operand<TUint8> images = tf.withName("sample_images").dtypes.cast(toPixels(tf, samples, scale, shift), TUint8.class);
-    sample = Signature.builder(SAMPLE).input("seed", seed).input("num_images", num)
-        .output("images", images).output("samples", samples).build();
-    servingDefault = Signature.builder(Signature.DEFAULT_KEY).input("seed", seed).input("num_images", num)
-        .output("images", images).output("samples", samples).build();
+    Denoiser denoiser = TrainingGraph.x0Denoiser(unet, schedule, prediction);
+    Graphs g = new Graphs(tf, cfg, schedule, denoiser, reads, norm);
 
-    // sample_ddim: K of the T steps, eta from 0 (deterministic) to 1.
-    Placeholder<TInt64> dSeed = tf.withName("ddim_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
-    Placeholder<TInt32> dNum = tf.withName("ddim_num_images").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
-    Placeholder<TInt32> dSteps = tf.withName("ddim_num_steps").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
-    Placeholder<TFloat32> dEta = tf.withName("ddim_eta").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-    var dOk = List.<org.tensorflow.op.Op>of(
-        tf.assertThat(tf.math.greater(dNum, tf.constant(0)), List.of(tf.constant("num_images must be >= 1, got"), dNum)),
-        tf.assertThat(tf.math.logicalAnd(tf.math.greaterEqual(dSteps, tf.constant(1)),
-            tf.math.lessEqual(dSteps, tf.constant(schedule.timesteps))),
-            List.of(tf.constant("num_steps must be in [1, " + schedule.timesteps + "], got"), dSteps)),
-        tf.assertThat(tf.math.logicalAnd(tf.math.greaterEqual(dEta, tf.constant(0f)),
-            tf.math.lessEqual(dEta, tf.constant(1f))), List.of(tf.constant("eta must be in [0, 1], got"), dEta)));
-    Ops checked = tf.withControlDependencies(dOk);
-    Operand<TFloat32> ddim = tf.withName("ddim_samples").identity(new DdimSampler(schedule, low, high).sample(
-        tf.withSubScope("ddim"), denoiser, reads, dSeed, checked.identity(dNum), checked.identity(dSteps),
-        checked.identity(dEta), size, size, ch));
-    Operand<TUint8> ddimImages = tf.withName("ddim_images").dtypes.cast(toPixels(tf, ddim, scale, shift), TUint8.class);
-    sampleDdim = Signature.builder(SAMPLE_DDIM).input("seed", dSeed).input("num_images", dNum)
-        .input("num_steps", dSteps).input("eta", dEta).output("images", ddimImages).output("samples", ddim).build();
+    // sample (= serving_default): the whole DDPM reverse process over all T steps in one while loop.
+    Placeholder<TInt64> seed = g.seed("sample");
+    Placeholder<TInt32> num = g.numImages("sample");
+    Placeholder<TInt64> first = g.firstIndex("sample");
+    Operand<TInt32> all = tf.constant(Spacing.LEADING.timesteps(schedule, schedule.timesteps));
+    Outputs full = g.loop("sample", SamplerKind.ANCESTRAL, seed, first, g.checkedCount(num), all, null);
+    sample = Signature.builder(SAMPLE).input("seed", seed).input("num_images", num).input("first_index", first)
+        .output("images", full.images).output("samples", full.samples).build();
+    servingDefault = Signature.builder(Signature.DEFAULT_KEY).input("seed", seed).input("num_images", num)
+        .input("first_index", first).output("images", full.images).output("samples", full.samples).build();
+
+    // sample_<sampler>: K of the T steps with a spacing, one signature per sampler kind.
+    for (SamplerKind kind : SamplerKind.values()) {
+      String p = kind.key();
+      Placeholder<TInt64> s = g.seed(p);
+      Placeholder<TInt32> n = g.numImages(p);
+      Placeholder<TInt64> f = g.firstIndex(p);
+      Placeholder<TInt32> k = tf.withName(p + "_num_steps").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+      Placeholder<TString> spacing = tf.withName(p + "_spacing").placeholder(TString.class,
+          Placeholder.shape(Shape.scalar()));
+      Placeholder<TFloat32> eta = kind.takesEta()
+          ? tf.withName(p + "_eta").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar())) : null;
+      List<Op> checks = new ArrayList<>();
+      checks.add(tf.assertThat(tf.math.logicalAnd(tf.math.greaterEqual(k, tf.constant(1)),
+          tf.math.lessEqual(k, tf.constant(schedule.timesteps))),
+          List.of(tf.constant("num_steps must be in [1, " + schedule.timesteps + "], got"), k)));
+      if (eta != null) {
+        checks.add(tf.assertThat(tf.math.logicalAnd(tf.math.greaterEqual(eta, tf.constant(0f)),
+            tf.math.lessEqual(eta, tf.constant(1f))), List.of(tf.constant("eta must be in [0, 1], got"), eta)));
+      }
+      Operand<TInt32> checkedK = tf.withControlDependencies(checks).identity(k);
+      Operand<TInt32> ts = g.timesteps(kind, spacing, checkedK);
+      Outputs o = g.loop(p, kind, s, f, g.checkedCount(n), ts,
+          eta == null ? null : tf.withControlDependencies(checks).identity(eta));
+      Signature.Builder sig = Signature.builder(kind.signature()).input("seed", s).input("num_images", n)
+          .input("first_index", f).input("num_steps", k).input("spacing", spacing);
+      if (eta != null) sig.input("eta", eta);
+      samplers.put(kind, sig.output("images", o.images).output("samples", o.samples).build());
+    }
+  }
+
+  /** Samples and their pixels. */
+  private record Outputs(Operand<TFloat32> samples, Operand<TUint8> images) {}
+
+  /** Builders shared by the sampling signatures. */
+  private static final class Graphs {
+    final Ops tf;
+    final ExperimentConfig cfg;
+    final Schedule schedule;
+    final Denoiser denoiser;
+    final LinkedHashMap<String, Operand<TFloat32>> weights;
+    final Normalizer norm;
+
+    Graphs(Ops tf, ExperimentConfig cfg, Schedule schedule, Denoiser denoiser,
+        LinkedHashMap<String, Operand<TFloat32>> weights, Normalizer norm) {
+      this.tf = tf;
+      this.cfg = cfg;
+      this.schedule = schedule;
+      this.denoiser = denoiser;
+      this.weights = weights;
+      this.norm = norm;
+    }
+
+    Placeholder<TInt64> seed(String p) {
+      return tf.withName(p + "_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
+    }
+
+    Placeholder<TInt32> numImages(String p) {
+      return tf.withName(p + "_num_images").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    }
+
+    Placeholder<TInt64> firstIndex(String p) {
+      return tf.withName(p + "_first_index").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
+    }
+
+    Operand<TInt32> checkedCount(Operand<TInt32> num) {
+      var ok = tf.assertThat(tf.math.greater(num, tf.constant(0)),
+          List.of(tf.constant("num_images must be >= 1, got"), num));
+      return tf.withControlDependencies(List.of(ok)).identity(num);
+    }
+
+    /** The timestep list of the spacing named by a string input; an unknown or unsupported name fails the run. */
+    Operand<TInt32> timesteps(SamplerKind kind, Operand<TString> spacing, Operand<TInt32> k) {
+      Operand<TInt32> ts = null;
+      Operand<TBool> known = tf.constant(false);
+      for (Spacing sp : kind.spacings()) {
+        Operand<TBool> is = tf.math.equal(spacing, tf.constant(sp.key()));
+        Operand<TInt32> list = sp.timesteps(tf.withSubScope(kind.key() + "_" + sp.key()), schedule, k);
+        ts = ts == null ? list : tf.select(is, list, ts);
+        known = tf.math.logicalOr(known, is);
+      }
+      var ok = tf.assertThat(known, List.of(tf.constant(kind.key() + ": spacing must be one of ["
+          + Spacing.keys(kind.spacings()) + "], got"), spacing));
+      return tf.withControlDependencies(List.of(ok)).identity(ts);
+    }
+
+    Outputs loop(String p, SamplerKind kind, Operand<TInt64> seed, Operand<TInt64> first, Operand<TInt32> n,
+        Operand<TInt32> ts, Operand<TFloat32> eta) {
+      int size = cfg.data().imageSize();
+      int ch = cfg.data().channels();
+      SamplerLoop loop = new SamplerLoop(kind.solver(schedule, cfg.diffusion().variance()), denoiser, norm.lows(),
+          norm.highs(), size, size, ch);
+      Operand<TFloat32> samples = tf.withName(p + "_samples").identity(loop.sample(tf.withSubScope(p), p + "_loop",
+          new SamplerLoop.Inputs(seed, first, n, ts, eta, Map.of()), weights));
+      float[] scale = new float[ch];
+      float[] shift = new float[ch];
+      for (int c = 0; c < ch; c++) {
+        scale[c] = (float) (double) norm.scale().get(c);
+        shift[c] = (float) (double) norm.shift().get(c);
+      }
+      Operand<TUint8> images = tf.withName(p + "_images").dtypes.cast(toPixels(tf, samples, scale, shift),
+          TUint8.class);
+      return new Outputs(samples, images);
+    }
   }
 
   /** Pixels: the exact inverse of the training normalization, rounded and clipped to [0, 255]. */

@@ -12,11 +12,13 @@ import java.util.TreeSet;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Signature;
+import org.tensorflow.Tensor;
 import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
+import org.tensorflow.types.TString;
 import org.tensorflow.types.TUint8;
 
 /**
@@ -86,33 +88,75 @@ public final class DiffusionSampler implements AutoCloseable {
     return metadata;
   }
 
-  /** Runs the whole reverse process in the graph; the same seed gives the same bytes in every process. */
+  /**
+   * The DDPM ancestral sampler over all T steps, run in the graph; image i is keyed by (seed, i), so the same seed gives
+   * the same bytes in every process and for every batch size.
+   */
   public GeneratedImages sample(int numImages, long seed) {
+    return sample(numImages, seed, 0, SamplerSpec.ancestral());
+  }
+
+  /** {@code numImages} images drawn with a sampler of the export (see {@link SamplerSpec}). */
+  public GeneratedImages sample(int numImages, long seed, SamplerSpec spec) {
+    return sample(numImages, seed, 0, spec);
+  }
+
+  /**
+   * Images {@code firstIndex} .. {@code firstIndex + numImages - 1} of the seed's sequence: image i's noise depends on
+   * (seed, i) alone, so drawing 10,000 images in batches, one by one, or resuming at an index gives the same images.
+   */
+  public GeneratedImages sample(int numImages, long seed, long firstIndex, SamplerSpec spec) {
     if (numImages < 1) throw new IllegalArgumentException("numImages must be >= 1, got " + numImages);
-    try (TInt64 s = TInt64.scalarOf(seed); TInt32 n = TInt32.scalarOf(numImages);
-        Result r = bundle.function("sample").call(Map.of("seed", s, "num_images", n))) {
-      return images(r, numImages);
+    if (firstIndex < 0) throw new IllegalArgumentException("firstIndex must be >= 0, got " + firstIndex);
+    if (metadata.formatVersion() < 2) {
+      throw new SamplerException("this export predates per-image seeds and sampler signatures (format "
+          + metadata.formatVersion() + "); export it again with this ddpm4j");
+    }
+    Map<String, Tensor> args = new java.util.HashMap<>();
+    String signature;
+    try {
+      args.put("seed", TInt64.scalarOf(seed));
+      args.put("num_images", TInt32.scalarOf(numImages));
+      args.put("first_index", TInt64.scalarOf(firstIndex));
+      if (spec.isFullAncestral()) {
+        signature = "sample";
+      } else {
+        SamplerMetadata.SamplerInfo info = metadata.samplers().get(spec.sampler());
+        if (info == null) {
+          throw new IllegalArgumentException("unknown sampler '" + spec.sampler() + "' (this export has "
+              + metadata.samplers().keySet() + ")");
+        }
+        int k = spec.steps() == 0 ? metadata.timesteps() : spec.steps();
+        if (k > metadata.timesteps()) {
+          throw new IllegalArgumentException("steps must be in [1, " + metadata.timesteps() + "], got " + k);
+        }
+        String spacing = spec.spacing() != null ? spec.spacing() : info.defaultSpacing();
+        if (!info.spacings().contains(spacing)) {
+          throw new IllegalArgumentException(spec.sampler() + ": spacing must be one of " + info.spacings() + ", got '"
+              + spacing + "'");
+        }
+        if (!info.takesEta() && spec.eta() != 0) {
+          throw new IllegalArgumentException(spec.sampler() + " takes no eta");
+        }
+        signature = info.signature();
+        args.put("num_steps", TInt32.scalarOf(k));
+        args.put("spacing", TString.scalarOf(spacing));
+        if (info.takesEta()) args.put("eta", TFloat32.scalarOf(spec.eta()));
+      }
+      try (Result r = bundle.function(signature).call(args)) {
+        return images(r, numImages);
+      }
+    } finally {
+      args.values().forEach(Tensor::close);
     }
   }
 
   /**
-   * DDIM over {@code steps} of the T steps; {@code eta} 0 is deterministic given the seed's x_T, 1 with steps = T is
-   * the ancestral sampler with the posterior variance.
+   * DDIM over {@code steps} of the T steps with its default spacing; {@code eta} 0 is deterministic given the seed's
+   * x_T, 1 with steps = T is the ancestral sampler with the posterior variance.
    */
   public GeneratedImages sampleDdim(int numImages, long seed, int steps, float eta) {
-    if (numImages < 1) throw new IllegalArgumentException("numImages must be >= 1, got " + numImages);
-    if (steps < 1 || steps > metadata.timesteps()) {
-      throw new IllegalArgumentException("steps must be in [1, " + metadata.timesteps() + "], got " + steps);
-    }
-    if (!(eta >= 0 && eta <= 1)) throw new IllegalArgumentException("eta must be in [0, 1], got " + eta);
-    if (bundle.signatures().stream().noneMatch(s -> s.key().equals("sample_ddim"))) {
-      throw new SamplerException("this export has no sample_ddim signature (exported by an older ddpm4j)");
-    }
-    try (TInt64 s = TInt64.scalarOf(seed); TInt32 n = TInt32.scalarOf(numImages); TInt32 k = TInt32.scalarOf(steps);
-        TFloat32 e = TFloat32.scalarOf(eta);
-        Result r = bundle.function("sample_ddim").call(Map.of("seed", s, "num_images", n, "num_steps", k, "eta", e))) {
-      return images(r, numImages);
-    }
+    return sample(numImages, seed, 0, SamplerSpec.of("ddim", steps).withEta(eta));
   }
 
   private GeneratedImages images(Result r, int numImages) {

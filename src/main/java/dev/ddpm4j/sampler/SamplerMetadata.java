@@ -48,6 +48,30 @@ public final class SamplerMetadata {
         .mapToDouble(o -> ((Number) o).doubleValue()).toArray();
   }
 
+  /** Version of the export contract: 2 adds first_index and one sample_<sampler> signature per sampler. */
+  public int formatVersion() {
+    return ((Number) json.getOrDefault("format_version", 1)).intValue();
+  }
+
+  /** A sampler the export offers: its signature, the spacings it accepts, its default spacing, whether it takes eta. */
+  public record SamplerInfo(String name, String signature, List<String> spacings, String defaultSpacing,
+      boolean takesEta) {}
+
+  /** The samplers of this export, by name (empty for exports before format 2). */
+  @SuppressWarnings("unchecked")
+  public Map<String, SamplerInfo> samplers() {
+    Map<String, SamplerInfo> out = new java.util.LinkedHashMap<>();
+    Object s = json.get("samplers");
+    if (!(s instanceof Map)) return out;
+    for (var e : ((Map<String, Object>) s).entrySet()) {
+      Map<String, Object> d = (Map<String, Object>) e.getValue();
+      List<String> spacings = ((List<Object>) d.get("spacings")).stream().map(String::valueOf).toList();
+      out.put(e.getKey(), new SamplerInfo(e.getKey(), (String) d.get("signature"), spacings,
+          (String) d.get("default_spacing"), Boolean.TRUE.equals(d.get("eta"))));
+    }
+    return out;
+  }
+
   /** The whole metadata document (the full training config is under "config"). */
   public Map<String, Object> asMap() {
     return json;

@@ -2,7 +2,10 @@ package dev.ddpm4j.train;
 
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.data.Normalizer;
-import dev.ddpm4j.diffusion.AncestralSampler;
+import dev.ddpm4j.diffusion.Denoiser;
+import dev.ddpm4j.diffusion.SamplerKind;
+import dev.ddpm4j.diffusion.SamplerLoop;
+import dev.ddpm4j.diffusion.Spacing;
 import dev.ddpm4j.diffusion.DiffusionOps;
 import dev.ddpm4j.diffusion.Schedule;
 import dev.ddpm4j.model.MapParams;
@@ -154,18 +157,20 @@ public final class TrainingGraph {
     LinkedHashMap<String, Operand<TFloat32>> emaReads = new LinkedHashMap<>();
     for (var en : ema.entrySet()) emaReads.put(en.getKey(), tf.identity(en.getValue()));
     Normalizer norm = Normalizer.of(cfg.data());
-    AncestralSampler sampler = new AncestralSampler(schedule, cfg.diffusion().variance(), norm.lows(), norm.highs());
-    samples = tf.withName("samples").identity(sampler.sample(tf.withSubScope("sampler"),
-        x0Denoiser(unet, schedule, cfg.diffusion().prediction()), emaReads, sampleSeed, sampleCount, size, size, ch));
+    SamplerLoop loop = new SamplerLoop(SamplerKind.ANCESTRAL.solver(schedule, cfg.diffusion().variance()),
+        x0Denoiser(unet, schedule, cfg.diffusion().prediction()), norm.lows(), norm.highs(), size, size, ch);
+    Operand<TInt32> allSteps = tf.constant(Spacing.LEADING.timesteps(schedule, schedule.timesteps));
+    samples = tf.withName("samples").identity(loop.sample(tf.withSubScope("sampler"), "ancestral_loop",
+        new SamplerLoop.Inputs(sampleSeed, tf.constant(0L), sampleCount, allSteps, null, Map.of()), emaReads));
   }
 
   /**
    * The U-Net as the samplers call it inside their loops: weights from the loop variables, no dropout, output of any
    * parameterization turned into x_0. The export graph uses the same one.
    */
-  public static AncestralSampler.Denoiser x0Denoiser(UNet unet, Schedule schedule, String prediction) {
-    return (o, w, x, t) -> new DiffusionOps<>(o, TFloat32.class, schedule)
-        .predictedX0(prediction, unet.apply(o, TFloat32.class, new MapParams<>(w), x, t, null), x, t);
+  public static Denoiser x0Denoiser(UNet unet, Schedule schedule, String prediction) {
+    return (o, w, x, t, condition) -> new Denoiser.Prediction(new DiffusionOps<>(o, TFloat32.class, schedule)
+        .predictedX0(prediction, unet.apply(o, TFloat32.class, new MapParams<>(w), x, t, null), x, t));
   }
 
   /** A stateless-random key [stream, step]. */

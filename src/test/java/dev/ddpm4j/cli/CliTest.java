@@ -123,14 +123,20 @@ class CliTest {
     assertTrue(resumed.out().contains("to step 9"), resumed.out());
 
     java.nio.file.Path grid = tmp.resolve("grid.png");
-    Outcome s = run("sample", "--model", model.toString(), "--num", "4", "--out", grid.toString());
+    Outcome s = run("sample", "--model", model.toString(), "--num", "4", "--out", grid.toString(), "--sampler",
+        "ancestral");
     assertEquals(0, s.code(), s.err());
     assertTrue(s.out().contains("wrote a grid of 4 images to " + grid), s.out());
-    assertTrue(s.out().matches("(?s).*sampled 4 images \\(ancestral, 10 steps, seed 0\\).*images/s.*"), s.out());
+    assertTrue(s.out().matches("(?s).*sampled 4 images \\(ancestral, all steps, seed 0, first index 0\\).*images/s.*"),
+        s.out());
+    Outcome fast = run("sample", "--model", model.toString(), "--num", "2", "--out", grid.toString());
+    assertEquals(0, fast.code(), fast.err());
+    assertTrue(fast.out().contains("(" + SamplerChoice.DEFAULT_SAMPLER + ", 10 steps, "), "the default sampler, at most T "
+        + "steps: " + fast.out());
     Outcome d = run("sample", "--model", model.toString(), "--num", "2", "--sampler", "ddim", "--steps", "5",
         "--out-dir", tmp.resolve("each").toString(), "--grid");
     assertEquals(0, d.code(), d.err());
-    assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve("each/image-001.png")));
+    assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve("each/image-000001.png")));
     assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve("each/grid.png")));
 
     Outcome e = run("eval", "--model", model.toString(), "--num", "4");

@@ -7,11 +7,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ddpm4j.PngBytes;
 import dev.ddpm4j.TinyConfigs;
+import dev.ddpm4j.TinyModel;
 import dev.ddpm4j.config.ExperimentConfig;
-import dev.ddpm4j.export.Exporter;
 import dev.ddpm4j.features.FeatureTrainer;
 import dev.ddpm4j.train.Progress;
-import dev.ddpm4j.train.Trainer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -30,9 +29,8 @@ class EvalQualityTest {
 
   @BeforeAll
   static void trainModelAndFeatureNetwork() {
-    cfg = TinyConfigs.config(tmp, "export.dir=" + tmp.resolve("exports"));
-    new Trainer(cfg, false, new Progress(new PrintStream(new ByteArrayOutputStream()), false, 1), null).run();
-    model = Exporter.export(cfg.runDir(), "latest", null, null, false).dir();
+    model = TinyModel.export();
+    cfg = TinyModel.config();
     ExperimentConfig shapes = TinyConfigs.config(tmp, "data.synthetic.num_images=512");
     features = tmp.resolve("features");
     FeatureTrainer.train(shapes, features, new FeatureTrainer.Options(3, 32, 2e-3, 0.3, 0), false,

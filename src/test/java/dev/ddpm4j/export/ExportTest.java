@@ -140,6 +140,64 @@ class ExportTest {
     assertTrue(e.getMessage().contains("eta must be in [0, 1]"), e.getMessage());
   }
 
+  static byte[] concat(byte[] a, byte[] b) {
+    byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
+  @Test
+  void everySamplersImagesDependOnSeedAndIndexOnly() {
+    List<dev.ddpm4j.sampler.SamplerSpec> specs = new ArrayList<>();
+    specs.add(dev.ddpm4j.sampler.SamplerSpec.ancestral());
+    for (String name : sampler.metadata().samplers().keySet()) {
+      specs.add(dev.ddpm4j.sampler.SamplerSpec.of(name, 4).withEta(name.equals("ddim") ? 0.5f : 0f));
+    }
+    assertEquals(5, specs.size(), "ancestral over all steps plus four samplers: " + specs);
+    for (var spec : specs) {
+      byte[] all = sampler.sample(5, 7, 0, spec).pixels();
+      byte[] head = sampler.sample(2, 7, 0, spec).pixels();
+      byte[] tail = sampler.sample(3, 7, 2, spec).pixels();
+      byte[] alone = sampler.sample(1, 7, 3, spec).pixels();
+      assertArrayEquals(all, concat(head, tail), spec + ": a batch of 5 = batches of 2 and 3");
+      assertArrayEquals(java.util.Arrays.copyOfRange(all, 3 * 64, 4 * 64), alone, spec + ": image 3 drawn alone");
+      assertFalse(java.util.Arrays.equals(java.util.Arrays.copyOfRange(all, 0, 64),
+          java.util.Arrays.copyOfRange(all, 64, 128)), spec + ": images differ");
+    }
+  }
+
+  @Test
+  void theSavedModelsSignaturesEqualTheInProcessGraph() {
+    var ckpt = new Checkpoints(cfg.runDir().resolve("checkpoints"), 5).latest().orElseThrow();
+    try (org.tensorflow.Graph g = new org.tensorflow.Graph()) {
+      InferenceGraph ig = new InferenceGraph(cfg, g, "ema");
+      try (org.tensorflow.Session s = new org.tensorflow.Session(g)) {
+        s.initialize();
+        s.restore(ckpt.variablesPrefix());
+        for (var e : ig.samplers.entrySet()) {
+          var kind = e.getKey();
+          var sig = e.getValue();
+          String spacing = kind.spacings().get(kind.spacings().size() - 1).key();
+          try (TInt64 seed = TInt64.scalarOf(11); TInt32 n = TInt32.scalarOf(2); TInt64 first = TInt64.scalarOf(3);
+              TInt32 k = TInt32.scalarOf(5); org.tensorflow.types.TString sp = org.tensorflow.types.TString.scalarOf(spacing);
+              TFloat32 eta = TFloat32.scalarOf(kind.takesEta() ? 1f : 0f)) {
+            var runner = s.runner().feed(sig.getInputs().get("seed").name, seed)
+                .feed(sig.getInputs().get("num_images").name, n).feed(sig.getInputs().get("first_index").name, first)
+                .feed(sig.getInputs().get("num_steps").name, k).feed(sig.getInputs().get("spacing").name, sp);
+            if (kind.takesEta()) runner.feed(sig.getInputs().get("eta").name, eta);
+            try (Result r = runner.fetch(sig.getOutputs().get("images").name).run()) {
+              byte[] inProcess = new byte[2 * 64];
+              r.get(0).asRawTensor().data().read(inProcess);
+              var spec = dev.ddpm4j.sampler.SamplerSpec.of(kind.key(), 5).withSpacing(spacing)
+                  .withEta(kind.takesEta() ? 1f : 0f);
+              assertArrayEquals(inProcess, sampler.sample(2, 11, 3, spec).pixels(), kind + " export = graph");
+            }
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void numImagesFromOneToSixtyFour() {
     assertEquals(1, sampler.sample(1, 0).count());
@@ -210,6 +268,8 @@ class ExportTest {
     assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("child.log")));
     assertArrayEquals(sampler.sample(3, 5).pixels(), Files.readAllBytes(out.resolve("images.bin")));
     assertEquals("[3, 8, 8, 1]", Files.readString(out.resolve("images.shape")));
+    assertArrayEquals(sampler.sample(3, 5, 4, dev.ddpm4j.sampler.SamplerSpec.of("dpmpp_2m", 6).withSpacing("karras"))
+        .pixels(), Files.readAllBytes(out.resolve("dpm.bin")));
     float[] xt = new float[2 * 64];
     for (int i = 0; i < xt.length; i++) xt[i] = (float) Math.sin(i * 0.37);
     float[] eps = sampler.denoise(xt, new int[] {1, 7}).eps();
@@ -264,11 +324,27 @@ class ExportTest {
     assertTrue(bad.getMessage().contains("outside [0, 20)"), bad.getMessage());
     // The graph itself refuses a negative count with a TensorFlow error, not a native crash.
     TFInvalidArgumentException tfe = assertThrows(TFInvalidArgumentException.class, () -> {
-      try (TInt64 s = TInt64.scalarOf(1); TInt32 n = TInt32.scalarOf(-1);
-          Result r = sampler.bundle().function("sample").call(Map.of("seed", s, "num_images", n))) {
+      try (TInt64 s = TInt64.scalarOf(1); TInt32 n = TInt32.scalarOf(-1); TInt64 f = TInt64.scalarOf(0);
+          Result r = sampler.bundle().function("sample").call(Map.of("seed", s, "num_images", n, "first_index", f))) {
         r.size();
       }
     });
     assertTrue(tfe.getMessage().contains("num_images must be >= 1"), tfe.getMessage());
+    // ... and a spacing the sampler does not take, naming the ones it does
+    tfe = assertThrows(TFInvalidArgumentException.class, () -> {
+      try (TInt64 s = TInt64.scalarOf(1); TInt32 n = TInt32.scalarOf(1); TInt64 f = TInt64.scalarOf(0);
+          TInt32 k = TInt32.scalarOf(3); org.tensorflow.types.TString sp = org.tensorflow.types.TString.scalarOf("karras");
+          TFloat32 eta = TFloat32.scalarOf(0f);
+          Result r = sampler.bundle().function("sample_ddim").call(Map.of("seed", s, "num_images", n,
+              "first_index", f, "num_steps", k, "spacing", sp, "eta", eta))) {
+        r.size();
+      }
+    });
+    assertTrue(tfe.getMessage().contains("ddim: spacing must be one of [leading, trailing, linspace]"),
+        tfe.getMessage());
+    bad = assertThrows(IllegalArgumentException.class,
+        () -> sampler.sample(1, 0, dev.ddpm4j.sampler.SamplerSpec.of("ddim", 3).withSpacing("karras")));
+    assertTrue(bad.getMessage().contains("ddim: spacing must be one of [leading, trailing, linspace]"),
+        bad.getMessage());
   }
 }

@@ -1,0 +1,66 @@
+package dev.ddpm4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ddpm4j.PngBytes;
+import dev.ddpm4j.TinyModel;
+import dev.ddpm4j.sampler.DiffusionSampler;
+import dev.ddpm4j.sampler.SamplerSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SampleCommandTest {
+  @TempDir Path tmp;
+
+  static CliTest.Outcome sample(Path model, Path out, String... extra) {
+    String[] base = {"sample", "--model", model.toString(), "--seed", "3", "--out-dir", out.toString(), "--sampler",
+        "dpmpp_2m", "--steps", "4"};
+    String[] args = java.util.Arrays.copyOf(base, base.length + extra.length);
+    System.arraycopy(extra, 0, args, base.length, extra.length);
+    return CliTest.run(args);
+  }
+
+  @Test
+  void imageFilesAreTheSameForAnyBatchSizeAndWhenContinued() throws Exception {
+    Path model = TinyModel.export();
+    Path whole = tmp.resolve("whole");
+    Path batched = tmp.resolve("batched");
+    Path continued = tmp.resolve("continued");
+    assertEquals(0, sample(model, whole, "--num", "7", "--batch", "7").code());
+    CliTest.Outcome o = sample(model, batched, "--num", "7", "--batch", "3");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(o.out().contains("wrote 7 images"), o.out());
+    // an interrupted run continued from image 5
+    assertEquals(0, sample(model, continued, "--num", "5", "--batch", "2").code());
+    assertEquals(0, sample(model, continued, "--num", "2", "--start-index", "5").code());
+    try (DiffusionSampler s = DiffusionSampler.load(model)) {
+      byte[] expected = s.sample(7, 3, SamplerSpec.of("dpmpp_2m", 4)).pixels();
+      for (int i = 0; i < 7; i++) {
+        String name = String.format("image-%06d.png", i);
+        byte[] a = Files.readAllBytes(whole.resolve(name));
+        assertArrayEquals(a, Files.readAllBytes(batched.resolve(name)), name + " batched");
+        assertArrayEquals(a, Files.readAllBytes(continued.resolve(name)), name + " continued");
+        assertArrayEquals(java.util.Arrays.copyOfRange(expected, i * 64, (i + 1) * 64),
+            PngBytes.read(whole.resolve(name)).samples(), name + " holds the client API's bytes");
+      }
+    }
+  }
+
+  @Test
+  void badSamplerChoicesAreNamed() {
+    Path model = TinyModel.export();
+    CliTest.Outcome o = CliTest.run("sample", "--model", model.toString(), "--sampler", "euler");
+    assertEquals(Main.EXIT_INPUT, o.code());
+    assertTrue(o.err().contains("unknown sampler 'euler'") && o.err().contains("dpmpp_2m"), o.err());
+    o = CliTest.run("sample", "--model", model.toString(), "--sampler", "ddim", "--spacing", "karras");
+    assertTrue(o.err().contains("--spacing karras is not available for ddim"), o.err());
+    o = CliTest.run("sample", "--model", model.toString(), "--sampler", "dpmpp_2m", "--eta", "0.5");
+    assertTrue(o.err().contains("--eta applies to ddim"), o.err());
+    o = CliTest.run("sample", "--model", model.toString(), "--steps", "21");
+    assertTrue(o.err().contains("--steps must be in [1, 20]"), o.err());
+  }
+}
