@@ -27,6 +27,8 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--num", defaultValue = "16", description = "Images to sample (--mode sample; default: ${DEFAULT-VALUE}).")
   int num;
 
+  @Mixin SamplerChoice samplerChoice;
+
   @Option(names = "--batch", description = "Batch size (default: the config's train.batch_size).")
   Integer batch;
 
@@ -45,7 +47,11 @@ final class BenchCommand implements Callable<Integer> {
       if (model == null) throw new Main.UserError("--mode sample needs --model DIR");
       if (num < 1) throw new Main.UserError("--num must be >= 1");
       try {
-        spec.commandLine().getOut().println(Benchmark.sample(model, num).toString());
+        int timesteps;
+        try (var s = dev.ddpm4j.sampler.DiffusionSampler.load(model)) {
+          timesteps = s.metadata().timesteps();
+        }
+        spec.commandLine().getOut().println(Benchmark.sample(model, num, samplerChoice.spec(timesteps)).toString());
       } catch (dev.ddpm4j.sampler.SamplerException e) {
         throw new Main.UserError(e.getMessage());
       }

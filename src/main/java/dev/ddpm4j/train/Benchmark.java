@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.model.ModelInfo;
 import dev.ddpm4j.sampler.DiffusionSampler;
+import dev.ddpm4j.sampler.SamplerSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -112,36 +113,38 @@ public final class Benchmark {
   }
 
   /**
-   * Sampling speed of an export: one in-graph reverse process of {@code num} images (after a 1-image warm-up), its
-   * time per step against a single {@code denoise} call on a batch of the same size (the loop's overhead per step).
+   * Sampling speed of an export with one sampler: one in-graph run of {@code num} images (after a 1-image warm-up), its
+   * time per network call against a single {@code denoise} call on a batch of the same size (the loop's overhead).
    */
-  public static ObjectNode sample(Path model, int num) {
+  public static ObjectNode sample(Path model, int num, SamplerSpec spec) {
     long t0 = System.nanoTime();
     try (DiffusionSampler s = DiffusionSampler.load(model)) {
       double load = (System.nanoTime() - t0) / 1e9;
       int size = s.metadata().imageSize();
       int c = s.metadata().channels();
-      int steps = s.metadata().timesteps();
+      int calls = spec.isFullAncestral() || spec.steps() == 0 ? s.metadata().timesteps() : spec.steps();
       float[] x = new float[num * size * size * c];
       SplittableRandom r = new SplittableRandom(1);
       for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
       int[] t = new int[num];
-      java.util.Arrays.fill(t, steps / 2);
+      java.util.Arrays.fill(t, s.metadata().timesteps() / 2);
       s.denoise(x, t);
-      s.sample(1, 0);
+      s.sample(1, 0, spec);
       Timing denoise = time(5, () -> s.denoise(x, t));
-      Timing loop = time(1, () -> s.sample(num, 0));
+      Timing loop = time(1, () -> s.sample(num, 0, spec));
       ObjectNode o = JSON.createObjectNode();
       o.put("mode", "sample");
       o.put("model", model.toString());
+      o.put("sampler", spec.toString());
       o.put("num_images", num);
-      o.put("timesteps", steps);
+      o.put("network_calls", calls);
       o.put("load_s", round(load, 2));
       o.put("sample_s", round(loop.median(), 3));
       o.put("seconds_per_image", round(loop.median() / num, 4));
-      o.put("loop_step_s", round(loop.median() / steps, 5));
+      o.put("seconds_per_1000_images", round(loop.median() / num * 1000, 1));
+      o.put("loop_step_s", round(loop.median() / calls, 5));
       o.put("denoise_call_s", round(denoise.median(), 5));
-      o.put("loop_overhead_ratio", round(loop.median() / steps / denoise.median(), 3));
+      o.put("loop_overhead_ratio", round(loop.median() / calls / denoise.median(), 3));
       o.put("peak_rss_mb", peakRssKb() / 1024);
       return o;
     }
