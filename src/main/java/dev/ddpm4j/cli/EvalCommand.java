@@ -287,7 +287,7 @@ final class EvalCommand implements Callable<Integer> {
     return Math.round(v * s) / s;
   }
 
-  private static void put(ObjectNode j, String prefix, QualityEvaluator.Scores s) {
+  static void put(ObjectNode j, String prefix, QualityEvaluator.Scores s) {
     if (s.fid() != null) j.put(prefix + "fid", s.fid());
     if (s.kid() != null) {
       j.put(prefix + "kid", s.kid().mean());

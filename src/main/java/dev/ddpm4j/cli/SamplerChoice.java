@@ -36,6 +36,11 @@ public final class SamplerChoice {
 
   /** The validated choice for a model with T timesteps. */
   SamplerSpec spec(int timesteps) {
+    return spec(sampler, steps, spacing, eta, timesteps);
+  }
+
+  /** A validated sampler choice; null steps or spacing mean the defaults. */
+  static SamplerSpec spec(String sampler, Integer steps, String spacing, float eta, int timesteps) {
     SamplerKind kind;
     try {
       kind = SamplerKind.parse(sampler);

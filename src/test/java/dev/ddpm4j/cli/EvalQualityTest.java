@@ -66,6 +66,23 @@ class EvalQualityTest {
         table.out());
   }
 
+  @Test
+  void benchQualityPrintsOneLinePerSamplerSetting() throws Exception {
+    CliTest.Outcome o = CliTest.run("bench", "--mode", "quality", "--model", model.toString(), "--num", "12",
+        "--sampler", "ddim", "--sampler-steps", "2,3", "--spacing", "all", "--features", features.toString());
+    assertEquals(0, o.code(), o.err());
+    List<String> lines = o.out().lines().toList();
+    assertEquals(6, lines.size(), o.out());
+    JsonNode first = new ObjectMapper().readTree(lines.get(0));
+    assertEquals("ddim", first.get("sampler").asText());
+    assertEquals(2, first.get("network_calls").asInt());
+    assertEquals("leading", first.get("spacing").asText());
+    assertEquals("trailing", new ObjectMapper().readTree(lines.get(1)).get("spacing").asText());
+    for (String k : List.of("fid", "floor_fid", "kid", "precision", "recall", "seconds_per_1000_images")) {
+      assertTrue(first.has(k), k + " in " + first);
+    }
+  }
+
   static int sum(JsonNode arr) {
     int s = 0;
     for (JsonNode n : arr) s += n.asInt();
