@@ -45,6 +45,11 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--eta", defaultValue = "0", description = "--mode sample/quality with ddim: eta (default: ${DEFAULT-VALUE}).")
   float eta;
 
+  @Option(names = "--guidance", split = ",", paramLabel = "W[,W...]",
+      description = "--mode quality, class-conditional models: guidance scales, a comma list; images get classes "
+          + "i mod num_classes (balanced) (default: unconditional sampling).")
+  List<Float> guidance;
+
   @Option(names = "--seed", defaultValue = "0", description = "--mode quality: sampling seed (default: ${DEFAULT-VALUE}).")
   long seed;
 
@@ -91,7 +96,7 @@ final class BenchCommand implements Callable<Integer> {
             spec().commandLine().getOut().flush();
           }
         } else {
-          QualityBench.run(s, model, specs, num, batch != null ? batch : 64, seed, features,
+          QualityBench.run(s, model, specs, guidance, num, batch != null ? batch : 64, seed, features,
               line -> {
                 spec().commandLine().getOut().println(line);
                 spec().commandLine().getOut().flush();

@@ -169,6 +169,7 @@ final class EvalCommand implements Callable<Integer> {
     byte[] pixels;
     String what;
     int skipped = 0;
+    int[] requested = null;
     if (s == null) {
       long t0 = System.nanoTime();
       Loaded l = loadImages(source.images, cfg.data().channels(), cfg.data().imageSize());
@@ -180,15 +181,20 @@ final class EvalCommand implements Callable<Integer> {
     } else {
       SamplerSpec spec = samplerChoice.spec(s.metadata().timesteps());
       long t0 = System.nanoTime();
-      pixels = SamplerChoice.pixels(s, spec, n, batch, seed, log);
+      var labelOf = samplerChoice.labels(s);
+      if (labelOf != null) {
+        requested = new int[n];
+        for (int i = 0; i < n; i++) requested[i] = labelOf.applyAsInt(i);
+      }
+      pixels = SamplerChoice.pixels(s, spec, n, batch, seed, labelOf, samplerChoice.guidance, log);
       samplingSeconds = (System.nanoTime() - t0) / 1e9;
-      what = spec.toString();
+      what = spec + (labelOf == null ? "" : ", class " + samplerChoice.clazz + ", guidance " + samplerChoice.guidance);
     }
     QualityEvaluator.Report r;
     try (FeatureModel fm = FeatureModel.load(featureDir, "ddpm4j features train --config <the training config> --out "
         + featureDir)) {
       RealFeatures real = RealFeatures.of(fm, cfg.data(), cfg.run().seed(), log::message);
-      r = new QualityEvaluator(fm, real, seed).evaluate(pixels, n, metrics);
+      r = new QualityEvaluator(fm, real, seed).evaluate(pixels, n, metrics, requested);
     }
     print(r, metrics, what, skipped, samplingSeconds);
     return 0;
@@ -268,6 +274,9 @@ final class EvalCommand implements Callable<Integer> {
         row(o, "class entropy (bits)", g.classes().entropyBits(), f.classes().entropyBits());
         row(o, "confident (p >= " + ClassStats.CONFIDENT + ")", g.classes().confidentShare(),
             f.classes().confidentShare());
+        if (!Double.isNaN(g.classes().requestedShare())) {
+          row(o, "requested class (floor: acc.)", g.classes().requestedShare(), f.classes().requestedShare());
+        }
         o.printf("%-28s %s%n", "class histogram", java.util.Arrays.toString(g.classes().histogram()));
         o.printf("%-28s %s%n", "  real floor", java.util.Arrays.toString(f.classes().histogram()));
       }
@@ -302,6 +311,7 @@ final class EvalCommand implements Callable<Integer> {
     if (s.classes() != null) {
       j.put(prefix + "class_entropy_bits", s.classes().entropyBits());
       j.put(prefix + "confident_share", s.classes().confidentShare());
+      if (!Double.isNaN(s.classes().requestedShare())) j.put(prefix + "requested_class_share", s.classes().requestedShare());
       var h = j.putArray(prefix + "class_histogram");
       for (int c : s.classes().histogram()) h.add(c);
     }

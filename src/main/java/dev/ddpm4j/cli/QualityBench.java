@@ -20,8 +20,10 @@ import java.util.function.Consumer;
 final class QualityBench {
   private QualityBench() {}
 
-  static void run(DiffusionSampler s, Path model, List<SamplerSpec> specs, int n, int batch, long seed, Path features,
-      Consumer<String> out) throws IOException {
+  static void run(DiffusionSampler s, Path model, List<SamplerSpec> specs, List<Float> guidance, int n, int batch,
+      long seed, Path features, Consumer<String> out) throws IOException {
+    int classes = s.metadata().numClasses();
+    if (guidance != null && classes == 0) throw new IllegalArgumentException("--guidance: this model is unconditional");
     ExperimentConfig cfg = ExperimentConfig.parse(new ObjectMapper().readTree(
         model.resolve(DiffusionSampler.METADATA).toFile()).get("config").toString(), model.toString(), List.of());
     Path featureDir = features != null ? features : FeatureModel.defaultDir(cfg.data());
@@ -30,12 +32,19 @@ final class QualityBench {
       RealFeatures real = RealFeatures.of(fm, cfg.data(), cfg.run().seed(), log::message);
       QualityEvaluator evaluator = new QualityEvaluator(fm, real, seed);
       s.sample(1, seed, specs.get(0)); // warm-up: the first call of a signature builds its kernels
-      for (SamplerSpec spec : specs) {
+      List<Float> scales = guidance != null ? guidance : java.util.Collections.singletonList(null);
+      for (SamplerSpec spec : specs) for (Float w : scales) {
+        java.util.function.IntUnaryOperator labels = w == null ? null : i -> i % classes;
+        int[] requested = null;
+        if (labels != null) {
+          requested = new int[n];
+          for (int i = 0; i < n; i++) requested[i] = labels.applyAsInt(i);
+        }
         long t0 = System.nanoTime();
-        byte[] px = SamplerChoice.pixels(s, spec, n, batch, seed, Progress.forConsole(n));
+        byte[] px = SamplerChoice.pixels(s, spec, n, batch, seed, labels, w == null ? 1f : w, Progress.forConsole(n));
         double sampling = (System.nanoTime() - t0) / 1e9;
         QualityEvaluator.Report r = evaluator.evaluate(px, n, EnumSet.of(QualityEvaluator.Metric.FID,
-            QualityEvaluator.Metric.KID, QualityEvaluator.Metric.PRDC, QualityEvaluator.Metric.CLASSES));
+            QualityEvaluator.Metric.KID, QualityEvaluator.Metric.PRDC, QualityEvaluator.Metric.CLASSES), requested);
         ObjectNode j = new ObjectMapper().createObjectNode();
         j.put("mode", "quality");
         j.put("model", model.toString());
@@ -43,6 +52,10 @@ final class QualityBench {
         j.put("network_calls", spec.isFullAncestral() ? s.metadata().timesteps() : spec.steps());
         j.put("spacing", spec.spacing() == null ? "all" : spec.spacing());
         if (spec.eta() != 0) j.put("eta", spec.eta());
+        if (w != null) {
+          j.put("classes", "balanced");
+          j.put("guidance", w);
+        }
         j.put("images", n);
         j.put("batch", batch);
         j.put("sampling_s", Math.round(sampling * 10) / 10.0);

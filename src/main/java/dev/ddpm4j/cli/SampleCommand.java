@@ -63,12 +63,23 @@ final class SampleCommand implements Callable<Integer> {
     try (DiffusionSampler s = DiffusionSampler.load(model)) {
       double loadSeconds = (System.nanoTime() - t0) / 1e9;
       SamplerSpec choice = samplerChoice.spec(s.metadata().timesteps());
+      java.util.function.IntUnaryOperator labels = samplerChoice.labels(s);
+      int classes = s.metadata().numClasses();
+      boolean perClass = "all".equals(samplerChoice.clazz);
+      // --class all: --num images of every class, one grid row per class
+      int perRow = num;
+      java.util.function.IntUnaryOperator drawLabels = labels;
+      if (perClass) {
+        num = num * classes;
+        drawLabels = i -> i / perRow;
+      }
       long t1 = System.nanoTime();
       int size = s.metadata().imageSize();
       int per = size * size * s.metadata().channels();
       byte[] all = outDir == null || grid ? new byte[num * per] : null;
       if (outDir != null) Files.createDirectories(outDir);
-      SamplerChoice.draw(s, choice, startIndex, num, batch, seed, Progress.forConsole(num), (first, g) -> {
+      SamplerChoice.draw(s, choice, startIndex, num, batch, seed, drawLabels, samplerChoice.guidance,
+          Progress.forConsole(num), (first, g) -> {
         if (all != null) System.arraycopy(g.pixels(), 0, all, (int) (first - startIndex) * per, g.count() * per);
         if (outDir != null) {
           for (int i = 0; i < g.count(); i++) g.writePng(i, outDir.resolve(String.format("image-%06d.png", first + i)));
@@ -77,15 +88,18 @@ final class SampleCommand implements Callable<Integer> {
       double seconds = (System.nanoTime() - t1) / 1e9;
       GeneratedImages images = all != null ? GeneratedImages.ofPixels(all, num, size, size, s.metadata().channels())
           : null;
+      GeneratedImages gridImages = images == null ? null : perClass ? images.grid(perRow, classes) : images.grid();
       if (outDir != null) {
-        if (grid) images.writeGrid(outDir.resolve("grid.png"));
+        if (grid) gridImages.writePng(0, outDir.resolve("grid.png"));
         o.printf("wrote %d images to %s%n", num, outDir);
       } else {
-        images.writeGrid(out);
-        o.printf("wrote a grid of %d images to %s%n", num, out);
+        gridImages.writePng(0, out);
+        o.printf("wrote a grid of %d images to %s%s%n", num, out, perClass ? " (one row per class)" : "");
       }
-      o.printf("sampled %d images (%s, seed %d, first index %d) in %.1fs: %.2f images/s (model loaded in %.1fs)%n",
-          num, choice, seed, startIndex, seconds, num / seconds, loadSeconds);
+      String conditioning = labels == null ? "" : String.format(", class %s, guidance %s", samplerChoice.clazz,
+          samplerChoice.guidance);
+      o.printf("sampled %d images (%s, seed %d, first index %d%s) in %.1fs: %.2f images/s (model loaded in %.1fs)%n",
+          num, choice, seed, startIndex, conditioning, seconds, num / seconds, loadSeconds);
       o.flush();
     } catch (SamplerException | IllegalArgumentException e) {
       throw new Main.UserError(e.getMessage());

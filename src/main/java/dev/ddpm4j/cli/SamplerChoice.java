@@ -34,6 +34,31 @@ public final class SamplerChoice {
       description = "ddim: noise from 0 (deterministic) to 1 (default: ${DEFAULT-VALUE}).")
   float eta;
 
+  @Option(names = "--class", paramLabel = "CLASS",
+      description = "Class-conditional models: a class name or index, 'all' (sample: one grid row per class), or "
+          + "'balanced' (image i gets class i mod the number of classes) (default: no label).")
+  String clazz;
+
+  @Option(names = "--guidance", defaultValue = "3",
+      description = "Classifier-free guidance scale w with --class: 0 unconditional, 1 plain conditional, above 1 "
+          + "stronger class fidelity (default: ${DEFAULT-VALUE}).")
+  float guidance;
+
+  /** Which class each image gets: null for none (unconditional sampling). */
+  java.util.function.IntUnaryOperator labels(DiffusionSampler s) {
+    int classes = s.metadata().numClasses();
+    if (clazz == null) return null;
+    if (classes == 0) throw new Main.UserError("--class: this model is unconditional (it was trained without classes)");
+    if (clazz.equals("all") || clazz.equals("balanced")) return i -> i % classes;
+    int label;
+    try {
+      label = s.label(clazz);
+    } catch (IllegalArgumentException e) {
+      throw new Main.UserError("--class: " + e.getMessage());
+    }
+    return i -> label;
+  }
+
   /** The validated choice for a model with T timesteps. */
   SamplerSpec spec(int timesteps) {
     return spec(sampler, steps, spacing, eta, timesteps);
@@ -78,10 +103,22 @@ public final class SamplerChoice {
    */
   static void draw(DiffusionSampler s, SamplerSpec spec, long first, int n, int batch, long seed, Progress progress,
       BatchSink sink) throws IOException {
+    draw(s, spec, first, n, batch, seed, null, 1f, progress, sink);
+  }
+
+  /** As above, for a conditional model: image i (counted from 0 in this call) gets class labels.applyAsInt(i). */
+  static void draw(DiffusionSampler s, SamplerSpec spec, long first, int n, int batch, long seed,
+      java.util.function.IntUnaryOperator labels, float guidance, Progress progress, BatchSink sink)
+      throws IOException {
     long t0 = System.nanoTime();
     for (int done = 0; done < n; done += batch) {
       int m = Math.min(batch, n - done);
-      sink.accept(first + done, s.sample(m, seed, first + done, spec));
+      int[] l = null;
+      if (labels != null) {
+        l = new int[m];
+        for (int i = 0; i < m; i++) l[i] = labels.applyAsInt(done + i);
+      }
+      sink.accept(first + done, s.sample(m, seed, first + done, spec, l, labels == null ? 1f : guidance));
       double secondsPerImage = (System.nanoTime() - t0) / 1e9 / (done + m);
       progress.show(done + m, 1 / secondsPerImage, secondsPerImage, true); // a line per batch in logs
     }
@@ -90,10 +127,15 @@ public final class SamplerChoice {
 
   /** n images' pixels (NHWC), drawn in batches. */
   static byte[] pixels(DiffusionSampler s, SamplerSpec spec, int n, int batch, long seed, Progress progress) {
+    return pixels(s, spec, n, batch, seed, null, 1f, progress);
+  }
+
+  static byte[] pixels(DiffusionSampler s, SamplerSpec spec, int n, int batch, long seed,
+      java.util.function.IntUnaryOperator labels, float guidance, Progress progress) {
     int per = s.metadata().imageSize() * s.metadata().imageSize() * s.metadata().channels();
     byte[] out = new byte[n * per];
     try {
-      draw(s, spec, 0, n, batch, seed, progress, (first, g) -> System.arraycopy(g.pixels(), 0, out,
+      draw(s, spec, 0, n, batch, seed, labels, guidance, progress, (first, g) -> System.arraycopy(g.pixels(), 0, out,
           (int) first * per, g.count() * per));
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);

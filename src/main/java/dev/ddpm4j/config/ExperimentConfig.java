@@ -34,10 +34,15 @@ public record ExperimentConfig(
   /** The U-Net. */
   public record Model(
       int baseChannels, List<Integer> channelMults, int numResBlocks, List<Integer> attentionResolutions,
-      int heads, double dropout, int groups, String upsample) {
+      int heads, double dropout, int groups, String upsample, int numClasses) {
 
     public int levels() {
       return channelMults.size();
+    }
+
+    /** Whether the model takes class labels (and a "no label" token for classifier-free guidance). */
+    public boolean conditional() {
+      return numClasses > 0;
     }
   }
 
@@ -55,7 +60,7 @@ public record ExperimentConfig(
   public record Train(
       int batchSize, int steps, double lr, int warmupSteps, double gradClip, double emaDecay,
       int logEvery, int sampleEvery, int sampleImages, int checkpointEvery, int keepCheckpoints,
-      int intraOpThreads, int interOpThreads) {}
+      int intraOpThreads, int interOpThreads, double labelDropout) {}
 
   /** Defaults of the sample command. */
   public record Sample(int numImages, long seed) {}
@@ -70,7 +75,7 @@ public record ExperimentConfig(
   public static final List<String> SPLITS = List.of("train", "test");
   public static final List<String> RESIZE_MODES = List.of("pad", "resize", "crop");
   public static final List<String> NORMALIZATIONS = List.of("minus_one_one", "mean_std");
-  public static final List<String> SYNTHETIC_PATTERNS = List.of("shapes", "gradients");
+  public static final List<String> SYNTHETIC_PATTERNS = List.of("shapes", "gradients", "rings");
   public static final List<String> UPSAMPLE_MODES = List.of("nearest_conv", "transposed_conv");
   public static final List<String> SCHEDULES = List.of("linear", "cosine", "quadratic", "sigmoid");
   public static final List<String> PREDICTIONS = List.of("eps", "x0", "mean", "v");
@@ -176,7 +181,9 @@ public record ExperimentConfig(
         b.integer("model.heads", 1, v -> v > 0, positive),
         b.number("model.dropout", 0.1, v -> v >= 0 && v < 1, "must be in [0, 1)"),
         b.integer("model.groups", 8, v -> v > 0, positive),
-        b.choice("model.upsample", "nearest_conv", UPSAMPLE_MODES));
+        b.choice("model.upsample", "nearest_conv", UPSAMPLE_MODES),
+        b.integer("model.num_classes", 0, v -> v >= 0 && v <= 100000,
+            "must be in [0, 100000] (0 = unconditional)"));
 
     b.section("diffusion");
     b.section("diffusion.schedule");
@@ -208,7 +215,8 @@ public record ExperimentConfig(
         b.integer("train.checkpoint_every", 500, v -> v > 0, positive),
         b.integer("train.keep_checkpoints", 3, v -> v > 0, positive),
         b.integer("train.intra_op_threads", 2, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"),
-        b.integer("train.inter_op_threads", 2, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"));
+        b.integer("train.inter_op_threads", 2, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"),
+        b.number("train.label_dropout", 0.1, v -> v >= 0 && v < 1, "must be in [0, 1)"));
 
     b.section("sample");
     Sample sample = new Sample(
@@ -286,6 +294,18 @@ public record ExperimentConfig(
     if (data.kind().equals("fashion_mnist") && data.resize().equals("pad") && data.imageSize() < 28) {
       b.problem("data.image_size", data.imageSize(), "Fashion-MNIST images are 28x28 and cannot be padded to "
           + data.imageSize() + "; use data.resize: resize");
+    }
+    if (model.conditional()) {
+      Integer classes = switch (data.kind()) {
+        case "fashion_mnist" -> 10;
+        case "synthetic" -> data.synthetic().pattern().equals("gradients") ? 3 : 2;
+        default -> null; // an image folder's classes are its first-level folders, counted when it is loaded
+      };
+      if (classes != null && classes != model.numClasses()) {
+        b.problem("model.num_classes", model.numClasses(), "data.kind " + data.kind()
+            + (data.kind().equals("synthetic") ? " (pattern " + data.synthetic().pattern() + ")" : "") + " has "
+            + classes + " classes");
+      }
     }
     if (data.normalization().equals("mean_std")) {
       if (data.mean().size() != data.channels()) {

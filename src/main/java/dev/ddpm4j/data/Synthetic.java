@@ -13,6 +13,9 @@ import java.util.SplittableRandom;
  *       uniform in [128, 255].
  *   <li>{@code gradients}: a linear ramp from a to b (each uniform in [0, 255] per channel) along a direction chosen
  *       uniformly among horizontal (label 0), vertical (label 1) and diagonal (label 2).
+ *   <li>{@code rings}: centered on the image, a ring (label 0: outer radius uniform in [size/4, 3 size/8], width
+ *       size/8) or a filled square (label 1: half-side uniform in the same range); intensity uniform in [128, 255].
+ *       The center pixel tells the classes apart (dark for rings), which makes class-conditional sampling testable.
  * </ul>
  */
 public final class Synthetic {
@@ -25,7 +28,8 @@ public final class Synthetic {
     byte[] px = new byte[n * s * s * c];
     int[] labels = new int[n];
     SplittableRandom rnd = new SplittableRandom(seed ^ 0x5EED5EEDL);
-    boolean shapes = cfg.synthetic().pattern().equals("shapes");
+    String pattern = cfg.synthetic().pattern();
+    boolean shapes = pattern.equals("shapes");
     for (int i = 0; i < n; i++) {
       int base = i * s * s * c;
       if (shapes) {
@@ -40,6 +44,23 @@ public final class Synthetic {
             double dx = x + 0.5 - cx;
             double dy = y + 0.5 - cy;
             boolean inside = label == 0 ? dx * dx + dy * dy <= r * r : Math.abs(dx) <= r && Math.abs(dy) <= r;
+            if (inside) for (int k = 0; k < c; k++) px[base + (y * s + x) * c + k] = (byte) color[k];
+          }
+        }
+        labels[i] = label;
+      } else if (pattern.equals("rings")) {
+        int label = rnd.nextInt(2);
+        double r = s * (0.25 + 0.125 * rnd.nextDouble());
+        double inner = r - s / 8.0;
+        int[] color = new int[c];
+        for (int k = 0; k < c; k++) color[k] = 128 + rnd.nextInt(128);
+        double mid = s / 2.0;
+        for (int y = 0; y < s; y++) {
+          for (int x = 0; x < s; x++) {
+            double dx = x + 0.5 - mid;
+            double dy = y + 0.5 - mid;
+            double d2 = dx * dx + dy * dy;
+            boolean inside = label == 0 ? d2 <= r * r && d2 >= inner * inner : Math.abs(dx) <= r && Math.abs(dy) <= r;
             if (inside) for (int k = 0; k < c; k++) px[base + (y * s + x) * c + k] = (byte) color[k];
           }
         }
@@ -65,7 +86,11 @@ public final class Synthetic {
         labels[i] = label;
       }
     }
-    List<String> names = shapes ? List.of("disc", "square") : List.of("horizontal", "vertical", "diagonal");
+    List<String> names = switch (pattern) {
+      case "shapes" -> List.of("disc", "square");
+      case "rings" -> List.of("ring", "square");
+      default -> List.of("horizontal", "vertical", "diagonal");
+    };
     return new Dataset("synthetic/" + cfg.synthetic().pattern(), px, labels, n, s, s, c, names, 0);
   }
 }

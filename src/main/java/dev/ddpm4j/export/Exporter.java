@@ -8,6 +8,7 @@ import dev.ddpm4j.data.Normalizer;
 import dev.ddpm4j.diffusion.SamplerKind;
 import dev.ddpm4j.diffusion.Spacing;
 import dev.ddpm4j.train.Checkpoints;
+import dev.ddpm4j.train.Trainer;
 import dev.ddpm4j.train.TrainingSession;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -89,7 +90,7 @@ public final class Exporter {
       }
       Path meta = tmp.resolve(METADATA);
       Files.createDirectories(meta.getParent());
-      JSON.writeValue(meta.toFile(), metadata(cfg, ckpt.state().step(), w));
+      JSON.writeValue(meta.toFile(), metadata(cfg, ckpt.state().step(), w, Trainer.readClassNames(runDir)));
       Path old = target.resolveSibling(".old-" + target.getFileName() + "-" + ProcessHandle.current().pid());
       boolean replaced = Files.exists(target);
       if (replaced) Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
@@ -108,7 +109,7 @@ public final class Exporter {
   }
 
   /** Everything a client without the config needs to use the model. */
-  static ObjectNode metadata(ExperimentConfig cfg, long step, String weights) {
+  static ObjectNode metadata(ExperimentConfig cfg, long step, String weights, List<String> classNames) {
     Normalizer n = Normalizer.of(cfg.data());
     ObjectNode o = JSON.createObjectNode();
     o.put("format", "ddpm4j-savedmodel");
@@ -127,13 +128,24 @@ public final class Exporter {
     o.put("prediction", cfg.diffusion().prediction());
     o.put("variance", cfg.diffusion().variance());
     o.put("training_steps", step);
+    int classes = cfg.model().numClasses();
+    o.put("num_classes", classes);
+    if (classes > 0) {
+      o.put("null_label", classes);
+      if (classNames.size() == classes) classNames.forEach(o.putArray("class_names")::add);
+    }
     o.put("weights", weights);
     ObjectNode sig = o.putObject("signatures");
     String common = "seed int64 [], num_images int32 [] (>= 1), first_index int64 [] (image i of the call is image "
         + "first_index + i of the seed's sequence)";
+    if (classes > 0) {
+      common += ", labels int32 [N] (class index; -1 or " + classes + " = no label), guidance_scale float32 [] "
+          + "(classifier-free guidance w: 0 unconditional, 1 conditional)";
+    }
     String out = " -> images uint8 [N,H,W,C], samples float32 [N,H,W,C]";
     sig.put("sample", common + out);
-    sig.put("denoise", "x_t float32 [N,H,W,C], t int32 [N] -> eps float32 [N,H,W,C], x0 float32 [N,H,W,C]");
+    sig.put("denoise", "x_t float32 [N,H,W,C], t int32 [N]" + (classes > 0 ? ", labels int32 [N]" : "")
+        + " -> eps float32 [N,H,W,C], x0 float32 [N,H,W,C]");
     sig.put("q_sample", "x0 float32 [N,H,W,C], t int32 [N], noise float32 [N,H,W,C] -> x_t float32 [N,H,W,C]");
     ObjectNode samplers = o.putObject("samplers");
     for (SamplerKind k : SamplerKind.values()) {

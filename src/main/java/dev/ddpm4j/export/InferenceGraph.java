@@ -8,6 +8,7 @@ import dev.ddpm4j.diffusion.SamplerLoop;
 import dev.ddpm4j.diffusion.Spacing;
 import dev.ddpm4j.diffusion.DiffusionOps;
 import dev.ddpm4j.diffusion.Schedule;
+import dev.ddpm4j.model.Condition;
 import dev.ddpm4j.model.UNet;
 import dev.ddpm4j.model.VariableParams;
 import dev.ddpm4j.train.TrainingGraph;
@@ -64,10 +65,19 @@ public final class InferenceGraph {
     Placeholder<TInt32> t = tf.withName("denoise_t").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
     Operand<TInt32> tChecked = checkedTimesteps(tf, t, xt, schedule.timesteps);
     String prediction = cfg.diffusion().prediction();
-    Operand<TFloat32> out = unet.apply(tf, TFloat32.class, params, xt, tChecked, null);
+    int classes = cfg.model().numClasses();
+    Placeholder<TInt32> dLabels = classes > 0
+        ? tf.withName("denoise_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1))) : null;
+    Condition dCondition = classes > 0
+        ? Condition.labels(noLabelToken(tf, checkedLabels(tf, dLabels, tf.size(t, TInt32.class), classes), classes),
+            null)
+        : Condition.none();
+    Operand<TFloat32> out = unet.apply(tf, TFloat32.class, params, xt, tChecked, dCondition, null);
     Operand<TFloat32> eps = tf.withName("denoise_eps").identity(diffusion.predictedEps(prediction, out, xt, tChecked));
     Operand<TFloat32> x0 = tf.withName("denoise_x0").identity(diffusion.predictedX0(prediction, out, xt, tChecked));
-    denoise = Signature.builder(DENOISE).input("x_t", xt).input("t", t).output("eps", eps).output("x0", x0).build();
+    Signature.Builder dSig = Signature.builder(DENOISE).input("x_t", xt).input("t", t);
+    if (dLabels != null) dSig.input("labels", dLabels);
+    denoise = dSig.output("eps", eps).output("x0", x0).build();
 
     // q_sample: noise real images.
     Placeholder<TFloat32> qx0 = tf.withName("q_x0").placeholder(TFloat32.class, Placeholder.shape(image));
@@ -78,7 +88,7 @@ public final class InferenceGraph {
     qSample = Signature.builder(Q_SAMPLE).input("x0", qx0).input("t", qt).input("noise", qn).output("x_t", qxt).build();
 
     LinkedHashMap<String, Operand<TFloat32>> reads = new LinkedHashMap<>(params.reads());
-    Denoiser denoiser = TrainingGraph.x0Denoiser(unet, schedule, prediction);
+    Denoiser denoiser = TrainingGraph.denoiser(cfg, unet, schedule);
     Graphs g = new Graphs(tf, cfg, schedule, denoiser, reads, norm);
 
     // sample (= serving_default): the whole DDPM reverse process over all T steps in one while loop.
@@ -86,11 +96,12 @@ public final class InferenceGraph {
     Placeholder<TInt32> num = g.numImages("sample");
     Placeholder<TInt64> first = g.firstIndex("sample");
     Operand<TInt32> all = tf.constant(Spacing.LEADING.timesteps(schedule, schedule.timesteps));
-    Outputs full = g.loop("sample", SamplerKind.ANCESTRAL, seed, first, g.checkedCount(num), all, null);
-    sample = Signature.builder(SAMPLE).input("seed", seed).input("num_images", num).input("first_index", first)
-        .output("images", full.images).output("samples", full.samples).build();
-    servingDefault = Signature.builder(Signature.DEFAULT_KEY).input("seed", seed).input("num_images", num)
-        .input("first_index", first).output("images", full.images).output("samples", full.samples).build();
+    Conditioning sc = g.conditioning("sample", num);
+    Outputs full = g.loop("sample", SamplerKind.ANCESTRAL, seed, first, g.checkedCount(num), all, null, sc.tensors);
+    sample = sc.inputs(Signature.builder(SAMPLE).input("seed", seed).input("num_images", num)
+        .input("first_index", first)).output("images", full.images).output("samples", full.samples).build();
+    servingDefault = sc.inputs(Signature.builder(Signature.DEFAULT_KEY).input("seed", seed).input("num_images", num)
+        .input("first_index", first)).output("images", full.images).output("samples", full.samples).build();
 
     // sample_<sampler>: K of the T steps with a spacing, one signature per sampler kind.
     for (SamplerKind kind : SamplerKind.values()) {
@@ -113,17 +124,46 @@ public final class InferenceGraph {
       }
       Operand<TInt32> checkedK = tf.withControlDependencies(checks).identity(k);
       Operand<TInt32> ts = g.timesteps(kind, spacing, checkedK);
+      Conditioning c = g.conditioning(p, n);
       Outputs o = g.loop(p, kind, s, f, g.checkedCount(n), ts,
-          eta == null ? null : tf.withControlDependencies(checks).identity(eta));
+          eta == null ? null : tf.withControlDependencies(checks).identity(eta), c.tensors);
       Signature.Builder sig = Signature.builder(kind.signature()).input("seed", s).input("num_images", n)
           .input("first_index", f).input("num_steps", k).input("spacing", spacing);
       if (eta != null) sig.input("eta", eta);
+      c.inputs(sig);
       samplers.put(kind, sig.output("images", o.images).output("samples", o.samples).build());
     }
   }
 
   /** Samples and their pixels. */
   private record Outputs(Operand<TFloat32> samples, Operand<TUint8> images) {}
+
+  /** A conditional model's extra inputs of one sampling signature (none for an unconditional model). */
+  private record Conditioning(Placeholder<TInt32> labels, Placeholder<TFloat32> guidance,
+      Map<String, Operand<?>> tensors) {
+    Signature.Builder inputs(Signature.Builder b) {
+      if (labels != null) b.input("labels", labels).input("guidance_scale", guidance);
+      return b;
+    }
+  }
+
+  /** Fails the run unless labels has {@code count} entries, each in [-1, classes] (-1 and classes: no label). */
+  static Operand<TInt32> checkedLabels(Ops tf, Operand<TInt32> labels, Operand<TInt32> count, int classes) {
+    var inRange = tf.math.logicalAnd(
+        tf.reduceAll(tf.math.greaterEqual(labels, tf.constant(-1)), tf.constant(0)),
+        tf.reduceAll(tf.math.lessEqual(labels, tf.constant(classes)), tf.constant(0)));
+    var ok = tf.assertThat(inRange, List.of(tf.constant("labels must be in [-1, " + classes + "] (-1 and " + classes
+        + " = no label), got"), labels));
+    var sameCount = tf.assertThat(tf.math.equal(tf.size(labels, TInt32.class), count),
+        List.of(tf.constant("labels must have one entry per image: got, expected"), tf.size(labels, TInt32.class),
+            count));
+    return tf.withControlDependencies(List.of(ok, sameCount)).identity(labels);
+  }
+
+  /** -1 becomes the no-label index. */
+  static Operand<TInt32> noLabelToken(Ops tf, Operand<TInt32> labels, int classes) {
+    return tf.select(tf.math.less(labels, tf.constant(0)), tf.fill(tf.shape(labels), tf.constant(classes)), labels);
+  }
 
   /** Builders shared by the sampling signatures. */
   private static final class Graphs {
@@ -177,14 +217,27 @@ public final class InferenceGraph {
       return tf.withControlDependencies(List.of(ok)).identity(ts);
     }
 
+    Conditioning conditioning(String p, Operand<TInt32> numImages) {
+      int classes = cfg.model().numClasses();
+      if (classes == 0) return new Conditioning(null, null, Map.of());
+      Placeholder<TInt32> labels = tf.withName(p + "_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+      Placeholder<TFloat32> guidance = tf.withName(p + "_guidance_scale").placeholder(TFloat32.class,
+          Placeholder.shape(Shape.scalar()));
+      var finite = tf.assertThat(tf.math.isFinite(guidance),
+          List.of(tf.constant("guidance_scale must be finite, got"), guidance));
+      Operand<TFloat32> g = tf.withControlDependencies(List.of(finite)).identity(guidance);
+      Operand<TInt32> l = checkedLabels(tf, labels, numImages, classes);
+      return new Conditioning(labels, guidance, Condition.labels(l, g).tensors());
+    }
+
     Outputs loop(String p, SamplerKind kind, Operand<TInt64> seed, Operand<TInt64> first, Operand<TInt32> n,
-        Operand<TInt32> ts, Operand<TFloat32> eta) {
+        Operand<TInt32> ts, Operand<TFloat32> eta, Map<String, Operand<?>> condition) {
       int size = cfg.data().imageSize();
       int ch = cfg.data().channels();
       SamplerLoop loop = new SamplerLoop(kind.solver(schedule, cfg.diffusion().variance()), denoiser, norm.lows(),
           norm.highs(), size, size, ch);
       Operand<TFloat32> samples = tf.withName(p + "_samples").identity(loop.sample(tf.withSubScope(p), p + "_loop",
-          new SamplerLoop.Inputs(seed, first, n, ts, eta, Map.of()), weights));
+          new SamplerLoop.Inputs(seed, first, n, ts, eta, condition), weights));
       float[] scale = new float[ch];
       float[] shift = new float[ch];
       for (int c = 0; c < ch; c++) {

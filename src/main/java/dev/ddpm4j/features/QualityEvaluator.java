@@ -60,6 +60,14 @@ public final class QualityEvaluator {
 
   /** Scores n images (8-bit NHWC, the feature network's size) and the floor at the same n. */
   public Report evaluate(byte[] pixels, int n, Set<Metric> metrics) {
+    return evaluate(pixels, n, metrics, null);
+  }
+
+  /**
+   * As above, for images drawn for requested classes ({@code requested[i]}, -1 = none): the class statistics then
+   * include the share classified as requested; the floor's is the network's accuracy on the real images.
+   */
+  public Report evaluate(byte[] pixels, int n, Set<Metric> metrics, int[] requested) {
     if (n < 2) throw new IllegalArgumentException("sample-quality metrics need at least 2 images, got " + n);
     long t0 = System.nanoTime();
     FeatureModel.Output out = model.apply(pixels, n);
@@ -71,14 +79,17 @@ public final class QualityEvaluator {
     int half = test.n() / 2;
     Double copiesThreshold = m.contains(Metric.COPIES)
         ? Copies.threshold(test.rows(0, half), train, Copies.DEFAULT_QUANTILE) : null;
-    Scores images = score(out.features(), out.logits(), out.classes(), m, copiesThreshold);
+    Scores images = score(out.features(), out.logits(), out.classes(), m, copiesThreshold, requested);
 
     SplittableRandom rng = new SplittableRandom(seed ^ 0xF100L);
     int floorN = Math.min(n, train.n());
     int[] idx = sample(rng, train.n(), floorN);
     Features floorFeatures = train.select(idx);
     float[] floorLogits = rows(real.trainLogits(), idx, real.classes());
-    Scores floor = score(floorFeatures, floorLogits, out.classes(), EnumSet.copyOf(without(m, Metric.COPIES)), null);
+    int[] floorLabels = new int[idx.length];
+    for (int i = 0; i < idx.length; i++) floorLabels[i] = real.trainLabels()[idx[i]];
+    Scores floor = score(floorFeatures, floorLogits, out.classes(), without(m, Metric.COPIES), null,
+        requested != null ? floorLabels : null);
     if (m.contains(Metric.COPIES)) {
       Features second = test.rows(half, test.n());
       Features queries = second.select(sample(rng, second.n(), Math.min(n, second.n())));
@@ -88,7 +99,8 @@ public final class QualityEvaluator {
     return new Report(images, floor, test.n(), real.testDescription(), featureSeconds, (System.nanoTime() - t1) / 1e9);
   }
 
-  private Scores score(Features f, float[] logits, int classes, Set<Metric> m, Double copiesThreshold) {
+  private Scores score(Features f, float[] logits, int classes, Set<Metric> m, Double copiesThreshold,
+      int[] requested) {
     Double fid = m.contains(Metric.FID) ? Frechet.distance(GaussianStats.of(f), real.testStats()) : null;
     Kid.Result kid = m.contains(Metric.KID)
         ? Kid.compute(f, real.test(), Kid.DEFAULT_SUBSETS, Kid.DEFAULT_SUBSET_SIZE, seed) : null;
@@ -98,7 +110,8 @@ public final class QualityEvaluator {
           Math.min(f.n(), real.test().n())));
       prdc = Prdc.compute(reals, f, Prdc.DEFAULT_K);
     }
-    ClassStats cs = m.contains(Metric.CLASSES) && logits != null ? ClassStats.of(logits, f.n(), classes) : null;
+    ClassStats cs = m.contains(Metric.CLASSES) && logits != null ? ClassStats.of(logits, f.n(), classes, requested)
+        : null;
     Copies.Result copies = m.contains(Metric.COPIES) ? Copies.compute(f, real.train(), copiesThreshold) : null;
     return new Scores(f.n(), fid, kid, prdc, cs, copies);
   }

@@ -3,19 +3,31 @@ package dev.ddpm4j.metrics;
 /**
  * What a classifier says about a set of images, from its logits: the histogram of predicted classes, the entropy of
  * that histogram in bits (log2 K when every class is equally common, 0 when all images are one class), and the share
- * of confident predictions (largest softmax probability at least {@link #CONFIDENT}).
+ * of confident predictions (largest softmax probability at least {@link #CONFIDENT}); for images drawn for requested
+ * classes, the share predicted as their requested class (NaN when no class was requested).
  */
-public record ClassStats(int[] histogram, double entropyBits, double confidentShare, int n) {
+public record ClassStats(int[] histogram, double entropyBits, double confidentShare, double requestedShare, int n) {
   public static final double CONFIDENT = 0.9;
 
   public static ClassStats of(float[] logits, int n, int classes) {
+    return of(logits, n, classes, null);
+  }
+
+  /** @param requested the class each image was drawn for (-1: none), or null */
+  public static ClassStats of(float[] logits, int n, int classes, int[] requested) {
     if ((long) n * classes != logits.length) throw new IllegalArgumentException("logits are not " + n + " x " + classes);
     int[] hist = new int[classes];
     int confident = 0;
+    int asked = 0;
+    int hit = 0;
     for (int i = 0; i < n; i++) {
       int best = argmax(logits, i, classes);
       hist[best]++;
       if (softmax(logits, i, classes)[best] >= CONFIDENT) confident++;
+      if (requested != null && requested[i] >= 0) {
+        asked++;
+        if (requested[i] == best) hit++;
+      }
     }
     double h = 0;
     for (int c : hist) {
@@ -23,7 +35,7 @@ public record ClassStats(int[] histogram, double entropyBits, double confidentSh
       double p = (double) c / n;
       h -= p * Math.log(p) / Math.log(2);
     }
-    return new ClassStats(hist, h, (double) confident / n, n);
+    return new ClassStats(hist, h, (double) confident / n, asked > 0 ? (double) hit / asked : Double.NaN, n);
   }
 
   public static int argmax(float[] logits, int row, int classes) {

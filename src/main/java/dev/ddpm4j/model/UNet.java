@@ -26,6 +26,8 @@ import org.tensorflow.types.family.TFloating;
  *       nearest-neighbour x2 + Conv3x3 (or a 4x4 stride-2 transposed conv) between levels; GroupNorm -> SiLU ->
  *       Conv3x3 (zero-initialized) out.
  * </ul>
+ * A class-conditional model ({@code model.num_classes} = N > 0) adds a learned embedding of the label (N + 1 rows, row
+ * N = no label) to the timestep embedding (weight {@code class.embedding}).
  * Other weights use variance scaling (fan_avg, uniform, scale 1), biases zero, GroupNorm gamma one and beta zero, as
  * the DDPM reference implementation.
  */
@@ -57,10 +59,21 @@ public final class UNet {
     return imageSize;
   }
 
-  /** Predicts from x [B,H,W,C] and integer timesteps t [B] (0-based); output has the shape of x. */
+  /**
+   * Predicts from x [B,H,W,C] and integer timesteps t [B] (0-based); output has the shape of x. A class-conditional
+   * model ({@code model.num_classes > 0}) reads the condition's labels [B] (index num_classes = no label).
+   */
   public <T extends TFloating> Operand<T> apply(Ops tf, Class<T> dtype, Params<T> params, Operand<T> x,
-      Operand<TInt32> t, Dropout dropout) {
-    return new Pass<>(tf, dtype, params, dropout).forward(x, t);
+      Operand<TInt32> t, Condition condition, Dropout dropout) {
+    Operand<TInt32> labels = condition.labels();
+    if (cfg.conditional() && labels == null) {
+      throw new IllegalArgumentException("a class-conditional U-Net (model.num_classes = " + cfg.numClasses()
+          + ") needs labels");
+    }
+    if (!cfg.conditional() && labels != null) {
+      throw new IllegalArgumentException("this U-Net is unconditional (model.num_classes = 0) and takes no labels");
+    }
+    return new Pass<>(tf, dtype, params, dropout).forward(x, t, labels);
   }
 
   /** The sinusoidal frequencies exp(-ln(10000) * i / (half - 1)), i = 0..half-1, as in the DDPM reference. */
@@ -90,9 +103,16 @@ public final class UNet {
       return tf.dtypes.cast(tf.constant(v), dtype);
     }
 
-    Operand<T> forward(Operand<T> x, Operand<TInt32> t) {
+    Operand<T> forward(Operand<T> x, Operand<TInt32> t, Operand<TInt32> labels) {
       int base = cfg.baseChannels();
       Operand<T> temb = timeEmbedding(t, base);
+      if (labels != null) {
+        // one learned row per class plus the "no label" row, added to the timestep embedding the blocks read
+        int width = 4 * base;
+        Operand<T> table = p.get("class.embedding", new long[] {cfg.numClasses() + 1, width},
+            Init.fanAvgUniform(1.0, cfg.numClasses() + 1L, width));
+        temb = tf.math.add(temb, tf.gather(table, labels, tf.constant(0)));
+      }
       Deque<Operand<T>> skips = new ArrayDeque<>();
       Deque<Integer> skipWidths = new ArrayDeque<>();
       Operand<T> h = conv("in", x, imageChannels, base, 3, 1, 1.0);

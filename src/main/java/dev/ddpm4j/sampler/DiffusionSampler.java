@@ -106,7 +106,40 @@ public final class DiffusionSampler implements AutoCloseable {
    * (seed, i) alone, so drawing 10,000 images in batches, one by one, or resuming at an index gives the same images.
    */
   public GeneratedImages sample(int numImages, long seed, long firstIndex, SamplerSpec spec) {
+    return sample(numImages, seed, firstIndex, spec, null, 1f);
+  }
+
+  /**
+   * Class-conditional images: {@code labels[i]} is the class of image i (-1 = no label), {@code guidance} the
+   * classifier-free guidance scale w (0: unconditional, 1: plain conditional, above 1: stronger class fidelity).
+   */
+  public GeneratedImages sample(int numImages, long seed, int[] labels, float guidance) {
+    return sample(numImages, seed, 0, SamplerSpec.ancestral(), labels, guidance);
+  }
+
+  /**
+   * The general form: images {@code firstIndex} .. {@code firstIndex + numImages - 1} of the seed's sequence, drawn
+   * with {@code spec}; for a conditional model with {@code labels} (null: no label for every image) and guidance.
+   */
+  public GeneratedImages sample(int numImages, long seed, long firstIndex, SamplerSpec spec, int[] labels,
+      float guidance) {
     if (numImages < 1) throw new IllegalArgumentException("numImages must be >= 1, got " + numImages);
+    int classes = metadata.numClasses();
+    if (classes == 0 && labels != null) {
+      throw new IllegalArgumentException("this model is unconditional (no classes) and takes no labels");
+    }
+    if (labels != null) {
+      if (labels.length != numImages) {
+        throw new IllegalArgumentException(labels.length + " labels for " + numImages + " images");
+      }
+      for (int l : labels) {
+        if (l < -1 || l > classes) {
+          throw new IllegalArgumentException("label " + l + " is outside [-1, " + classes + "] (-1 and " + classes
+              + " = no label)");
+        }
+      }
+    }
+    if (!Float.isFinite(guidance)) throw new IllegalArgumentException("guidance must be finite, got " + guidance);
     if (firstIndex < 0) throw new IllegalArgumentException("firstIndex must be >= 0, got " + firstIndex);
     if (metadata.formatVersion() < 2) {
       throw new SamplerException("this export predates per-image seeds and sampler signatures (format "
@@ -118,6 +151,11 @@ public final class DiffusionSampler implements AutoCloseable {
       args.put("seed", TInt64.scalarOf(seed));
       args.put("num_images", TInt32.scalarOf(numImages));
       args.put("first_index", TInt64.scalarOf(firstIndex));
+      if (classes > 0) {
+        int[] l = labels != null ? labels : filled(numImages, -1);
+        args.put("labels", TInt32.vectorOf(l));
+        args.put("guidance_scale", TFloat32.scalarOf(guidance));
+      }
       if (spec.isFullAncestral()) {
         signature = "sample";
       } else {
@@ -159,6 +197,28 @@ public final class DiffusionSampler implements AutoCloseable {
     return sample(numImages, seed, 0, SamplerSpec.of("ddim", steps).withEta(eta));
   }
 
+  private static int[] filled(int n, int v) {
+    int[] a = new int[n];
+    java.util.Arrays.fill(a, v);
+    return a;
+  }
+
+  /** The label of a class name or index string (as the CLI takes them), or an error listing the names. */
+  public int label(String classNameOrIndex) {
+    List<String> names = metadata.classNames();
+    int i = names.indexOf(classNameOrIndex);
+    if (i >= 0) return i;
+    for (int k = 0; k < names.size(); k++) if (names.get(k).equalsIgnoreCase(classNameOrIndex)) return k;
+    try {
+      int v = Integer.parseInt(classNameOrIndex);
+      if (v >= 0 && v < metadata.numClasses()) return v;
+    } catch (NumberFormatException e) {
+      // not a number: fall through to the error
+    }
+    throw new IllegalArgumentException("unknown class '" + classNameOrIndex + "' (classes: " + (names.isEmpty()
+        ? "0.." + (metadata.numClasses() - 1) : names) + ")");
+  }
+
   private GeneratedImages images(Result r, int numImages) {
     TUint8 images = (TUint8) r.get("images").orElseThrow();
     TFloat32 samples = (TFloat32) r.get("samples").orElseThrow();
@@ -174,6 +234,11 @@ public final class DiffusionSampler implements AutoCloseable {
    * The network at noisy images x_t (n*H*W*C floats, model space) and 0-based timesteps t (n entries in [0, T)).
    */
   public Denoised denoise(float[] xt, int[] t) {
+    return denoise(xt, t, null);
+  }
+
+  /** The network at (x_t, t) with class labels (a conditional model; null or -1 = no label). */
+  public Denoised denoise(float[] xt, int[] t, int[] labels) {
     int size = metadata.imageSize();
     int per = size * size * metadata.channels();
     if (t.length == 0) throw new IllegalArgumentException("t is empty");
@@ -186,10 +251,17 @@ public final class DiffusionSampler implements AutoCloseable {
         throw new IllegalArgumentException("timestep " + v + " is outside [0, " + metadata.timesteps() + ")");
       }
     }
+    int classes = metadata.numClasses();
+    if (classes == 0 && labels != null) throw new IllegalArgumentException("this model is unconditional");
+    if (labels != null && labels.length != t.length) {
+      throw new IllegalArgumentException(labels.length + " labels for " + t.length + " images");
+    }
     try (TFloat32 x = TFloat32.tensorOf(Shape.of(t.length, size, size, metadata.channels()));
-        TInt32 tt = TInt32.vectorOf(t)) {
+        TInt32 tt = TInt32.vectorOf(t);
+        TInt32 ll = classes > 0 ? TInt32.vectorOf(labels != null ? labels : filled(t.length, -1)) : null) {
       x.asRawTensor().data().asFloats().write(xt);
-      try (Result r = bundle.function("denoise").call(Map.of("x_t", x, "t", tt))) {
+      Map<String, Tensor> args = ll == null ? Map.of("x_t", x, "t", tt) : Map.of("x_t", x, "t", tt, "labels", ll);
+      try (Result r = bundle.function("denoise").call(args)) {
         float[] eps = new float[xt.length];
         float[] x0 = new float[xt.length];
         ((TFloat32) r.get("eps").orElseThrow()).asRawTensor().data().asFloats().read(eps);

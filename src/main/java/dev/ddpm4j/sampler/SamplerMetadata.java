@@ -48,6 +48,18 @@ public final class SamplerMetadata {
         .mapToDouble(o -> ((Number) o).doubleValue()).toArray();
   }
 
+  /** Number of classes of a class-conditional model; 0 for an unconditional one. */
+  public int numClasses() {
+    return ((Number) json.getOrDefault("num_classes", 0)).intValue();
+  }
+
+  /** The class names (index = label), or empty when the export does not name them. */
+  @SuppressWarnings("unchecked")
+  public List<String> classNames() {
+    Object names = json.get("class_names");
+    return names instanceof List ? ((List<Object>) names).stream().map(String::valueOf).toList() : List.of();
+  }
+
   /** Version of the export contract: 2 adds first_index and one sample_<sampler> signature per sampler. */
   public int formatVersion() {
     return ((Number) json.getOrDefault("format_version", 1)).intValue();

@@ -2,6 +2,7 @@ package dev.ddpm4j.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ddpm4j.config.ConfigException;
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.data.BatchIterator;
 import dev.ddpm4j.data.Dataset;
@@ -83,6 +84,8 @@ public final class Trainer {
       progress.message("note: the dataset has fewer images (" + data.size() + ") than train.batch_size; "
           + "batches repeat images across epochs");
     }
+    checkLabels(cfg, data);
+    writeClassNames(runDir, data.classNames());
     Normalizer norm = Normalizer.of(cfg.data());
     progress.message("building the training graph ...");
     long t0 = System.nanoTime();
@@ -142,7 +145,7 @@ public final class Trainer {
         cfg.data().prefetch(), position)) {
       while (step < tc.steps() && !stopRequested) {
         BatchIterator.Batch batch = it.next();
-        last = ts.step(batch.images());
+        last = ts.step(batch.images(), batch.labels());
         step = last.step();
         if (!Float.isFinite(last.loss())) {
           bar.finish();
@@ -187,6 +190,43 @@ public final class Trainer {
     bar.finish();
     if (!stopRequested && exportHook != null) exportHook.afterTraining(cfg, runDir, bar);
     return new Outcome(step, runDir, bar.smoothedLoss(), imagesPerSecond);
+  }
+
+  /** A class-conditional config needs a dataset whose labels are its classes. */
+  static void checkLabels(ExperimentConfig cfg, Dataset data) {
+    int n = cfg.model().numClasses();
+    if (n == 0) return;
+    if (data.classNames().size() < 2 || data.classNames().contains("")) {
+      throw new ConfigException(cfg.runDir().resolve("config.yaml").toString(), "model.num_classes", String.valueOf(n),
+          data.name() + " carries no class labels (an image folder's labels are its first-level folders; images "
+              + "directly under data.path have none); use model.num_classes: 0");
+    }
+    if (data.classNames().size() != n) {
+      throw new ConfigException(cfg.runDir().resolve("config.yaml").toString(), "model.num_classes", String.valueOf(n),
+          data.name() + " has " + data.classNames().size() + " classes " + data.classNames());
+    }
+  }
+
+  /** The run's class names ({@code classes.json}): the export's metadata names the labels with them. */
+  static void writeClassNames(Path runDir, List<String> names) {
+    try {
+      Files.writeString(runDir.resolve("classes.json"), JSON.writeValueAsString(names));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + runDir.resolve("classes.json") + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The class names a run stored (empty when it has none). */
+  public static List<String> readClassNames(Path runDir) {
+    Path f = runDir.resolve("classes.json");
+    if (!Files.isRegularFile(f)) return List.of();
+    try {
+      List<String> out = new ArrayList<>();
+      JSON.readTree(f.toFile()).forEach(n -> out.add(n.asText()));
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + f + ": " + e.getMessage(), e);
+    }
   }
 
   private static Checkpoints.State state(long step, BatchIterator.Position p, double before, long started) {

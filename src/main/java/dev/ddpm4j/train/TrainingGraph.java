@@ -3,11 +3,13 @@ package dev.ddpm4j.train;
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.data.Normalizer;
 import dev.ddpm4j.diffusion.Denoiser;
+import dev.ddpm4j.diffusion.Guidance;
 import dev.ddpm4j.diffusion.SamplerKind;
 import dev.ddpm4j.diffusion.SamplerLoop;
 import dev.ddpm4j.diffusion.Spacing;
 import dev.ddpm4j.diffusion.DiffusionOps;
 import dev.ddpm4j.diffusion.Schedule;
+import dev.ddpm4j.model.Condition;
 import dev.ddpm4j.model.MapParams;
 import dev.ddpm4j.model.UNet;
 import dev.ddpm4j.model.VariableParams;
@@ -44,9 +46,14 @@ public final class TrainingGraph {
   static final long TAG_T = 0x7100L;
   static final long TAG_NOISE = 0x4E01L;
   static final long TAG_DROPOUT = 0xD400L;
+  static final long TAG_LABEL = 0x1ABE1L;
 
   public final Graph graph;
   public final Placeholder<TFloat32> x0;
+  /** Class labels of the batch (conditional models only; null otherwise). */
+  public final Placeholder<TInt32> labels;
+  /** The labels the network saw: each replaced by the no-label token with probability train.label_dropout. */
+  public final Operand<TInt32> labelsSeen;
   /** This step's timesteps, noisy inputs and the network's output (feedable/fetchable for tests). */
   public final Operand<TInt32> t;
   public final Operand<TFloat32> xt;
@@ -87,6 +94,18 @@ public final class TrainingGraph {
     globalStep = tf.withName("global_step").variable(tf.withInitScope().constant(0L));
     stepRead = tf.withName("global_step_read").identity(globalStep);
     x0 = tf.withName("x0").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, size, size, ch)));
+    int classes = cfg.model().numClasses();
+    if (classes > 0) {
+      labels = tf.withName("labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+      // label dropout keyed by (run seed, step): one network learns p(x | c) and p(x), and resume stays exact
+      Operand<TFloat32> u = tf.random.statelessRandomUniform(tf.shape(labels), key(tf, seed ^ TAG_LABEL, stepRead),
+          TFloat32.class);
+      labelsSeen = tf.withName("labels_seen").select(tf.math.less(u, tf.constant((float) tc.labelDropout())),
+          tf.fill(tf.shape(labels), tf.constant(classes)), labels);
+    } else {
+      labels = null;
+      labelsSeen = null;
+    }
 
     Operand<TInt32> batch = tf.slice(tf.shape(x0), tf.constant(new int[] {0}), tf.constant(new int[] {1}));
     t = tf.withName("t").random.statelessRandomUniformInt(batch, key(tf, seed ^ TAG_T, stepRead),
@@ -110,7 +129,8 @@ public final class TrainingGraph {
         return o.select(keep, scaled, o.zerosLike(x));
       }
     };
-    output = unet.apply(tf.withSubScope("forward"), TFloat32.class, weights, xt, t, dropout);
+    Condition condition = classes > 0 ? Condition.labels(labelsSeen, null) : Condition.none();
+    output = unet.apply(tf.withSubScope("forward"), TFloat32.class, weights, xt, t, condition, dropout);
     loss = tf.withName("loss").identity(diffusion.loss(cfg.diffusion(), output, x0, noise, xt, t));
 
     // Gradients over the raw weights only.
@@ -158,19 +178,27 @@ public final class TrainingGraph {
     for (var en : ema.entrySet()) emaReads.put(en.getKey(), tf.identity(en.getValue()));
     Normalizer norm = Normalizer.of(cfg.data());
     SamplerLoop loop = new SamplerLoop(SamplerKind.ANCESTRAL.solver(schedule, cfg.diffusion().variance()),
-        x0Denoiser(unet, schedule, cfg.diffusion().prediction()), norm.lows(), norm.highs(), size, size, ch);
+        denoiser(cfg, unet, schedule), norm.lows(), norm.highs(), size, size, ch);
     Operand<TInt32> allSteps = tf.constant(Spacing.LEADING.timesteps(schedule, schedule.timesteps));
+    // a conditional model's grid cycles through the classes (image i has label i mod num_classes), unguided
+    Map<String, Operand<?>> gridCondition = classes > 0 ? Condition.labels(tf.math.mod(tf.range(tf.constant(0),
+        sampleCount, tf.constant(1)), tf.constant(classes)), null).tensors() : Map.of();
     samples = tf.withName("samples").identity(loop.sample(tf.withSubScope("sampler"), "ancestral_loop",
-        new SamplerLoop.Inputs(sampleSeed, tf.constant(0L), sampleCount, allSteps, null, Map.of()), emaReads));
+        new SamplerLoop.Inputs(sampleSeed, tf.constant(0L), sampleCount, allSteps, null, gridCondition), emaReads));
   }
 
   /**
    * The U-Net as the samplers call it inside their loops: weights from the loop variables, no dropout, output of any
-   * parameterization turned into x_0. The export graph uses the same one.
+   * parameterization turned into x_0, classifier-free guidance for a conditional model. The export graph uses the
+   * same one.
    */
-  public static Denoiser x0Denoiser(UNet unet, Schedule schedule, String prediction) {
-    return (o, w, x, t, condition) -> new Denoiser.Prediction(new DiffusionOps<>(o, TFloat32.class, schedule)
-        .predictedX0(prediction, unet.apply(o, TFloat32.class, new MapParams<>(w), x, t, null), x, t));
+  public static Denoiser denoiser(ExperimentConfig cfg, UNet unet, Schedule schedule) {
+    String prediction = cfg.diffusion().prediction();
+    Guidance.Network net = (o, w, x, t, condition) -> new DiffusionOps<>(o, TFloat32.class, schedule)
+        .predictedX0(prediction, unet.apply(o, TFloat32.class, new MapParams<>(w), x, t, Condition.of(condition),
+            null), x, t);
+    if (cfg.model().conditional()) return Guidance.classifierFree(net, cfg.model().numClasses());
+    return (o, w, x, t, condition) -> new Denoiser.Prediction(net.x0(o, w, x, t, condition));
   }
 
   /** A stateless-random key [stream, step]. */

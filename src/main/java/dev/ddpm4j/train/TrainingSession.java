@@ -53,10 +53,24 @@ public final class TrainingSession implements AutoCloseable {
 
   /** One optimizer step on a batch of normalized NHWC floats; reports the step number it completed (1-based). */
   public StepResult step(float[] batch) {
+    return step(batch, null);
+  }
+
+  /**
+   * One optimizer step on a batch and its class labels (used by a conditional model, ignored otherwise); reports the
+   * step number it completed (1-based).
+   */
+  public StepResult step(float[] batch, int[] labels) {
     int b = batch.length / (height * width * channels);
-    try (TFloat32 x = TFloat32.tensorOf(Shape.of(b, height, width, channels))) {
+    if (net.labels != null && labels == null) {
+      throw new IllegalArgumentException("a class-conditional model (model.num_classes > 0) trains on labels");
+    }
+    try (TFloat32 x = TFloat32.tensorOf(Shape.of(b, height, width, channels));
+        TInt32 y = net.labels != null ? TInt32.vectorOf(labels) : null) {
       x.asRawTensor().data().asFloats().write(batch);
-      try (Result r = session.runner().feed(net.x0, x).addTarget(net.train)
+      Session.Runner runner = session.runner().feed(net.x0, x);
+      if (y != null) runner.feed(net.labels, y);
+      try (Result r = runner.addTarget(net.train)
           .fetch(net.loss).fetch(net.gradNorm).fetch(net.learningRate).fetch(net.stepAfter).run()) {
         return new StepResult(((TInt64) r.get(3)).getLong(), ((TFloat32) r.get(0)).getFloat(),
             ((TFloat32) r.get(1)).getFloat(), ((TFloat32) r.get(2)).getFloat());

@@ -16,7 +16,6 @@ import dev.ddpm4j.train.Progress;
 import dev.ddpm4j.train.Trainer;
 import dev.ddpm4j.train.TrainingSession;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -25,8 +24,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -248,24 +245,7 @@ class ExportTest {
 
   @Test
   void aJvmWithOnlyTensorFlowJavaGetsTheSameBytes() throws Exception {
-    Path src = tmp.resolve("child-src");
-    Path classes = tmp.resolve("child-classes");
-    Files.createDirectories(src);
-    Files.createDirectories(classes);
-    Path java = src.resolve("TfOnlyClient.java");
-    try (var in = ExportTest.class.getResourceAsStream("/child/TfOnlyClient.java")) {
-      Files.write(java, in.readAllBytes());
-    }
-    String tfOnly = String.join(File.pathSeparator, tensorFlowJars());
-    int rc = ToolProvider.getSystemJavaCompiler().run(null, null, null, "-cp", tfOnly, "-d", classes.toString(),
-        java.toString());
-    assertEquals(0, rc, "compiling the TF-only client");
-    Path out = Files.createDirectories(tmp.resolve("child-out"));
-    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", classes + File.pathSeparator + tfOnly, "TfOnlyClient", ema.toString(), out.toString(), "5", "3", "8", "1")
-        .redirectErrorStream(true).redirectOutput(tmp.resolve("child.log").toFile()).start();
-    assertTrue(p.waitFor(180, TimeUnit.SECONDS), "child finished");
-    assertEquals(0, p.exitValue(), Files.readString(tmp.resolve("child.log")));
+    Path out = dev.ddpm4j.TfOnlyChild.run(tmp, ema.toString(), "5", "3", "8", "1");
     assertArrayEquals(sampler.sample(3, 5).pixels(), Files.readAllBytes(out.resolve("images.bin")));
     assertEquals("[3, 8, 8, 1]", Files.readString(out.resolve("images.shape")));
     assertArrayEquals(sampler.sample(3, 5, 4, dev.ddpm4j.sampler.SamplerSpec.of("dpmpp_2m", 6).withSpacing("karras"))
@@ -275,21 +255,6 @@ class ExportTest {
     float[] eps = sampler.denoise(xt, new int[] {1, 7}).eps();
     ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(out.resolve("eps.bin"))).order(ByteOrder.LITTLE_ENDIAN);
     for (float v : eps) assertEquals(v, b.getFloat(), 1e-6f);
-  }
-
-  /** The TensorFlow Java jars of the test classpath (API, native, ndarray, JavaCPP, protobuf) and nothing else. */
-  static List<String> tensorFlowJars() {
-    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    List<String> out = new ArrayList<>();
-    for (String e : cp.split(File.pathSeparator)) {
-      String name = Path.of(e).getFileName().toString();
-      if (name.startsWith("tensorflow-core-") || name.startsWith("ndarray-") || name.startsWith("javacpp-")
-          || name.startsWith("protobuf-java-")) {
-        out.add(e);
-      }
-    }
-    assertTrue(out.stream().anyMatch(s -> s.contains("tensorflow-core-api")), "TF Java on the test classpath: " + cp);
-    return out;
   }
 
   @Test

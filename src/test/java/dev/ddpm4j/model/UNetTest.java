@@ -45,7 +45,7 @@ class UNetTest {
           tf.constant(new long[] {1, 1}));
       var t = tf.constant(new int[] {3, 900});
       VariableParams<TFloat32> p = new VariableParams<>(tf, TFloat32.class, "unet", 0);
-      Operand<TFloat32> y = UNet.of(cfg).apply(tf, TFloat32.class, p, x, t, null);
+      Operand<TFloat32> y = UNet.of(cfg).apply(tf, TFloat32.class, p, x, t, Condition.none(), null);
       try (Session s = new Session(g)) {
         s.initialize();
         try (Result r = s.runner().fetch(y).run()) {
@@ -62,7 +62,7 @@ class UNetTest {
       Ops tf = Ops.create(g);
       var x = tf.random.statelessRandomNormal(tf.constant(new long[] {2, 8, 8, 1}), tf.constant(new long[] {1, 1}));
       VariableParams<TFloat32> p = new VariableParams<>(tf, TFloat32.class, "unet", 0);
-      Operand<TFloat32> y = UNet.of(cfg).apply(tf, TFloat32.class, p, x, tf.constant(new int[] {1, 2}), null);
+      Operand<TFloat32> y = UNet.of(cfg).apply(tf, TFloat32.class, p, x, tf.constant(new int[] {1, 2}), Condition.none(), null);
       try (Session s = new Session(g)) {
         s.initialize();
         try (Result r = s.runner().fetch(y).run()) {
@@ -97,7 +97,7 @@ class UNetTest {
       Ops tf = Ops.create(g);
       VariableParams<TFloat32> p = new VariableParams<>(tf, TFloat32.class, "unet", seed);
       UNet.of(cfg).apply(tf, TFloat32.class, p, tf.zeros(tf.constant(new long[] {1, 8, 8, 1}), TFloat32.class),
-          tf.constant(new int[] {0}), null);
+          tf.constant(new int[] {0}), Condition.none(), null);
       try (Session s = new Session(g)) {
         s.initialize();
         try (Result r = s.runner().fetch(p.variables().get(name)).run()) {
@@ -129,7 +129,7 @@ class UNetTest {
         Ops pt = Ops.create(probe);
         VariableParams<TFloat64> vp = new VariableParams<>(pt, TFloat64.class, "unet", 0);
         unet.apply(pt, TFloat64.class, vp, pt.zeros(pt.constant(new long[] {1, 8, 8, 1}), TFloat64.class),
-            pt.constant(new int[] {0}), null);
+            pt.constant(new int[] {0}), Condition.none(), null);
         shapes = new LinkedHashMap<>(vp.shapes());
       }
       Map<String, Operand<TFloat64>> inputs = new LinkedHashMap<>();
@@ -138,7 +138,7 @@ class UNetTest {
       }
       Operand<TFloat64> xs = tf.reshape(tf.constant(randomArray(rnd, 2 * 8 * 8, 1.0)), tf.constant(new long[] {2, 8, 8, 1}));
       Operand<TFloat64> probeW = tf.reshape(tf.constant(randomArray(rnd, 2 * 8 * 8, 1.0)), tf.constant(new long[] {2, 8, 8, 1}));
-      Operand<TFloat64> y = unet.apply(tf, TFloat64.class, new MapParams<>(inputs), xs, tf.constant(new int[] {3, 17}), null);
+      Operand<TFloat64> y = unet.apply(tf, TFloat64.class, new MapParams<>(inputs), xs, tf.constant(new int[] {3, 17}), Condition.none(), null);
       Operand<TFloat64> loss = tf.sum(tf.math.mul(y, probeW), tf.constant(new int[] {0, 1, 2, 3}));
       List<String> names = new ArrayList<>(inputs.keySet());
       Output<?>[] wrt = names.stream().map(n -> inputs.get(n).asOutput()).toArray(Output<?>[]::new);
