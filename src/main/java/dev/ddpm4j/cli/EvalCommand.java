@@ -319,6 +319,10 @@ final class EvalCommand implements Callable<Integer> {
   }
 
   private int bound(ExperimentConfig cfg, DiffusionSampler s, String metric) {
+    if (cfg.data().kind().equals("synthetic")) {
+      throw new Main.UserError("synthetic data has no test split: the bound would score the training images; "
+          + "evaluate a model trained on fashion_mnist or an image folder");
+    }
     if (cfg.data().kind().equals("fashion_mnist")) { // its own test split: the t10k files
       cfg = ExperimentConfig.parse(cfg.toYaml(), "stored config", List.of("data.split=test"));
     }
@@ -329,35 +333,65 @@ final class EvalCommand implements Callable<Integer> {
     norm.normalize(data.pixels(), 0, x0, 0, x0.length);
     double[] scale = norm.scale().stream().mapToDouble(Double::doubleValue).toArray();
     double[] shift = norm.shift().stream().mapToDouble(Double::doubleValue).toArray();
+    boolean[] scored = ownPixels(cfg, data);
     Elbo.Denoise net = (xt, t) -> batched(s, xt, t, dims);
     long t0 = System.nanoTime();
     Elbo.Result r = Elbo.evaluate(Schedule.of(cfg.diffusion()), cfg.diffusion().variance(), x0, data.size(), dims,
-        scale, shift, net, seed, buckets);
-    printBound(r, data, cfg, (System.nanoTime() - t0) / 1e9, metric);
+        scale, shift, scored, true, net, seed, buckets);
+    printBound(r, data, cfg, (System.nanoTime() - t0) / 1e9, metric, scored != null);
     return 0;
   }
 
-  private float[] batched(DiffusionSampler s, float[] xt, int[] t, int dims) {
+  /**
+   * The dimensions of the data's own pixels when a dataset was padded to the model's size (Fashion-MNIST's centered
+   * 28x28), else null (all).
+   */
+  static boolean[] ownPixels(ExperimentConfig cfg, Dataset data) {
+    int size = data.height();
+    int own = 28;
+    if (!cfg.data().kind().equals("fashion_mnist") || !cfg.data().resize().equals("pad") || size <= own) return null;
+    int c = data.channels();
+    boolean[] m = new boolean[size * size * c];
+    int o = (size - own) / 2;
+    for (int y = o; y < o + own; y++) for (int x = o; x < o + own; x++) for (int k = 0; k < c; k++) m[(y * size + x) * c + k] = true;
+    return m;
+  }
+
+  private Elbo.Prediction batched(DiffusionSampler s, float[] xt, int[] t, int dims) {
     float[] out = new float[xt.length];
+    float[] logVar = null;
     for (int start = 0; start < t.length; start += batch) {
       int n = Math.min(batch, t.length - start);
       float[] x = java.util.Arrays.copyOfRange(xt, start * dims, (start + n) * dims);
-      float[] x0 = s.denoise(x, java.util.Arrays.copyOfRange(t, start, start + n)).x0();
-      System.arraycopy(x0, 0, out, start * dims, n * dims);
+      DiffusionSampler.Denoised d = s.denoise(x, java.util.Arrays.copyOfRange(t, start, start + n));
+      System.arraycopy(d.x0(), 0, out, start * dims, n * dims);
+      if (d.logVariance() != null) {
+        if (logVar == null) logVar = new float[xt.length];
+        System.arraycopy(d.logVariance(), 0, logVar, start * dims, n * dims);
+      }
     }
-    return out;
+    return new Elbo.Prediction(out, logVar);
   }
 
-  private void printBound(Elbo.Result r, Dataset data, ExperimentConfig cfg, double seconds, String metric) {
+  private void printBound(Elbo.Result r, Dataset data, ExperimentConfig cfg, double seconds, String metric,
+      boolean region) {
     PrintWriter o = spec.commandLine().getOut();
-    o.printf("%s, %d images, %d timesteps, variance %s (%.1fs)%n", data.name(), r.images(),
-        cfg.diffusion().timesteps(), cfg.diffusion().variance(), seconds);
+    o.printf("%s, %d images, %d timesteps, variance %s, x0 clipped to the data range (%.1fs)%n", data.name(),
+        r.images(), cfg.diffusion().timesteps(), cfg.diffusion().variance(), seconds);
     if (metric.equals("bpd")) {
+      if (region) {
+        o.printf("bits/dim over the data's own %d pixels (the %dx%d padding excluded):%n", r.scoredDims(),
+            data.height(), data.width());
+      }
       o.printf("prior KL(q(x_T|x_0) || N(0,I))     %10.5f bits/dim%n", r.prior());
       o.printf("sum_t KL(q(x_t-1|x_t,x_0) || p)    %10.5f bits/dim%n", r.diffusionTerms());
       o.printf("decoder -log p(x_0|x_1)            %10.5f bits/dim%n", r.decoder());
       o.printf("total (negative ELBO)              %10.5f bits/dim  (standard error %.5f)%n", r.total(),
           r.totalStandardError());
+      if (region) {
+        o.printf("all %d dimensions, padding included: %.5f bits/dim (standard error %.5f)%n", r.dims(),
+            r.all().total(), r.all().totalStandardError());
+      }
     } else {
       int steps = cfg.diffusion().timesteps();
       List<String> rows = new ArrayList<>();

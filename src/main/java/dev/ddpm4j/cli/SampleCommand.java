@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -23,10 +24,15 @@ final class SampleCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "DIR", description = "Exported SavedModel directory.")
   Path model;
 
-  @Option(names = "--num", defaultValue = "64", description = "Number of images (default: ${DEFAULT-VALUE}).")
-  int num;
+  @Option(names = "--num", description = "Number of images (default: the model's sample.num_images, 64 unless its "
+      + "training config says otherwise; with --class all, per class).")
+  Integer numOption;
 
-  @Option(names = "--seed", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--seed", description = "Random seed (default: the model's sample.seed, 0 unless its training "
+      + "config says otherwise).")
+  Long seedOption;
+
+  int num;
   long seed;
 
   @Option(names = "--batch", defaultValue = "64", description = "Images per sampler call (default: ${DEFAULT-VALUE}).")
@@ -51,17 +57,29 @@ final class SampleCommand implements Callable<Integer> {
 
   @Mixin SamplerChoice samplerChoice;
 
+  /** The training config's {@code sample} section stored in the export (empty if absent). */
+  static Map<?, ?> sampleSection(DiffusionSampler s) {
+    Object config = s.metadata().asMap().get("config");
+    Object sample = config instanceof Map<?, ?> c ? c.get("sample") : null;
+    return sample instanceof Map<?, ?> m ? m : Map.of();
+  }
+
   @Spec CommandSpec spec;
 
   @Override
   public Integer call() throws IOException {
-    if (num < 1) throw new Main.UserError("--num must be >= 1, got " + num);
+    if (numOption != null && numOption < 1) throw new Main.UserError("--num must be >= 1, got " + numOption);
     if (batch < 1) throw new Main.UserError("--batch must be >= 1, got " + batch);
     if (startIndex < 0) throw new Main.UserError("--start-index must be >= 0, got " + startIndex);
     PrintWriter o = spec.commandLine().getOut();
     long t0 = System.nanoTime();
     try (DiffusionSampler s = DiffusionSampler.load(model)) {
       double loadSeconds = (System.nanoTime() - t0) / 1e9;
+      Map<?, ?> defaults = sampleSection(s);
+      Object n = defaults.get("num_images");
+      Object sd = defaults.get("seed");
+      num = numOption != null ? numOption : n instanceof Number v ? v.intValue() : 64;
+      seed = seedOption != null ? seedOption : sd instanceof Number v ? v.longValue() : 0;
       SamplerSpec choice = samplerChoice.spec(s.metadata().timesteps());
       java.util.function.IntUnaryOperator labels = samplerChoice.labels(s);
       int classes = s.metadata().numClasses();

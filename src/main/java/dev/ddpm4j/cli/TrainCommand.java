@@ -26,17 +26,39 @@ final class TrainCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
+  /**
+   * A run's stored config with --set changes: only keys that do not change what the weights mean (train.*, run.*,
+   * sample.*, export.*) may change on resume; the rest would continue on weights trained for another model.
+   */
+  static ExperimentConfig resumed(Path stored, java.util.List<String> overrides) {
+    ExperimentConfig before = ExperimentConfig.load(stored, java.util.List.of());
+    ExperimentConfig after = ExperimentConfig.load(stored, overrides);
+    java.util.List<String> changed = new java.util.ArrayList<>();
+    var a = before.toJson();
+    var b = after.toJson();
+    for (String section : java.util.List.of("data", "model", "diffusion")) {
+      a.get(section).fieldNames().forEachRemaining(k -> {
+        if (!a.get(section).get(k).equals(b.get(section).get(k))) changed.add(section + "." + k);
+      });
+    }
+    if (!changed.isEmpty()) {
+      throw new Main.UserError("--resume continues the stored run's weights; these keys would change what they mean: "
+          + changed + " (only train.*, run.*, sample.* and export.* may change; start a new run.name instead)");
+    }
+    return after;
+  }
+
   @Override
   public Integer call() {
     ExperimentConfig cfg;
     if (resume != null && !resume.isEmpty()) {
       Path stored = Path.of(resume).resolve("config.yaml");
       if (!Files.isRegularFile(stored)) throw new Main.UserError(resume + " is not a run directory (no config.yaml)");
-      cfg = ExperimentConfig.load(stored, options.overrides);
+      cfg = resumed(stored, options.overrides);
     } else {
       cfg = options.resolve();
       Path stored = cfg.runDir().resolve("config.yaml");
-      if (resume != null && Files.isRegularFile(stored)) cfg = ExperimentConfig.load(stored, options.overrides);
+      if (resume != null && Files.isRegularFile(stored)) cfg = resumed(stored, options.overrides);
     }
     Progress progress = Progress.forConsole(cfg.train().steps());
     progress.message("run " + cfg.runDir() + ": " + cfg.train().steps() + " steps of batch " + cfg.train().batchSize());

@@ -79,7 +79,7 @@ public record ExperimentConfig(
   public static final List<String> UPSAMPLE_MODES = List.of("nearest_conv", "transposed_conv");
   public static final List<String> SCHEDULES = List.of("linear", "cosine", "quadratic", "sigmoid");
   public static final List<String> PREDICTIONS = List.of("eps", "x0", "mean", "v");
-  public static final List<String> VARIANCES = List.of("beta", "beta_tilde");
+  public static final List<String> VARIANCES = List.of("beta", "beta_tilde", "learned_range");
   public static final List<String> LOSSES = List.of("simple", "weighted_vlb", "hybrid");
   public static final List<String> EXPORT_WEIGHTS = List.of("ema", "raw");
 
@@ -188,7 +188,8 @@ public record ExperimentConfig(
     b.section("diffusion");
     b.section("diffusion.schedule");
     Diffusion diffusion = new Diffusion(
-        b.integer("diffusion.timesteps", 1000, v -> v > 0, positive),
+        b.integer("diffusion.timesteps", 1000, v -> v >= 2 && v <= 100000,
+            "must be in [2, 100000] (one step has no posterior to learn)"),
         new Schedule(
             b.choice("diffusion.schedule.kind", "linear", SCHEDULES),
             b.number("diffusion.schedule.beta_start", 1e-4, v -> v > 0 && v < 1, "must be in (0, 1)"),
@@ -251,6 +252,16 @@ public record ExperimentConfig(
     if (diffusion.snrGamma() > 0 && diffusion.prediction().equals("mean")) {
       b.problem("diffusion.snr_gamma", diffusion.snrGamma(), "min-SNR weighting is defined for prediction eps, x0 "
           + "and v, not mean");
+    }
+    boolean learned = diffusion.variance().equals("learned_range");
+    if (diffusion.loss().equals("hybrid") && !learned) {
+      b.problem("diffusion.loss", diffusion.loss(), "hybrid is the improved-DDPM loss: simple for the mean plus "
+          + "vlb_weight x the bound for a learned variance; it needs diffusion.variance: learned_range (is "
+          + diffusion.variance() + ")");
+    }
+    if (learned && diffusion.loss().equals("simple")) {
+      b.problem("diffusion.variance", diffusion.variance(), "a learned variance learns only from the bound; "
+          + "diffusion.loss simple has none: use hybrid (or weighted_vlb)");
     }
     if (diffusion.snrGamma() > 0 && diffusion.loss().equals("weighted_vlb")) {
       b.problem("diffusion.snr_gamma", diffusion.snrGamma(), "weights the simple loss; loss weighted_vlb has none "

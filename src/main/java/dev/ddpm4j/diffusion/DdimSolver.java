@@ -27,7 +27,8 @@ public final class DdimSolver extends Solver {
   }
 
   @Override
-  public double[] step(int[] ts, int j, double eta, double[] x, double[] x0, List<double[]> previous, double[] z) {
+  public double[] step(int[] ts, int j, double eta, double[] x, double[] x0, double[] fraction,
+      List<double[]> previous, double[] z) {
     double a = schedule.alphaBar[ts[j]];
     double as = schedule.alphaBar[ts[j + 1]];
     double sigma = eta * Math.sqrt((1 - as) / (1 - a)) * Math.sqrt(1 - a / as);
@@ -41,8 +42,8 @@ public final class DdimSolver extends Solver {
   }
 
   @Override
-  public Operand<TFloat32> step(At at, Operand<TFloat32> x, Operand<TFloat32> x0, List<Operand<TFloat32>> previous,
-      Operand<TFloat32> z) {
+  public Operand<TFloat32> step(At at, Operand<TFloat32> x, Operand<TFloat32> x0, Operand<TFloat32> fraction,
+      List<Operand<TFloat32>> previous, Operand<TFloat32> z) {
     Ops tf = at.tf();
     Operand<TFloat64> a = at.alphaBar(at.t(0));
     Operand<TFloat64> as = at.alphaBar(at.t(1));

@@ -13,8 +13,15 @@ import org.tensorflow.types.TInt32;
  * through the loop untouched: the diffusion maths never looks at them.
  */
 public interface Denoiser {
-  /** What the network says about x_t: the implied x_0 (unclipped). */
-  record Prediction(Operand<TFloat32> x0) {}
+  /**
+   * What the network says about x_t: the implied x_0 (unclipped) and, for a learned variance, the interpolation f in
+   * [0, 1] between log beta~ and log beta (null for a fixed variance). The solver turns f into its own step's variance.
+   */
+  record Prediction(Operand<TFloat32> x0, Operand<TFloat32> varianceFraction) {
+    public Prediction(Operand<TFloat32> x0) {
+      this(x0, null);
+    }
+  }
 
   Prediction predict(Ops tf, Map<String, Operand<TFloat32>> weights, Operand<TFloat32> x, Operand<TInt32> t,
       Map<String, Operand<?>> condition);

@@ -1,8 +1,10 @@
 package dev.ddpm4j.diffusion;
 
 import dev.ddpm4j.config.ExperimentConfig;
+import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
@@ -20,17 +22,99 @@ public final class DiffusionOps<T extends TFloating> {
   private final Class<T> dtype;
   private final Schedule schedule;
   private final double[] vlbWeight;
+  private final boolean learned;
 
   public DiffusionOps(Ops tf, Class<T> dtype, Schedule schedule) {
     this(tf, dtype, schedule, "beta");
   }
 
-  /** @param variance the sampler variance sigma_t^2 the VLB terms are measured against: beta or beta_tilde */
+  /**
+   * @param variance the reverse-process variance the bound is measured against: beta, beta_tilde, or learned_range
+   *     (the network's own)
+   */
   public DiffusionOps(Ops tf, Class<T> dtype, Schedule schedule, String variance) {
     this.tf = tf;
     this.dtype = dtype;
     this.schedule = schedule;
-    this.vlbWeight = vlbX0Weights(schedule, variance);
+    this.learned = variance.equals("learned_range");
+    this.vlbWeight = learned ? null : vlbX0Weights(schedule, variance);
+  }
+
+  /** A network output split into the parameterization's channels and, for a learned variance, f = (v + 1) / 2. */
+  public record Split<T extends TFloating>(Operand<T> mean, Operand<T> varianceFraction) {}
+
+  /** The first C channels are the parameterization's; with a learned variance the last C are v in [-1, 1]. */
+  public Split<T> split(Operand<T> out) {
+    if (!learned) return new Split<>(out, null);
+    Operand<TInt32> c = tf.math.floorDiv(tf.slice(tf.shape(out), tf.constant(new int[] {3}), tf.constant(new int[] {1})),
+        tf.constant(2));
+    Operand<TInt32> zero3 = tf.constant(new int[] {0, 0, 0});
+    Operand<TInt32> all3 = tf.constant(new int[] {-1, -1, -1});
+    Operand<T> mean = tf.slice(out, tf.concat(List.of(zero3, tf.constant(new int[] {0})), tf.constant(0)),
+        tf.concat(List.of(all3, c), tf.constant(0)));
+    Operand<T> v = tf.slice(out, tf.concat(List.of(zero3, c), tf.constant(0)),
+        tf.concat(List.of(all3, c), tf.constant(0)));
+    Operand<T> f = tf.math.mul(tf.math.add(v, c(1)), c(0.5));
+    return new Split<>(mean, f);
+  }
+
+  /** log sigma_t^2 = f log beta_t + (1 - f) log beta~_t (clipped) for a learned variance. */
+  public Operand<T> learnedLogVariance(Operand<T> fraction, Operand<TInt32> t) {
+    double[] logBeta = new double[schedule.timesteps];
+    for (int i = 0; i < logBeta.length; i++) logBeta[i] = Math.log(schedule.betas[i]);
+    Operand<T> max = extract(logBeta, t);
+    Operand<T> min = extract(schedule.posteriorLogVarianceClipped, t);
+    return tf.math.add(tf.math.mul(fraction, max), tf.math.mul(tf.math.sub(c(1), fraction), min));
+  }
+
+  /**
+   * The bound's term at t per example, in nats per dimension (mean over H, W, C): KL(q(x_{t-1}|x_t,x_0) ||
+   * N(mu~(x_t, x0_theta), exp(logVar))) for t >= 1 (0-based), and the discretized-Gaussian decoder's -log p(x_0|x_1)
+   * over the 8-bit pixel bins at t = 0 (bins {@code scale[c]} wide, the lowest and highest open-ended).
+   *
+   * @param low per-channel model-space value of pixel 0; {@code high} of pixel 255
+   */
+  public Operand<T> vlbTerm(Operand<T> x0Pred, Operand<T> logVar, Operand<T> x0, Operand<T> xt, Operand<TInt32> t,
+      double[] scale, double[] low, double[] high) {
+    Operand<T> c1 = extract(schedule.posteriorMeanCoef1, t);
+    Operand<T> c2 = extract(schedule.posteriorMeanCoef2, t);
+    Operand<T> muP = tf.math.add(tf.math.mul(c1, x0Pred), tf.math.mul(c2, xt));
+    Operand<T> muQ = tf.math.add(tf.math.mul(c1, x0), tf.math.mul(c2, xt));
+    Operand<T> logVarQ = extract(schedule.posteriorLogVarianceClipped, t);
+    Operand<T> kl = tf.math.mul(c(0.5), tf.math.add(tf.math.add(tf.math.sub(tf.math.sub(logVar, logVarQ), c(1)),
+        tf.math.exp(tf.math.sub(logVarQ, logVar))),
+        tf.math.mul(tf.math.squaredDifference(muQ, muP), tf.math.exp(tf.math.neg(logVar)))));
+    // decoder: N(mu_p, exp(logVar)) mass on x_0's pixel bin
+    Operand<T> half = cast(halves(scale));
+    Operand<T> invSigma = tf.math.exp(tf.math.mul(c(-0.5), logVar));
+    Operand<T> upper = normalCdf(tf.math.mul(tf.math.sub(tf.math.add(x0, half), muP), invSigma));
+    Operand<T> lower = normalCdf(tf.math.mul(tf.math.sub(tf.math.sub(x0, half), muP), invSigma));
+    Operand<TBool> lowest = tf.math.less(x0, tf.math.add(cast(low), half));
+    Operand<TBool> highest = tf.math.greater(x0, tf.math.sub(cast(high), half));
+    Operand<T> mass = tf.select(lowest, upper, tf.select(highest, tf.math.sub(c(1), lower), tf.math.sub(upper, lower)));
+    Operand<T> nll = tf.math.neg(tf.math.log(tf.math.maximum(mass, c(1e-12))));
+    Operand<TBool> first = tf.math.equal(tf.reshape(t, tf.constant(new long[] {-1, 1, 1, 1})), tf.constant(0));
+    Operand<T> term = tf.select(first, nll, kl);
+    return tf.math.mean(term, tf.constant(new int[] {1, 2, 3}));
+  }
+
+  private static double[] halves(double[] scale) {
+    double[] h = new double[scale.length];
+    for (int i = 0; i < h.length; i++) h[i] = scale[i] / 2;
+    return h;
+  }
+
+  private Operand<T> cast(double[] perChannel) {
+    return tf.dtypes.cast(tf.constant(perChannel), dtype);
+  }
+
+  private Operand<T> c(double v) {
+    return tf.dtypes.cast(tf.constant(v), dtype);
+  }
+
+  /** Phi(z) = (1 + erf(z / sqrt 2)) / 2. */
+  private Operand<T> normalCdf(Operand<T> z) {
+    return tf.math.mul(c(0.5), tf.math.add(c(1), tf.math.erf(tf.math.mul(z, c(Math.sqrt(0.5))))));
   }
 
   /**
@@ -40,7 +124,7 @@ public final class DiffusionOps<T extends TFloating> {
    * is 0, sigma^2 takes the clipped value (beta~ of the second step), as the DDPM reference does for its log.
    */
   public static double[] vlbX0Weights(Schedule s, String variance) {
-    double[] sigma2 = s.samplerVariance(variance);
+    double[] sigma2 = s.fixedVariance(variance);
     double[] w = new double[s.timesteps];
     for (int i = 0; i < s.timesteps; i++) {
       double v = sigma2[i] > 0 ? sigma2[i] : Math.exp(s.posteriorLogVarianceClipped[i]);
@@ -119,24 +203,53 @@ public final class DiffusionOps<T extends TFloating> {
   }
 
   /**
-   * The training loss of {@code diffusion.loss}: {@code simple} = mean over examples of the per-example MSE between
-   * output and target (times the min-SNR-gamma weight when snr_gamma > 0); {@code weighted_vlb} = mean over examples
-   * of L_{t-1} (nats per dimension, see {@link #vlbX0Weights}); {@code hybrid} = simple + vlb_weight * weighted_vlb.
+   * The training loss of {@code diffusion.loss} for a fixed variance (see the full form for a learned one).
    */
   public Operand<T> loss(ExperimentConfig.Diffusion cfg, Operand<T> out, Operand<T> x0, Operand<T> noise,
       Operand<T> xt, Operand<TInt32> t) {
+    if (learned) throw new IllegalArgumentException("a learned variance's loss needs the pixel bins (scale, low, high)");
+    return loss(cfg, out, x0, noise, xt, t, null, null, null);
+  }
+
+  /**
+   * The training loss of {@code diffusion.loss}, a mean over examples:
+   * <ul>
+   *   <li>{@code simple}: the MSE between the parameterization's output and its target (times the min-SNR-gamma
+   *       weight when snr_gamma > 0);
+   *   <li>{@code weighted_vlb}: the bound's term L_{t-1} in nats per dimension; with a fixed variance w_t ||x_0 -
+   *       x0_theta||^2 (see {@link #vlbX0Weights}), with a learned one the KL (the decoder at t = 0) of {@link
+   *       #vlbTerm}, training mean and variance;
+   *   <li>{@code hybrid} (learned variance only; Nichol and Dhariwal 2021): simple + vlb_weight * T * L_t in bits per
+   *       dimension, with the mean's gradient stopped inside L_t so that only the variance learns from the bound. With
+   *       T uniform timesteps, T * L_t estimates the whole bound L_vlb, so vlb_weight is the paper's lambda (0.001).
+   * </ul>
+   *
+   * @param scale per-channel pixel bin width in model space (the decoder term of a learned variance)
+   */
+  public Operand<T> loss(ExperimentConfig.Diffusion cfg, Operand<T> out, Operand<T> x0, Operand<T> noise,
+      Operand<T> xt, Operand<TInt32> t, double[] scale, double[] low, double[] high) {
+    Split<T> split = split(out);
+    Operand<T> mean = split.mean();
     Operand<TInt32> dims = tf.constant(new int[] {1, 2, 3});
     Operand<T> simple = null;
     if (!cfg.loss().equals("weighted_vlb")) {
-      Operand<T> mse = tf.math.mean(tf.math.squaredDifference(out, target(cfg.prediction(), x0, noise, xt, t)), dims);
+      Operand<T> mse = tf.math.mean(tf.math.squaredDifference(mean, target(cfg.prediction(), x0, noise, xt, t)), dims);
       if (cfg.snrGamma() > 0) mse = tf.math.mul(mse, perExample(minSnrWeights(cfg.prediction(), cfg.snrGamma()), t));
       simple = tf.math.mean(mse, tf.constant(0));
       if (cfg.loss().equals("simple")) return simple;
     }
-    Operand<T> x0Err = tf.math.mean(tf.math.squaredDifference(x0, predictedX0(cfg.prediction(), out, xt, t)), dims);
-    Operand<T> vlb = tf.math.mean(tf.math.mul(x0Err, perExample(vlbWeight, t)), tf.constant(0));
-    if (cfg.loss().equals("weighted_vlb")) return vlb;
-    return tf.math.add(simple, tf.math.mul(vlb, tf.dtypes.cast(tf.constant(cfg.vlbWeight()), dtype)));
+    if (!learned) {
+      Operand<T> x0Err = tf.math.mean(tf.math.squaredDifference(x0, predictedX0(cfg.prediction(), mean, xt, t)), dims);
+      return tf.math.mean(tf.math.mul(x0Err, perExample(vlbWeight, t)), tf.constant(0));
+    }
+    boolean hybrid = cfg.loss().equals("hybrid");
+    Operand<T> meanForBound = hybrid ? tf.stopGradient(mean) : mean;
+    Operand<T> x0Pred = predictedX0(cfg.prediction(), meanForBound, xt, t);
+    Operand<T> vb = tf.math.mean(vlbTerm(x0Pred, learnedLogVariance(split.varianceFraction(), t), x0, xt, t, scale,
+        low, high), tf.constant(0));
+    if (!hybrid) return vb;
+    double weight = cfg.vlbWeight() * schedule.timesteps / Math.log(2); // nats to bits, L_t to T L_t
+    return tf.math.add(simple, tf.math.mul(vb, c(weight)));
   }
 
   /**

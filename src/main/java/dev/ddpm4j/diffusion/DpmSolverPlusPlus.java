@@ -54,7 +54,8 @@ public final class DpmSolverPlusPlus extends Solver {
   }
 
   @Override
-  public double[] step(int[] ts, int j, double eta, double[] x, double[] x0, List<double[]> previous, double[] z) {
+  public double[] step(int[] ts, int j, double eta, double[] x, double[] x0, double[] fraction,
+      List<double[]> previous, double[] z) {
     int t = ts[j];
     int s = ts[j + 1];
     double alphaS = Math.sqrt(schedule.alphaBar[s]);
@@ -86,8 +87,8 @@ public final class DpmSolverPlusPlus extends Solver {
   }
 
   @Override
-  public Operand<TFloat32> step(At at, Operand<TFloat32> x, Operand<TFloat32> x0, List<Operand<TFloat32>> previous,
-      Operand<TFloat32> z) {
+  public Operand<TFloat32> step(At at, Operand<TFloat32> x, Operand<TFloat32> x0, Operand<TFloat32> fraction,
+      List<Operand<TFloat32>> previous, Operand<TFloat32> z) {
     Ops tf = at.tf();
     Operand<TFloat64> one = at.c(1);
     Operand<TFloat64> a = at.alphaBar(at.t(0));

@@ -10,43 +10,89 @@ import java.util.SplittableRandom;
  *   + sum_{t=2..T} KL(q(x_{t-1}|x_t, x_0) || p(x_{t-1}|x_t))        one network call per t, x_t ~ q(x_t|x_0)
  *   - log p(x_0|x_1)                                                discretized Gaussian over 8-bit pixel bins
  * </pre>
- * p(x_{t-1}|x_t) = N(mu~(x_t, x0_theta), sigma_t^2) with the fixed variance (beta_t or beta~_t; at t = 1 beta~ is 0
- * and the clipped value beta~_2 is used). The network enters only through x0_theta, so any parameterization works.
+ * p(x_{t-1}|x_t) = N(mu~(x_t, x0_theta), sigma_t^2). The variance is the model's: fixed ({@link
+ * Schedule#fixedVariance}: beta_t or beta~_t, both with the clipped beta~_2 at t = 1, as the improved-DDPM reference)
+ * or learned (the network's log sigma^2). x0_theta is clipped to the data range by default, as the samplers do. The
+ * network enters only through x0_theta (and its variance), so any parameterization works.
+ *
+ * <p>The bound can be scored on a subset of the dimensions: a dataset padded to the model's size (Fashion-MNIST's
+ * 28x28 in 32x32) has border pixels that cost almost nothing, so the primary figure counts only the data's own
+ * pixels; the figure over all dimensions is reported beside it.
  */
 public final class Elbo {
-  /** The network as the bound needs it: predicted x_0 for noisy images x_t at 0-based timesteps t. */
+  /** The network's prediction for x_t at 0-based timesteps t: x_0 and, for a learned variance, log sigma_t^2. */
+  public record Prediction(float[] x0, float[] logVariance) {}
+
+  /** The network as the bound needs it. */
   public interface Denoise {
-    float[] x0(float[] xt, int[] t);
+    Prediction predict(float[] xt, int[] t);
   }
 
-  /** Bits/dim of each part, averaged over images, the standard error of the total, and per-bucket eps MSE. */
-  public record Result(int images, double prior, double diffusionTerms, double decoder, double total,
-      double totalStandardError, double[] epsMsePerBucket) {}
+  /** Bits/dim of each part, averaged over images, and the standard error of the total over images. */
+  public record Parts(double prior, double diffusionTerms, double decoder, double total, double totalStandardError) {}
+
+  /**
+   * The bound over the scored dimensions ({@code scored}) and over all ({@code all}), the number of each, and the eps
+   * MSE per timestep bucket (all dimensions).
+   */
+  public record Result(int images, Parts scored, Parts all, int scoredDims, int dims, double[] epsMsePerBucket) {
+    public double prior() {
+      return scored.prior();
+    }
+
+    public double diffusionTerms() {
+      return scored.diffusionTerms();
+    }
+
+    public double decoder() {
+      return scored.decoder();
+    }
+
+    public double total() {
+      return scored.total();
+    }
+
+    public double totalStandardError() {
+      return scored.totalStandardError();
+    }
+  }
 
   private Elbo() {}
 
+  /** The bound over every dimension with x0_theta clipped (see the full form). */
+  public static Result evaluate(Schedule s, String variance, float[] x0, int n, int dims, double[] scale,
+      double[] shift, Denoise net, long seed, int buckets) {
+    return evaluate(s, variance, x0, n, dims, scale, shift, null, true, net, seed, buckets);
+  }
+
   /**
    * @param x0 n images in model space, each exactly at a pixel value: x = pixel * scale[c] + shift[c]
+   * @param variance beta, beta_tilde or learned_range (then the network supplies log sigma^2)
    * @param scale per-channel scale of the normalization (a pixel bin is scale wide)
    * @param dims values per image (H*W*C); channels is scale.length
+   * @param scored which of an image's dims the primary figure counts (null: all)
+   * @param clip whether x0_theta is clipped to the data range before the posterior mean
    * @param buckets number of equal timestep ranges for the eps MSE report
    */
   public static Result evaluate(Schedule s, String variance, float[] x0, int n, int dims, double[] scale,
-      double[] shift, Denoise net, long seed, int buckets) {
+      double[] shift, boolean[] scored, boolean clip, Denoise net, long seed, int buckets) {
     int c = scale.length;
     int total = n * dims;
-    double[] perImage = new double[n];
-    double[] prior = new double[n];
-    double[] terms = new double[n];
-    double[] decoder = new double[n];
-    double[] sigma2 = s.samplerVariance(variance);
+    boolean learned = variance.equals("learned_range");
+    double[] sigma2 = learned ? null : s.fixedVariance(variance);
+    double[][] prior = new double[2][n];
+    double[][] terms = new double[2][n];
+    double[][] decoder = new double[2][n];
     double[] bucketSum = new double[buckets];
     long[] bucketCount = new long[buckets];
     int steps = s.timesteps;
     double aT = s.alphaBar[steps - 1];
+    int scoredDims = 0;
+    for (int d = 0; d < dims; d++) if (scored == null || scored[d]) scoredDims++;
     for (int i = 0; i < total; i++) {
       double x = x0[i];
-      prior[i / dims] += 0.5 * (-Math.log(1 - aT) + (1 - aT) + aT * x * x - 1);
+      double p = 0.5 * (-Math.log(1 - aT) + (1 - aT) + aT * x * x - 1);
+      add(prior, scored, i, dims, p);
     }
     float[] xt = new float[total];
     double[] noise = new double[total];
@@ -60,29 +106,49 @@ public final class Elbo {
         xt[i] = (float) (sa * x0[i] + so * noise[i]);
       }
       java.util.Arrays.fill(t, k);
-      float[] pred = net.x0(xt, t);
+      Prediction pr = net.predict(xt, t);
+      float[] pred = pr.x0();
+      if (learned && pr.logVariance() == null) {
+        throw new IllegalArgumentException("variance learned_range: the network gave no log variance");
+      }
       int bucket = Math.min(buckets - 1, k * buckets / steps);
-      double varP = sigma2[k] > 0 ? sigma2[k] : Math.exp(s.posteriorLogVarianceClipped[k]);
       double c1 = s.posteriorMeanCoef1[k];
       double c2 = s.posteriorMeanCoef2[k];
       for (int i = 0; i < total; i++) {
-        double epsPred = (xt[i] - sa * pred[i]) / so;
+        int ch = i % c;
+        double xp = pred[i];
+        if (clip) xp = Math.max(shift[ch], Math.min(255 * scale[ch] + shift[ch], xp));
+        double epsPred = (xt[i] - sa * xp) / so;
         double e = epsPred - noise[i];
         bucketSum[bucket] += e * e;
-        double muP = c1 * pred[i] + c2 * xt[i];
+        double varP = learned ? Math.exp(pr.logVariance()[i]) : sigma2[k];
+        double muP = c1 * xp + c2 * xt[i];
         if (k > 0) {
           double muQ = c1 * x0[i] + c2 * xt[i];
           double varQ = s.posteriorVariance[k];
           double d = muQ - muP;
-          terms[i / dims] += 0.5 * (Math.log(varP) - Math.log(varQ)) + (varQ + d * d) / (2 * varP) - 0.5;
+          add(terms, scored, i, dims, 0.5 * (Math.log(varP) - Math.log(varQ)) + (varQ + d * d) / (2 * varP) - 0.5);
         } else {
-          int ch = i % c;
           long pixel = Math.round((x0[i] - shift[ch]) / scale[ch]);
-          decoder[i / dims] -= discretizedLogLikelihood(x0[i], pixel, scale[ch] / 2, muP, Math.sqrt(varP));
+          add(decoder, scored, i, dims, -discretizedLogLikelihood(x0[i], pixel, scale[ch] / 2, muP, Math.sqrt(varP)));
         }
       }
       bucketCount[bucket] += total;
     }
+    double[] mse = new double[buckets];
+    for (int b = 0; b < buckets; b++) mse[b] = bucketCount[b] > 0 ? bucketSum[b] / bucketCount[b] : Double.NaN;
+    return new Result(n, parts(prior[0], terms[0], decoder[0], scoredDims), parts(prior[1], terms[1], decoder[1], dims),
+        scoredDims, dims, mse);
+  }
+
+  /** Adds v to image i / dims of the all-dimension sums, and of the scored ones when dimension i % dims is scored. */
+  private static void add(double[][] sums, boolean[] scored, int i, int dims, double v) {
+    if (scored == null || scored[i % dims]) sums[0][i / dims] += v;
+    sums[1][i / dims] += v;
+  }
+
+  private static Parts parts(double[] prior, double[] terms, double[] decoder, int dims) {
+    int n = prior.length;
     double ln2d = Math.log(2) * dims;
     double sum = 0;
     double sumSq = 0;
@@ -90,18 +156,16 @@ public final class Elbo {
     double tSum = 0;
     double dSum = 0;
     for (int j = 0; j < n; j++) {
-      perImage[j] = (prior[j] + terms[j] + decoder[j]) / ln2d;
-      sum += perImage[j];
-      sumSq += perImage[j] * perImage[j];
+      double per = (prior[j] + terms[j] + decoder[j]) / ln2d;
+      sum += per;
+      sumSq += per * per;
       pSum += prior[j] / ln2d;
       tSum += terms[j] / ln2d;
       dSum += decoder[j] / ln2d;
     }
     double mean = sum / n;
     double se = n > 1 ? Math.sqrt(Math.max(0, (sumSq - n * mean * mean) / (n - 1)) / n) : Double.NaN;
-    double[] mse = new double[buckets];
-    for (int b = 0; b < buckets; b++) mse[b] = bucketCount[b] > 0 ? bucketSum[b] / bucketCount[b] : Double.NaN;
-    return new Result(n, pSum / n, tSum / n, dSum / n, mean, se, mse);
+    return new Parts(pSum / n, tSum / n, dSum / n, mean, se);
   }
 
   /** The prior term KL(q(x_T|x_0) || N(0, I)) in bits/dim for one value x_0 (no network involved). */

@@ -20,12 +20,12 @@ import org.tensorflow.types.TInt32;
  * combining the x_0 predictions with the same w is the same guidance for every parameterization; that is what is
  * computed, and the sampler then clips the guided x_0 as usual. Both predictions come from ONE network call over a
  * batch of 2N (x and the labels, then x and the no-label token); when w is 0 or 1 only the N rows that matter are
- * run. Labels of -1 mean "no label" too.
+ * run. Labels of -1 mean "no label" too. A learned variance comes from the conditional rows.
  */
 public final class Guidance {
-  /** The conditional network's x_0 prediction for x at t, given the condition (whose labels this class sets). */
+  /** The conditional network's prediction for x at t, given the condition (whose labels this class sets). */
   public interface Network {
-    Operand<TFloat32> x0(Ops tf, Map<String, Operand<TFloat32>> weights, Operand<TFloat32> x, Operand<TInt32> t,
+    Denoiser.Prediction predict(Ops tf, Map<String, Operand<TFloat32>> weights, Operand<TFloat32> x, Operand<TInt32> t,
         Map<String, Operand<?>> condition);
   }
 
@@ -44,7 +44,7 @@ public final class Guidance {
       Operand<TInt32> lab = tf.select(tf.math.less(labels, tf.constant(0)), tf.fill(tf.shape(labels), none), labels);
       @SuppressWarnings("unchecked")
       Operand<TFloat32> scale = (Operand<TFloat32>) condition.get(GUIDANCE);
-      if (scale == null) return new Denoiser.Prediction(net.x0(tf, w, x, t, with(condition, lab)));
+      if (scale == null) return net.predict(tf, w, x, t, with(condition, lab));
 
       Operand<TBool> isOne = tf.math.equal(scale, tf.constant(1f));
       Operand<TBool> isZero = tf.math.equal(scale, tf.constant(0f));
@@ -56,11 +56,14 @@ public final class Guidance {
       Operand<TFloat32> xx = rows(tf, tf.concat(List.of(x, x), tf.constant(0)), tf.constant(0), m);
       Operand<TInt32> tt = rows(tf, tf.concat(List.of(t, t), tf.constant(0)), tf.constant(0), m);
       Operand<TInt32> ll = rows(tf, tf.concat(List.of(first, nullLabels), tf.constant(0)), tf.constant(0), m);
-      Operand<TFloat32> out = net.x0(tf, w, xx, tt, with(condition, ll));
-      Operand<TFloat32> conditional = rows(tf, out, tf.constant(0), n);
-      Operand<TFloat32> unconditional = rows(tf, out, tf.select(tf.math.equal(m, n), tf.constant(0), n), n);
+      Denoiser.Prediction out = net.predict(tf, w, xx, tt, with(condition, ll));
+      Operand<TFloat32> conditional = rows(tf, out.x0(), tf.constant(0), n);
+      Operand<TInt32> second = tf.select(tf.math.equal(m, n), tf.constant(0), n);
+      Operand<TFloat32> unconditional = rows(tf, out.x0(), second, n);
       Operand<TFloat32> guided = tf.math.add(unconditional, tf.math.mul(scale, tf.math.sub(conditional, unconditional)));
-      return new Denoiser.Prediction(guided);
+      // a learned variance is taken from the first rows (the conditional prediction, as GLIDE does)
+      Operand<TFloat32> f = out.varianceFraction() == null ? null : rows(tf, out.varianceFraction(), tf.constant(0), n);
+      return new Denoiser.Prediction(guided, f);
     };
   }
 

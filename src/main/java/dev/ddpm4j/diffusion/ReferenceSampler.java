@@ -12,6 +12,11 @@ public final class ReferenceSampler {
   /** The x_0 prediction (unclipped) for a batch x (n images, flattened) at timestep t. */
   public interface Net {
     double[] x0(double[] x, int t);
+
+    /** A learned variance's interpolation f at (x, t), per value; null for a fixed variance. */
+    default double[] varianceFraction(double[] x, int t) {
+      return null;
+    }
   }
 
   /** Standard-normal noise of a batch: stream 0 is x_T, stream j + 1 the noise of step j. */
@@ -37,7 +42,7 @@ public final class ReferenceSampler {
       for (int i = 0; i < x0.length; i++) x0[i] = Math.min(high[i % c], Math.max(low[i % c], x0[i]));
       if (j == ts.length - 1) return x0;
       double[] z = solver.stochastic() ? noise.noise(j + 1) : null;
-      x = solver.step(ts, j, eta, x, x0, previous, z);
+      x = solver.step(ts, j, eta, x, x0, net.varianceFraction(x, ts[j]), previous, z);
       if (solver.history() > 0) {
         previous.add(0, x0);
         previous.remove(previous.size() - 1);

@@ -129,8 +129,9 @@ public final class SamplerLoop {
       Solver.At at = new Solver.At(ops, solver.schedule, ts, j, eta);
       Operand<TInt32> n = ops.slice(ops.shape(x), ops.constant(new int[] {0}), ops.constant(new int[] {1}));
       Operand<TInt32> t = at.t(0);
-      Operand<TFloat32> x0 = denoiser.predict(ops, w, x, ops.fill(n, t), condition).x0();
-      x0 = ops.math.minimum(ops.math.maximum(x0, ops.constant(low)), ops.constant(high));
+      Denoiser.Prediction prediction = denoiser.predict(ops, w, x, ops.fill(n, t), condition);
+      Operand<TFloat32> x0 = ops.math.minimum(ops.math.maximum(prediction.x0(), ops.constant(low)),
+          ops.constant(high));
       Operand<TFloat32> z = null;
       if (solver.stochastic()) {
         Operand<TInt64> stream = ops.math.add(ops.dtypes.cast(j, TInt64.class), ops.constant(1L));
@@ -138,7 +139,7 @@ public final class SamplerLoop {
       }
       Operand<TInt32> k = ops.size(ts, TInt32.class);
       Operand<TBool> last = ops.math.equal(j, ops.math.sub(k, ops.constant(1)));
-      Operand<TFloat32> next = ops.select(last, x0, solver.step(at, x, x0, previous, z));
+      Operand<TFloat32> next = ops.select(last, x0, solver.step(at, x, x0, prediction.varianceFraction(), previous, z));
       List<Operand<?>> out = new ArrayList<>();
       out.add(ops.math.add(j, ops.constant(1)));
       out.add(next);

@@ -134,12 +134,28 @@ public final class Schedule {
     return out;
   }
 
-  /** Sampler variance sigma_t^2: beta_t ({@code beta}) or the posterior variance ({@code beta_tilde}). */
-  public double[] samplerVariance(String variance) {
-    return switch (variance) {
+  /**
+   * The fixed reverse-process variance sigma_t^2 of the bound and of the decoder: {@code beta} is beta_t
+   * ("fixed large"), {@code beta_tilde} the posterior variance ("fixed small"). At the first step both use the clipped
+   * value beta~ of the second step, as the improved-DDPM reference does (beta~_1 is 0, and beta_1 is far wider than
+   * the pixel bins the decoder scores). The samplers never draw noise at the first step, so this affects only the
+   * bound.
+   */
+  public double[] fixedVariance(String variance) {
+    double[] v = switch (variance) {
       case "beta" -> betas.clone();
       case "beta_tilde" -> posteriorVariance.clone();
-      default -> throw new IllegalArgumentException("unknown variance " + variance);
+      default -> throw new IllegalArgumentException("no fixed variance for '" + variance + "'");
     };
+    if (v.length > 1) v[0] = posteriorVariance[1];
+    return v;
+  }
+
+  /**
+   * A learned variance (improved DDPM, {@code learned_range}): log sigma_t^2 = f log beta_t + (1 - f) log beta~_t
+   * (clipped), with the network's f in [0, 1].
+   */
+  public double learnedLogVariance(int t, double f) {
+    return f * Math.log(betas[t]) + (1 - f) * posteriorLogVarianceClipped[t];
   }
 }

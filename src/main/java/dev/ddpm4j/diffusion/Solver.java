@@ -33,14 +33,15 @@ public abstract class Solver {
    * The next x, in double precision.
    *
    * @param ts the timesteps, noisiest first; the step goes from ts[j] to ts[j+1] (j + 1 < ts.length)
+   * @param fraction a learned variance's interpolation f in [0, 1] per value (null for a fixed variance)
    * @param previous earlier predictions, most recent first (zeros before the first steps)
    * @param z standard-normal noise of this step (null for deterministic solvers)
    */
-  public abstract double[] step(int[] ts, int j, double eta, double[] x, double[] x0, List<double[]> previous,
-      double[] z);
+  public abstract double[] step(int[] ts, int j, double eta, double[] x, double[] x0, double[] fraction,
+      List<double[]> previous, double[] z);
 
   /** The same step as graph ops; {@code at} gives this step's position and schedule values. */
-  public abstract Operand<TFloat32> step(At at, Operand<TFloat32> x, Operand<TFloat32> x0,
+  public abstract Operand<TFloat32> step(At at, Operand<TFloat32> x, Operand<TFloat32> x0, Operand<TFloat32> fraction,
       List<Operand<TFloat32>> previous, Operand<TFloat32> z);
 
   /** Where a graph step stands: step j of the timestep list ts (int32 [K]), with eta, and schedule lookups in float64. */

@@ -144,8 +144,10 @@ public final class Exporter {
     }
     String out = " -> images uint8 [N,H,W,C], samples float32 [N,H,W,C]";
     sig.put("sample", common + out);
+    boolean learned = cfg.diffusion().variance().equals("learned_range");
     sig.put("denoise", "x_t float32 [N,H,W,C], t int32 [N]" + (classes > 0 ? ", labels int32 [N]" : "")
-        + " -> eps float32 [N,H,W,C], x0 float32 [N,H,W,C]");
+        + " -> eps float32 [N,H,W,C], x0 float32 [N,H,W,C]" + (learned ? ", log_variance float32 [N,H,W,C] (the "
+        + "learned log sigma_t^2 of p(x_{t-1}|x_t))" : ""));
     sig.put("q_sample", "x0 float32 [N,H,W,C], t int32 [N], noise float32 [N,H,W,C] -> x_t float32 [N,H,W,C]");
     ObjectNode samplers = o.putObject("samplers");
     for (SamplerKind k : SamplerKind.values()) {

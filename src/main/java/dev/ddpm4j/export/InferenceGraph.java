@@ -58,7 +58,7 @@ public final class InferenceGraph {
     UNet unet = UNet.of(cfg);
     Normalizer norm = Normalizer.of(cfg.data());
     VariableParams<TFloat32> params = new VariableParams<>(tf, TFloat32.class, weights.equals("ema") ? "ema" : "unet", 0);
-    DiffusionOps<TFloat32> diffusion = new DiffusionOps<>(tf, TFloat32.class, schedule);
+    DiffusionOps<TFloat32> diffusion = new DiffusionOps<>(tf, TFloat32.class, schedule, cfg.diffusion().variance());
 
     // denoise: eps and the implied x0 at (x_t, t).
     Placeholder<TFloat32> xt = tf.withName("denoise_x_t").placeholder(TFloat32.class, Placeholder.shape(image));
@@ -72,12 +72,20 @@ public final class InferenceGraph {
         ? Condition.labels(noLabelToken(tf, checkedLabels(tf, dLabels, tf.size(t, TInt32.class), classes), classes),
             null)
         : Condition.none();
-    Operand<TFloat32> out = unet.apply(tf, TFloat32.class, params, xt, tChecked, dCondition, null);
-    Operand<TFloat32> eps = tf.withName("denoise_eps").identity(diffusion.predictedEps(prediction, out, xt, tChecked));
-    Operand<TFloat32> x0 = tf.withName("denoise_x0").identity(diffusion.predictedX0(prediction, out, xt, tChecked));
+    DiffusionOps.Split<TFloat32> out = diffusion.split(unet.apply(tf, TFloat32.class, params, xt, tChecked, dCondition,
+        null));
+    Operand<TFloat32> eps = tf.withName("denoise_eps").identity(diffusion.predictedEps(prediction, out.mean(), xt,
+        tChecked));
+    Operand<TFloat32> x0 = tf.withName("denoise_x0").identity(diffusion.predictedX0(prediction, out.mean(), xt,
+        tChecked));
     Signature.Builder dSig = Signature.builder(DENOISE).input("x_t", xt).input("t", t);
     if (dLabels != null) dSig.input("labels", dLabels);
-    denoise = dSig.output("eps", eps).output("x0", x0).build();
+    dSig.output("eps", eps).output("x0", x0);
+    if (out.varianceFraction() != null) {
+      dSig.output("log_variance", tf.withName("denoise_log_variance").identity(
+          diffusion.learnedLogVariance(out.varianceFraction(), tChecked)));
+    }
+    denoise = dSig.build();
 
     // q_sample: noise real images.
     Placeholder<TFloat32> qx0 = tf.withName("q_x0").placeholder(TFloat32.class, Placeholder.shape(image));

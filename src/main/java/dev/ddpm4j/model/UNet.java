@@ -40,15 +40,20 @@ public final class UNet {
   private final ExperimentConfig.Model cfg;
   private final int imageChannels;
   private final int imageSize;
+  private final int outputChannels;
 
-  public UNet(ExperimentConfig.Model cfg, int imageChannels, int imageSize) {
+  /** @param outputChannels C, or 2C for a learned variance (the last C channels are its interpolation v) */
+  public UNet(ExperimentConfig.Model cfg, int imageChannels, int imageSize, int outputChannels) {
     this.cfg = cfg;
     this.imageChannels = imageChannels;
     this.imageSize = imageSize;
+    this.outputChannels = outputChannels;
   }
 
   public static UNet of(ExperimentConfig c) {
-    return new UNet(c.model(), c.data().channels(), c.data().imageSize());
+    int ch = c.data().channels();
+    return new UNet(c.model(), ch, c.data().imageSize(),
+        c.diffusion().variance().equals("learned_range") ? 2 * ch : ch);
   }
 
   public int imageChannels() {
@@ -60,8 +65,8 @@ public final class UNet {
   }
 
   /**
-   * Predicts from x [B,H,W,C] and integer timesteps t [B] (0-based); output has the shape of x. A class-conditional
-   * model ({@code model.num_classes > 0}) reads the condition's labels [B] (index num_classes = no label).
+   * Predicts from x [B,H,W,C] and integer timesteps t [B] (0-based); the output has the shape of x (2C channels with a
+   * learned variance: the last C are its interpolation v). A class-conditional model ({@code model.num_classes > 0}) reads the condition's labels [B] (index num_classes = no label).
    */
   public <T extends TFloating> Operand<T> apply(Ops tf, Class<T> dtype, Params<T> params, Operand<T> x,
       Operand<TInt32> t, Condition condition, Dropout dropout) {
@@ -83,6 +88,32 @@ public final class UNet {
     double step = Math.log(10000) / Math.max(1, half - 1);
     for (int i = 0; i < half; i++) f[i] = Math.exp(-step * i);
     return f;
+  }
+
+  /**
+   * GroupNorm of NHWC x with a two-pass variance: the group mean from per-channel means, then the mean squared
+   * deviation from it (E[x^2] - E[x]^2 loses every digit when the mean is large against the spread). Both passes are
+   * per-channel reductions of x grouped afterwards, cheaper than a 5-D reshape of x. eps = 1e-5.
+   */
+  static <T extends TFloating> Operand<T> groupNorm(Ops tf, Class<T> dtype, Operand<T> x, int ch, int groups,
+      Operand<T> gamma, Operand<T> beta) {
+    Operand<TInt32> spatial = tf.constant(new int[] {1, 2});
+    Operand<TInt32> last = tf.constant(2);
+    long[] grouped = {-1, groups, ch / groups};
+    long[] perChannel = {-1, 1, 1, ch};
+    float[][][] onesArr = new float[1][1][ch / groups];
+    for (int k = 0; k < ch / groups; k++) onesArr[0][0][k] = 1f;
+    Operand<T> ones = tf.dtypes.cast(tf.constant(onesArr), dtype); // broadcasts [B,G,1] to [B,G,C/G]
+    Operand<T> m1 = tf.math.mean(x, spatial); // [B, C]
+    Operand<T> gm = tf.math.mean(tf.reshape(m1, tf.constant(grouped)), last, Mean.keepDims(true)); // [B, G, 1]
+    Operand<T> meanC = tf.reshape(tf.math.mul(ones, gm), tf.constant(perChannel));
+    Operand<T> dev2 = tf.math.mean(tf.math.squaredDifference(x, meanC), spatial); // [B, C]
+    Operand<T> var = tf.math.mean(tf.reshape(dev2, tf.constant(grouped)), last, Mean.keepDims(true));
+    Operand<T> inv = tf.math.rsqrt(tf.math.add(var, tf.dtypes.cast(tf.constant(1e-5), dtype)));
+    Operand<T> invC = tf.reshape(tf.math.mul(ones, inv), tf.constant(perChannel));
+    Operand<T> scale = tf.math.mul(invC, gamma);
+    Operand<T> shift = tf.math.sub(beta, tf.math.mul(meanC, scale));
+    return tf.math.add(tf.math.mul(x, scale), shift);
   }
 
   private final class Pass<T extends TFloating> {
@@ -156,7 +187,7 @@ public final class UNet {
         }
       }
       h = silu(groupNorm("out.norm", h, ch));
-      return conv("out.conv", h, ch, imageChannels, 3, 1, 0.0);
+      return conv("out.conv", h, ch, outputChannels, 3, 1, 0.0);
     }
 
     Operand<T> timeEmbedding(Operand<TInt32> t, int dim) {
@@ -215,29 +246,10 @@ public final class UNet {
       return conv(name, up, ch, ch, 3, 1, 1.0);
     }
 
-    /** GroupNorm from per-channel moments of x and x^2, then grouped (cheaper than a 5-D reshape of x). */
     Operand<T> groupNorm(String name, Operand<T> x, int ch) {
-      int g = cfg.groups();
       Operand<T> gamma = p.get(name + ".gamma", new long[] {ch}, Init.ONES);
       Operand<T> beta = p.get(name + ".beta", new long[] {ch}, Init.ZEROS);
-      Operand<TInt32> spatial = tf.constant(new int[] {1, 2});
-      Operand<T> m1 = tf.math.mean(x, spatial); // [B, C]
-      Operand<T> m2 = tf.math.mean(tf.math.square(x), spatial);
-      Operand<TInt32> last = tf.constant(2);
-      long[] grouped = {-1, g, ch / g};
-      Operand<T> gm1 = tf.math.mean(tf.reshape(m1, tf.constant(grouped)), last, Mean.keepDims(true)); // [B, G, 1]
-      Operand<T> gm2 = tf.math.mean(tf.reshape(m2, tf.constant(grouped)), last, Mean.keepDims(true));
-      Operand<T> var = tf.math.maximum(tf.math.sub(gm2, tf.math.square(gm1)), c(0.0));
-      Operand<T> inv = tf.math.rsqrt(tf.math.add(var, c(1e-5)));
-      float[][][] onesArr = new float[1][1][ch / g];
-      for (int k = 0; k < ch / g; k++) onesArr[0][0][k] = 1f;
-      Operand<T> ones = tf.dtypes.cast(tf.constant(onesArr), dtype); // broadcasts [B,G,1] to [B,G,C/G]
-      long[] perChannel = {-1, 1, 1, ch};
-      Operand<T> invC = tf.reshape(tf.math.mul(ones, inv), tf.constant(perChannel));
-      Operand<T> meanC = tf.reshape(tf.math.mul(ones, gm1), tf.constant(perChannel));
-      Operand<T> scale = tf.math.mul(invC, gamma);
-      Operand<T> shift = tf.math.sub(beta, tf.math.mul(meanC, scale));
-      return tf.math.add(tf.math.mul(x, scale), shift);
+      return UNet.groupNorm(tf, dtype, x, ch, cfg.groups(), gamma, beta);
     }
 
     Operand<T> conv(String name, Operand<T> x, int in, int out, int k, int stride, double scale) {

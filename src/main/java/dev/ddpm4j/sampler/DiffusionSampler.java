@@ -35,8 +35,11 @@ public final class DiffusionSampler implements AutoCloseable {
   public static final List<String> REQUIRED_SIGNATURES = List.of("sample", "denoise", "q_sample");
   public static final String METADATA = "assets.extra/ddpm4j.json";
 
-  /** The network's output at (x_t, t): the predicted noise and the implied x_0, both NHWC float32. */
-  public record Denoised(float[] eps, float[] x0) {}
+  /**
+   * The network's output at (x_t, t): the predicted noise and the implied x_0, both NHWC float32, and for a model
+   * with a learned variance its log sigma_t^2 (null for a fixed variance).
+   */
+  public record Denoised(float[] eps, float[] x0, float[] logVariance) {}
 
   private final SavedModelBundle bundle;
   private final SamplerMetadata metadata;
@@ -266,7 +269,12 @@ public final class DiffusionSampler implements AutoCloseable {
         float[] x0 = new float[xt.length];
         ((TFloat32) r.get("eps").orElseThrow()).asRawTensor().data().asFloats().read(eps);
         ((TFloat32) r.get("x0").orElseThrow()).asRawTensor().data().asFloats().read(x0);
-        return new Denoised(eps, x0);
+        float[] logVariance = null;
+        if (r.get("log_variance").isPresent()) {
+          logVariance = new float[xt.length];
+          ((TFloat32) r.get("log_variance").get()).asRawTensor().data().asFloats().read(logVariance);
+        }
+        return new Denoised(eps, x0, logVariance);
       }
     }
   }

@@ -85,6 +85,12 @@ public final class Trainer {
           + "batches repeat images across epochs");
     }
     checkLabels(cfg, data);
+    double signal = Math.sqrt(dev.ddpm4j.diffusion.Schedule.of(cfg.diffusion()).alphaBar[cfg.diffusion().timesteps() - 1]);
+    if (signal > 0.05) {
+      progress.message(String.format("warning: x_T keeps %.0f%% of the image (sqrt(alpha_bar_T) = %.3f), but every "
+          + "sampler starts from pure noise; raise diffusion.schedule.beta_end or use diffusion.schedule.kind: cosine",
+          100 * signal, signal));
+    }
     writeClassNames(runDir, data.classNames());
     Normalizer norm = Normalizer.of(cfg.data());
     progress.message("building the training graph ...");

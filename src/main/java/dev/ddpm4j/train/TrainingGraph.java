@@ -131,7 +131,10 @@ public final class TrainingGraph {
     };
     Condition condition = classes > 0 ? Condition.labels(labelsSeen, null) : Condition.none();
     output = unet.apply(tf.withSubScope("forward"), TFloat32.class, weights, xt, t, condition, dropout);
-    loss = tf.withName("loss").identity(diffusion.loss(cfg.diffusion(), output, x0, noise, xt, t));
+    Normalizer bins = Normalizer.of(cfg.data());
+    double[] binWidth = bins.scale().stream().mapToDouble(Double::doubleValue).toArray();
+    loss = tf.withName("loss").identity(diffusion.loss(cfg.diffusion(), output, x0, noise, xt, t, binWidth,
+        bins.lows(), bins.highs()));
 
     // Gradients over the raw weights only.
     List<String> names = new ArrayList<>(weights.variables().keySet());
@@ -194,11 +197,15 @@ public final class TrainingGraph {
    */
   public static Denoiser denoiser(ExperimentConfig cfg, UNet unet, Schedule schedule) {
     String prediction = cfg.diffusion().prediction();
-    Guidance.Network net = (o, w, x, t, condition) -> new DiffusionOps<>(o, TFloat32.class, schedule)
-        .predictedX0(prediction, unet.apply(o, TFloat32.class, new MapParams<>(w), x, t, Condition.of(condition),
-            null), x, t);
+    String variance = cfg.diffusion().variance();
+    Guidance.Network net = (o, w, x, t, condition) -> {
+      DiffusionOps<TFloat32> d = new DiffusionOps<>(o, TFloat32.class, schedule, variance);
+      DiffusionOps.Split<TFloat32> out = d.split(unet.apply(o, TFloat32.class, new MapParams<>(w), x, t,
+          Condition.of(condition), null));
+      return new Denoiser.Prediction(d.predictedX0(prediction, out.mean(), x, t), out.varianceFraction());
+    };
     if (cfg.model().conditional()) return Guidance.classifierFree(net, cfg.model().numClasses());
-    return (o, w, x, t, condition) -> new Denoiser.Prediction(net.x0(o, w, x, t, condition));
+    return net::predict;
   }
 
   /** A stateless-random key [stream, step]. */

@@ -38,12 +38,14 @@ class CliTest {
 
   @Test
   void everySubcommandHasHelpWithDefaults() {
-    for (String cmd : new String[] {"config", "train", "sample", "export", "bench", "info", "plot", "schedule"}) {
+    for (String cmd : new String[] {"config", "train", "sample", "export", "bench", "info", "plot", "schedule", "eval",
+        "features"}) {
       Outcome o = run(cmd, "--help");
       assertEquals(0, o.code(), cmd + ": " + o.err());
       assertTrue(o.out().contains("Usage: ddpm4j " + cmd), o.out());
     }
     assertTrue(run("sample", "--help").out().contains("(default: 64)"));
+    assertTrue(run("eval", "--help").out().contains("fid, kid, prdc, classes, copies"));
   }
 
   @Test
@@ -104,7 +106,8 @@ class CliTest {
   void trainExportSampleAndEvalEndToEnd(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
     String[] set = {"--set", "run.output_dir=" + tmp.resolve("runs"), "--set", "export.dir=" + tmp.resolve("models"),
         "--set", "train.steps=6", "--set", "train.checkpoint_every=3", "--set", "train.sample_every=6",
-        "--set", "train.log_every=3", "--set", "diffusion.timesteps=10", "--set", "data.synthetic.num_images=16"};
+        "--set", "train.log_every=3", "--set", "diffusion.timesteps=10", "--set", "data.synthetic.num_images=16",
+        "--set", "sample.num_images=3", "--set", "sample.seed=5"};
     java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("train", "--config", "configs/smoke.yaml"));
     args.addAll(java.util.List.of(set));
     Outcome t = run(args.toArray(String[]::new));
@@ -118,6 +121,11 @@ class CliTest {
     Outcome again = run(args.toArray(String[]::new));
     assertEquals(1, again.code());
     assertTrue(again.err().contains("--resume"), again.err());
+    Outcome changed = run("train", "--resume", tmp.resolve("runs/smoke").toString(), "--set", "train.steps=9",
+        "--set", "model.base_channels=32", "--set", "diffusion.prediction=v");
+    assertEquals(Main.EXIT_INPUT, changed.code());
+    assertTrue(changed.err().contains("[model.base_channels, diffusion.prediction]")
+        && changed.err().contains("only train.*, run.*"), changed.err());
     Outcome resumed = run("train", "--resume", tmp.resolve("runs/smoke").toString(), "--set", "train.steps=9");
     assertEquals(0, resumed.code(), resumed.err());
     assertTrue(resumed.out().contains("to step 9"), resumed.out());
@@ -127,10 +135,12 @@ class CliTest {
         "ancestral");
     assertEquals(0, s.code(), s.err());
     assertTrue(s.out().contains("wrote a grid of 4 images to " + grid), s.out());
-    assertTrue(s.out().matches("(?s).*sampled 4 images \\(ancestral, all steps, seed 0, first index 0\\).*images/s.*"),
+    assertTrue(s.out().matches("(?s).*sampled 4 images \\(ancestral, all steps, seed 5, first index 0\\).*images/s.*"),
         s.out());
-    Outcome fast = run("sample", "--model", model.toString(), "--num", "2", "--out", grid.toString());
+    Outcome fast = run("sample", "--model", model.toString(), "--out", grid.toString());
     assertEquals(0, fast.code(), fast.err());
+    assertTrue(fast.out().contains("wrote a grid of 3 images") && fast.out().contains("seed 5"),
+        "--num and --seed default to the model's sample section: " + fast.out());
     assertTrue(fast.out().contains("(" + SamplerChoice.DEFAULT_SAMPLER + ", 10 steps, "), "the default sampler, at most T "
         + "steps: " + fast.out());
     Outcome d = run("sample", "--model", model.toString(), "--num", "2", "--sampler", "ddim", "--steps", "5",
@@ -139,12 +149,23 @@ class CliTest {
     assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve("each/image-000001.png")));
     assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve("each/grid.png")));
 
-    Outcome e = run("eval", "--model", model.toString(), "--num", "4");
+    Outcome synthetic = run("eval", "--model", model.toString(), "--num", "4");
+    assertEquals(Main.EXIT_INPUT, synthetic.code());
+    assertTrue(synthetic.err().contains("synthetic data has no test split"), synthetic.err());
+    // the same 16x16 grey model scored on Fashion-MNIST's test images, resized (the plumbing, not the model)
+    String[] fmnist = {"--set", "data.kind=fashion_mnist", "--set", "data.path=data/fashion-mnist", "--set",
+        "data.resize=resize"};
+    java.util.List<String> ea = new java.util.ArrayList<>(java.util.List.of("eval", "--model", model.toString(),
+        "--num", "4"));
+    ea.addAll(java.util.List.of(fmnist));
+    Outcome e = run(ea.toArray(String[]::new));
     assertEquals(0, e.code(), e.err());
-    assertTrue(e.out().contains("prior KL") && e.out().contains("decoder") && e.out().contains("standard error"),
-        e.out());
-    Outcome m = run("eval", "--run", tmp.resolve("runs/smoke").toString(), "--num", "4", "--metric", "mse",
-        "--buckets", "2");
+    assertTrue(e.out().contains("prior KL") && e.out().contains("decoder") && e.out().contains("standard error")
+        && e.out().contains("fashion-mnist/test, 4 images"), e.out());
+    java.util.List<String> ma = new java.util.ArrayList<>(java.util.List.of("eval", "--run",
+        tmp.resolve("runs/smoke").toString(), "--num", "4", "--metric", "mse", "--buckets", "2"));
+    ma.addAll(java.util.List.of(fmnist));
+    Outcome m = run(ma.toArray(String[]::new));
     assertEquals(0, m.code(), m.err());
     assertTrue(m.out().contains("t     1..5      eps MSE"), m.out());
   }

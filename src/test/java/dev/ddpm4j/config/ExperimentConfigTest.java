@@ -122,7 +122,10 @@ class ExperimentConfigTest {
 
   @ParameterizedTest(name = "{0}={1}")
   @CsvSource(delimiter = '|', value = {
-      "diffusion.timesteps|0|diffusion.timesteps|must be > 0",
+      "diffusion.timesteps|0|diffusion.timesteps|must be in [2, 100000]",
+      "diffusion.timesteps|1|diffusion.timesteps|one step has no posterior to learn",
+      "model.num_classes|-1|model.num_classes|must be in [0, 100000]",
+      "train.label_dropout|1|train.label_dropout|must be in [0, 1)",
       "diffusion.timesteps|'\"ten\"'|diffusion.timesteps|must be an integer",
       "diffusion.schedule.beta_end|0.00001|diffusion.schedule.beta_end|must be > beta_start",
       "diffusion.schedule.beta_start|1.5|diffusion.schedule.beta_start|must be in (0, 1)",
@@ -143,7 +146,9 @@ class ExperimentConfigTest {
       "model.channel_mults|[]|model.channel_mults|needs at least one level",
       "model.channel_mults|3|model.channel_mults|must be a list of integers",
       "run.name|../x|run.name|must be a folder name",
-      "diffusion.variance|sigma|diffusion.variance|must be one of [beta, beta_tilde]",
+      "diffusion.variance|sigma|diffusion.variance|must be one of [beta, beta_tilde, learned_range]",
+      "diffusion.loss|hybrid|diffusion.loss|needs diffusion.variance: learned_range (is beta)",
+      "diffusion.variance|learned_range|diffusion.variance|diffusion.loss simple has none: use hybrid",
       "train|5|train|must be a mapping",
       "diffusion.prediction|noise|diffusion.prediction|must be one of [eps, x0, mean, v]",
       "diffusion.loss|vlb|diffusion.loss|must be one of [simple, weighted_vlb, hybrid]",

@@ -1,6 +1,7 @@
 package dev.ddpm4j.diffusion;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
@@ -138,8 +139,9 @@ class DiffusionOpsTest {
       double expected = 0;
       for (int i = 0; i < 4; i++) {
         int k = T[i];
-        double sigma2 = variance.equals("beta") ? schedule.betas[k]
-            : (k == 0 ? schedule.posteriorVariance[1] : schedule.posteriorVariance[k]);
+        // at the first step both fixed variances use the clipped beta~_2 (improved-DDPM's convention)
+        double sigma2 = k == 0 ? schedule.posteriorVariance[1]
+            : variance.equals("beta") ? schedule.betas[k] : schedule.posteriorVariance[k];
         double w = schedule.betas[k] * schedule.betas[k] / (2 * sigma2 * schedule.alphas[k] * (1 - schedule.alphaBar[k]));
         double diff = EPS[i][0][0][0] - epsPred[i][0][0][0];
         expected += w * diff * diff / 4;
@@ -149,28 +151,125 @@ class DiffusionOpsTest {
   }
 
   @Test
-  void hybridAndMinSnrWeighting() {
-    double[][][][] out = {{{{1.0}}}, {{{0.1}}}, {{{0.3}}}, {{{-1.5}}}};
-    java.util.function.Function<String[], Double> lossOf = o -> eval(tf -> {
-      var cfg = dev.ddpm4j.config.ExperimentConfig.defaults(java.util.List.of(o)).diffusion();
-      DiffusionOps<TFloat64> d = new DiffusionOps<>(tf, TFloat64.class, schedule, cfg.variance());
-      var t = tf.constant(T);
-      var xt = d.qSample(tf.constant(X0), t, tf.constant(EPS));
-      return d.loss(cfg, tf.constant(out), tf.constant(X0), tf.constant(EPS), xt, t);
-    })[0];
-    double simple = lossOf.apply(new String[] {"diffusion.loss=simple"});
-    double vlb = lossOf.apply(new String[] {"diffusion.loss=weighted_vlb"});
-    double hybrid = lossOf.apply(new String[] {"diffusion.loss=hybrid", "diffusion.vlb_weight=0.25"});
-    assertEquals(simple + 0.25 * vlb, hybrid, 1e-12);
-    double plain = 0;
-    double weighted = 0;
+  void minSnrWeightingOfEveryParameterization() {
     double[] snr = schedule.snr();
-    for (int i = 0; i < 4; i++) {
-      double e = EPS[i][0][0][0] - out[i][0][0][0];
-      plain += e * e / 4;
-      weighted += Math.min(snr[T[i]], 5.0) / snr[T[i]] * e * e / 4;
+    for (String prediction : new String[] {"eps", "x0", "v"}) {
+      java.util.function.Function<String[], Double> lossOf = o -> eval(tf -> {
+        var cfg = dev.ddpm4j.config.ExperimentConfig.defaults(java.util.List.of(o)).diffusion();
+        DiffusionOps<TFloat64> d = new DiffusionOps<>(tf, TFloat64.class, schedule, cfg.variance());
+        var t = tf.constant(T);
+        var xt = d.qSample(tf.constant(X0), t, tf.constant(EPS));
+        return d.loss(cfg, tf.constant(OUT), tf.constant(X0), tf.constant(EPS), xt, t);
+      })[0];
+      double plain = 0;
+      double weighted = 0;
+      for (int i = 0; i < 4; i++) {
+        int k = T[i];
+        double ab = schedule.alphaBar[k];
+        double x0 = X0[i][0][0][0];
+        double e = EPS[i][0][0][0];
+        double target = switch (prediction) {
+          case "eps" -> e;
+          case "x0" -> x0;
+          default -> Math.sqrt(ab) * e - Math.sqrt(1 - ab) * x0;
+        };
+        double err = (OUT[i][0][0][0] - target) * (OUT[i][0][0][0] - target);
+        // Hang et al.: the x0-space weight min(SNR, 5), carried over to each parameterization's own error
+        double w = switch (prediction) {
+          case "eps" -> Math.min(snr[k], 5) / snr[k];
+          case "x0" -> Math.min(snr[k], 5);
+          default -> Math.min(snr[k], 5) / (snr[k] + 1);
+        };
+        plain += err / 4;
+        weighted += w * err / 4;
+      }
+      String p = "diffusion.prediction=" + prediction;
+      assertEquals(plain, lossOf.apply(new String[] {p}), 1e-12, prediction);
+      assertEquals(weighted, lossOf.apply(new String[] {p, "diffusion.snr_gamma=5"}), 1e-9 * weighted, prediction);
     }
-    assertEquals(plain, simple, 1e-12);
-    assertEquals(weighted, lossOf.apply(new String[] {"diffusion.snr_gamma=5"}), 1e-12);
+  }
+
+  static final double[][][][] OUT = {{{{1.0}}}, {{{0.1}}}, {{{0.3}}}, {{{-1.5}}}};
+
+  /** A learned-variance output [4,1,1,2]: the parameterization's channel, then v in [-1, 1]. */
+  static final double[][][][] LEARNED = {{{{0.9, 0.2}}}, {{{0.1, -0.7}}}, {{{0.35, 1.0}}}, {{{-1.4, -1.0}}}};
+  static final double[] SCALE = {1 / 127.5};
+  static final double[] LOW = {-1};
+  static final double[] HIGH = {1};
+
+  @Test
+  void learnedVarianceBoundTermsMatchThePlainJavaBound() {
+    // x_0 at exact pixel levels: 0.3 is not one, so take the nearest levels
+    double[][][][] x0 = new double[4][1][1][1];
+    for (int i = 0; i < 4; i++) x0[i][0][0][0] = Math.round((X0[i][0][0][0] + 1) * 127.5) / 127.5 - 1;
+    double[] terms = eval(tf -> {
+      DiffusionOps<TFloat64> d = new DiffusionOps<>(tf, TFloat64.class, schedule, "learned_range");
+      var t = tf.constant(T);
+      var xt = d.qSample(tf.constant(x0), t, tf.constant(EPS));
+      DiffusionOps.Split<TFloat64> split = d.split(tf.constant(LEARNED));
+      var x0Pred = d.predictedX0("eps", split.mean(), xt, t);
+      return d.vlbTerm(x0Pred, d.learnedLogVariance(split.varianceFraction(), t), tf.constant(x0), xt, t, SCALE, LOW,
+          HIGH);
+    });
+    for (int i = 0; i < 4; i++) {
+      int k = T[i];
+      double ab = schedule.alphaBar[k];
+      double x = x0[i][0][0][0];
+      double xt = Math.sqrt(ab) * x + Math.sqrt(1 - ab) * EPS[i][0][0][0];
+      double x0Pred = (xt - Math.sqrt(1 - ab) * LEARNED[i][0][0][0]) / Math.sqrt(ab);
+      double f = (LEARNED[i][0][0][1] + 1) / 2;
+      double logVar = schedule.learnedLogVariance(k, f);
+      double muP = schedule.posteriorMeanCoef1[k] * x0Pred + schedule.posteriorMeanCoef2[k] * xt;
+      double expected;
+      if (k == 0) {
+        long pixel = Math.round((x + 1) * 127.5);
+        expected = -Elbo.discretizedLogLikelihood(x, pixel, SCALE[0] / 2, muP, Math.exp(0.5 * logVar));
+      } else {
+        double muQ = schedule.posteriorMeanCoef1[k] * x + schedule.posteriorMeanCoef2[k] * xt;
+        double varQ = schedule.posteriorVariance[k];
+        double varP = Math.exp(logVar);
+        expected = 0.5 * (Math.log(varP) - Math.log(varQ)) + (varQ + (muQ - muP) * (muQ - muP)) / (2 * varP) - 0.5;
+      }
+      // the decoder's CDF in Java is a 1.2e-7 erfc fit; the graph uses erf
+      assertEquals(expected, terms[i], 1e-6 * Math.max(1, Math.abs(expected)), "t = " + k);
+    }
+  }
+
+  @Test
+  void hybridIsSimplePlusLambdaTTimesTheBoundInBitsWithTheMeansGradientStopped() {
+    var cfg = dev.ddpm4j.config.ExperimentConfig.defaults(java.util.List.of("diffusion.variance=learned_range",
+        "diffusion.loss=hybrid", "diffusion.vlb_weight=0.001")).diffusion();
+    try (Graph g = new Graph(); Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      DiffusionOps<TFloat64> d = new DiffusionOps<>(tf, TFloat64.class, schedule, "learned_range");
+      var t = tf.constant(T);
+      var x0 = tf.constant(X0);
+      var xt = d.qSample(x0, t, tf.constant(EPS));
+      var out = tf.identity(tf.constant(LEARNED));
+      var hybrid = d.loss(cfg, out, x0, tf.constant(EPS), xt, t, SCALE, LOW, HIGH);
+      var simple = d.loss(dev.ddpm4j.config.ExperimentConfig.defaults(java.util.List.of("diffusion.variance="
+          + "learned_range", "diffusion.loss=weighted_vlb")).diffusion(), out, x0, tf.constant(EPS), xt, t, SCALE, LOW,
+          HIGH);
+      DiffusionOps.Split<TFloat64> split = d.split(out);
+      var mse = tf.math.mean(tf.math.squaredDifference(split.mean(), tf.constant(EPS)), tf.constant(new int[] {0, 1,
+          2, 3}));
+      var gHybrid = g.addGradients(hybrid.asOutput(), new org.tensorflow.Output<?>[] {out.asOutput()})[0];
+      var gMse = g.addGradients(mse.asOutput(), new org.tensorflow.Output<?>[] {out.asOutput()})[0];
+      try (Result r = s.runner().fetch(hybrid).fetch(simple).fetch(mse).fetch(gHybrid).fetch(gMse).run()) {
+        double h = ((TFloat64) r.get(0)).getDouble();
+        double vb = ((TFloat64) r.get(1)).getDouble(); // weighted_vlb with a learned variance: the bound's mean term
+        double m = ((TFloat64) r.get(2)).getDouble();
+        assertEquals(m + 0.001 * 1000 * vb / Math.log(2), h, 1e-12, "lambda T L_t in bits");
+        double[] gh = new double[8];
+        double[] gm = new double[8];
+        ((TFloat64) r.get(3)).asRawTensor().data().asDoubles().read(gh);
+        ((TFloat64) r.get(4)).asRawTensor().data().asDoubles().read(gm);
+        for (int i = 0; i < 4; i++) {
+          assertEquals(gm[2 * i], gh[2 * i], 1e-12, "the mean channel learns from the MSE alone");
+          assertEquals(0.0, gm[2 * i + 1], 0);
+          assertTrue(Math.abs(gh[2 * i + 1]) > 0 || T[i] == 0, "the variance channel learns from the bound");
+        }
+      }
+    }
   }
 }

@@ -50,7 +50,7 @@ class ElboTest {
     Schedule s = Schedule.linear(1e-4, 0.02, 50);
     float[] x0 = {(float) (10 / 127.5 - 1), (float) (200 / 127.5 - 1), 1f, -1f};
     Elbo.Result r = Elbo.evaluate(s, "beta_tilde", x0, 2, 2, new double[] {1 / 127.5}, new double[] {-1},
-        (xt, t) -> x0.clone(), 1, 5);
+        (xt, t) -> new Elbo.Prediction(x0.clone(), null), 1, 5);
     assertEquals(0.0, r.diffusionTerms(), 1e-12);
     // the decoder with mean exactly x_0 and sigma = sqrt(beta~ of the second step)
     double sigma = Math.sqrt(s.posteriorVariance[1]);
@@ -62,6 +62,49 @@ class ElboTest {
   }
 
   @Test
+  void aPerfectNetworkWithVarianceBetaPaysTheGapBetweenBetaAndTheTruePosteriorVariance() {
+    // with mu_theta = mu~ every term is KL(N(mu, beta~) || N(mu, beta)) = 0.5 (log(beta / beta~) + beta~ / beta - 1)
+    Schedule s = Schedule.linear(1e-4, 0.02, 50);
+    float[] x0 = {(float) (10 / 127.5 - 1), (float) (200 / 127.5 - 1), 0.2f, -0.4f};
+    Elbo.Result r = Elbo.evaluate(s, "beta", x0, 2, 2, new double[] {1 / 127.5}, new double[] {-1},
+        (xt, t) -> new Elbo.Prediction(x0.clone(), null), 1, 5);
+    double perDim = 0;
+    for (int k = 1; k < 50; k++) {
+      perDim += 0.5 * (Math.log(s.betas[k] / s.posteriorVariance[k]) + s.posteriorVariance[k] / s.betas[k] - 1);
+    }
+    assertEquals(perDim / Math.log(2), r.diffusionTerms(), 1e-9);
+    // the decoder uses beta~_2 at t = 1, not beta_1 (the reference's clipped fixed-large variance)
+    Elbo.Result tilde = Elbo.evaluate(s, "beta_tilde", x0, 2, 2, new double[] {1 / 127.5}, new double[] {-1},
+        (xt, t) -> new Elbo.Prediction(x0.clone(), null), 1, 5);
+    assertEquals(tilde.decoder(), r.decoder(), 1e-12);
+  }
+
+  @Test
+  void theScoredRegionExcludesPaddingAndClippingKeepsPredictionsInRange() {
+    Schedule s = Schedule.linear(1e-4, 0.02, 30);
+    // one image of 4 dims; dims 1 and 2 are "the data", dims 0 and 3 padding at pixel 0
+    float[] x0 = {-1f, 0.2f, -0.4f, -1f};
+    boolean[] scored = {false, true, true, false};
+    Elbo.Denoise perfect = (xt, t) -> new Elbo.Prediction(x0.clone(), null);
+    Elbo.Result r = Elbo.evaluate(s, "beta_tilde", x0, 1, 4, new double[] {1 / 127.5}, new double[] {-1}, scored,
+        true, perfect, 1, 2);
+    Elbo.Result inner = Elbo.evaluate(s, "beta_tilde", new float[] {0.2f, -0.4f}, 1, 2, new double[] {1 / 127.5},
+        new double[] {-1}, (xt, t) -> new Elbo.Prediction(new float[] {0.2f, -0.4f}, null), 1, 2);
+    assertEquals(2, r.scoredDims());
+    assertEquals(inner.total(), r.total(), 1e-12, "the scored figure is the data pixels' bound");
+    assertTrue(r.all().total() < r.total(), "border pixels at 0 are cheap: " + r.all().total() + " < " + r.total());
+    // a prediction far outside the data range: clipped, it is the nearest edge; unclipped, it costs far more
+    Elbo.Denoise wild = (xt, t) -> new Elbo.Prediction(new float[] {-5f, 0.2f, -0.4f, -5f}, null);
+    double clipped = Elbo.evaluate(s, "beta_tilde", x0, 1, 4, new double[] {1 / 127.5}, new double[] {-1}, null, true,
+        wild, 1, 2).total();
+    double unclipped = Elbo.evaluate(s, "beta_tilde", x0, 1, 4, new double[] {1 / 127.5}, new double[] {-1}, null,
+        false, wild, 1, 2).total();
+    assertEquals(Elbo.evaluate(s, "beta_tilde", x0, 1, 4, new double[] {1 / 127.5}, new double[] {-1}, null, true,
+        perfect, 1, 2).total(), clipped, 1e-12);
+    assertTrue(unclipped > clipped + 1, clipped + " vs " + unclipped);
+  }
+
+  @Test
   void boundIsFiniteUntrainedAndLowerAfterOverfitting() {
     ExperimentConfig cfg = TinyConfigs.config(tmp, "data.synthetic.num_images=8", "train.lr=0.002");
     Dataset d = Datasets.load(cfg.data(), cfg.run().seed());
@@ -70,7 +113,7 @@ class ElboTest {
     norm.normalize(d.pixels(), 0, x0, 0, x0.length);
     Schedule s = Schedule.of(cfg.diffusion());
     try (TrainingSession ts = new TrainingSession(cfg)) {
-      Elbo.Denoise net = (xt, t) -> x0FromNetwork(ts, s, xt, t);
+      Elbo.Denoise net = (xt, t) -> new Elbo.Prediction(x0FromNetwork(ts, s, xt, t), null);
       Elbo.Result before = Elbo.evaluate(s, "beta", x0, 8, 64, new double[] {1 / 127.5}, new double[] {-1}, net, 3, 4);
       float[] batch;
       try (BatchIterator it = new BatchIterator(d, norm, 8, 0, false, 1, BatchIterator.Position.START)) {

@@ -69,10 +69,13 @@ class ScheduleTest {
   }
 
   @Test
-  void samplerVarianceChoices() {
-    assertEquals(s.betas[300], s.samplerVariance("beta")[300], 0);
-    assertEquals(s.posteriorVariance[300], s.samplerVariance("beta_tilde")[300], 0);
-    assertThrows(IllegalArgumentException.class, () -> s.samplerVariance("learned"));
+  void fixedVarianceChoices() {
+    assertEquals(s.betas[300], s.fixedVariance("beta")[300], 0);
+    assertEquals(s.posteriorVariance[300], s.fixedVariance("beta_tilde")[300], 0);
+    // the first step uses the clipped beta~_2 for both, as the improved-DDPM reference's fixed-large variance
+    assertEquals(s.posteriorVariance[1], s.fixedVariance("beta")[0], 0);
+    assertEquals(s.posteriorVariance[1], s.fixedVariance("beta_tilde")[0], 0);
+    assertThrows(IllegalArgumentException.class, () -> s.fixedVariance("learned_range"));
     assertThrows(IllegalArgumentException.class, () -> new Schedule(new double[] {0.1, 1.0}));
   }
 
@@ -118,6 +121,32 @@ class ScheduleTest {
     for (String k : ExperimentConfig.SCHEDULES) {
       Schedule x = Schedule.of(ExperimentConfig.defaults(List.of("diffusion.schedule.kind=" + k)).diffusion());
       assertEquals(1000, x.timesteps, k);
+    }
+  }
+
+  @Test
+  void everyScheduleKindOfAConfigIsItsOwnFormulaNotLinear() {
+    for (String kind : List.of("linear", "cosine", "quadratic", "sigmoid")) {
+      Schedule fromConfig = Schedule.of(ExperimentConfig.defaults(List.of("diffusion.schedule.kind=" + kind,
+          "diffusion.timesteps=100")).diffusion());
+      for (int i = 0; i < 100; i++) {
+        double beta = switch (kind) {
+          case "linear" -> 1e-4 + (0.02 - 1e-4) * i / 99.0;
+          case "quadratic" -> Math.pow(Math.sqrt(1e-4) + (Math.sqrt(0.02) - Math.sqrt(1e-4)) * i / 99.0, 2);
+          case "sigmoid" -> 1e-4 + (0.02 - 1e-4) / (1 + Math.exp(-(-6 + 12.0 * i / 99)));
+          default -> {
+            java.util.function.DoubleUnaryOperator f = u -> Math.pow(Math.cos((u + 0.008) / 1.008 * Math.PI / 2), 2);
+            yield Math.min(1 - f.applyAsDouble((i + 1) / 100.0) / f.applyAsDouble(i / 100.0), 0.999);
+          }
+        };
+        assertEquals(beta, fromConfig.betas[i], 1e-12 * Math.max(1, beta), kind + " beta " + i);
+      }
+      if (!kind.equals("linear")) {
+        boolean differs = false;
+        Schedule linear100 = Schedule.linear(1e-4, 0.02, 100);
+        for (int i = 0; i < 100; i++) differs |= Math.abs(linear100.betas[i] - fromConfig.betas[i]) > 1e-6;
+        assertTrue(differs, kind + " is not the linear schedule");
+      }
     }
   }
 }

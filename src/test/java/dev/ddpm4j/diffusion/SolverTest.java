@@ -138,8 +138,8 @@ class SolverTest {
     }
     int[] ts = {900, 612, 301, 40, 0};
     for (int j = 0; j < ts.length - 1; j++) {
-      double[] dpm = new DpmSolverPlusPlus(S, 1).step(ts, j, 0, x, x0, List.of(), null);
-      double[] ddim = new DdimSolver(S).step(ts, j, 0, x, x0, List.of(), null);
+      double[] dpm = new DpmSolverPlusPlus(S, 1).step(ts, j, 0, x, x0, null, List.of(), null);
+      double[] ddim = new DdimSolver(S).step(ts, j, 0, x, x0, null, List.of(), null);
       for (int i = 0; i < 50; i++) assertEquals(ddim[i], dpm[i], 1e-12, "step " + j);
     }
   }
@@ -153,12 +153,12 @@ class SolverTest {
     double[] z = {1.0, -2.0};
     for (int j : new int[] {0, 500, 998}) {
       int t = ts[j];
-      double[] got = new AncestralSolver(S, "beta").step(ts, j, 0, x, x0, List.of(), z);
+      double[] got = new AncestralSolver(S, "beta").step(ts, j, 0, x, x0, null, List.of(), z);
       for (int i = 0; i < 2; i++) {
         double expected = S.posteriorMeanCoef1[t] * x0[i] + S.posteriorMeanCoef2[t] * x[i] + Math.sqrt(S.betas[t]) * z[i];
         assertEquals(expected, got[i], 1e-9, "t = " + t);
       }
-      double[] tilde = new AncestralSolver(S, "beta_tilde").step(ts, j, 0, x, x0, List.of(), z);
+      double[] tilde = new AncestralSolver(S, "beta_tilde").step(ts, j, 0, x, x0, null, List.of(), z);
       double expected = S.posteriorMeanCoef1[t] * x0[0] + S.posteriorMeanCoef2[t] * x[0]
           + Math.sqrt(S.posteriorVariance[t]) * z[0];
       assertEquals(expected, tilde[0], 1e-9);
@@ -221,6 +221,72 @@ class SolverTest {
           double[] ref = ReferenceSampler.sample(kind.solver(S, "beta_tilde"), ts, kind.takesEta() ? 0.7 : 0,
               SolverTest::posteriorMean, noise::get, LOW, HIGH);
           for (int i = 0; i < ref.length; i++) assertEquals(ref[i], graph[i], 2e-5, kind + " at " + i);
+        }
+      }
+    }
+  }
+
+  @Test
+  void learnedVarianceInterpolatesTheRespacedBetas() {
+    int[] ts = {900, 612, 301, 40, 0};
+    double[] x = {0.3, -0.7};
+    double[] x0 = {0.1, 0.5};
+    double[] z = {1.0, -2.0};
+    double[] f = {0.0, 1.0};
+    AncestralSolver learned = new AncestralSolver(S, "learned_range");
+    for (int j = 0; j < ts.length - 1; j++) {
+      double[] got = learned.step(ts, j, 0, x, x0, f, List.of(), z);
+      // f = 0 is the respaced posterior variance beta~', f = 1 the respaced beta'
+      double[] tilde = new AncestralSolver(S, "beta_tilde").step(ts, j, 0, x, x0, null, List.of(), z);
+      double[] beta = new AncestralSolver(S, "beta").step(ts, j, 0, x, x0, null, List.of(), z);
+      assertEquals(tilde[0], got[0], 1e-12, "f = 0 at step " + j);
+      assertEquals(beta[1], got[1], 1e-12, "f = 1 at step " + j);
+    }
+  }
+
+  /** The analytic denoiser with a constant learned-variance fraction of 0.3. */
+  static final Denoiser GRAPH_WITH_FRACTION = (tf, w, x, t, condition) -> new Denoiser.Prediction(
+      GRAPH_POSTERIOR_MEAN.predict(tf, w, x, t, condition).x0(), tf.math.add(tf.math.mul(x, tf.constant(0f)),
+          tf.constant(0.3f)));
+
+  @Test
+  void graphLoopWithALearnedVarianceMatchesTheReference() {
+    int n = 2;
+    int k = 6;
+    int[] ts = Spacing.TRAILING.timesteps(S, k);
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      SamplerLoop loop = new SamplerLoop(new AncestralSolver(S, "learned_range"), GRAPH_WITH_FRACTION, LOW, HIGH, 4, 4,
+          1);
+      Operand<TFloat32> out = loop.sample(tf, "loop", new SamplerLoop.Inputs(tf.constant(3L), tf.constant(0L),
+          tf.constant(n), tf.constant(ts), null, Map.of()), new LinkedHashMap<>());
+      List<Operand<TFloat32>> streams = new ArrayList<>();
+      for (int st = 0; st <= k; st++) {
+        streams.add(Noise.images(tf, tf.constant(3L), tf.constant(0L), tf.constant(n), tf.constant((long) st), 4, 4, 1));
+      }
+      try (Session session = new Session(g)) {
+        Session.Runner r = session.runner().fetch(out);
+        streams.forEach(r::fetch);
+        try (Result res = r.run()) {
+          float[] graph = floats((TFloat32) res.get(0));
+          List<double[]> noise = new ArrayList<>();
+          for (int st = 0; st <= k; st++) noise.add(toDouble(floats((TFloat32) res.get(st + 1))));
+          ReferenceSampler.Net net = new ReferenceSampler.Net() {
+            @Override
+            public double[] x0(double[] x, int t) {
+              return posteriorMean(x, t);
+            }
+
+            @Override
+            public double[] varianceFraction(double[] x, int t) {
+              double[] f = new double[x.length];
+              java.util.Arrays.fill(f, 0.3);
+              return f;
+            }
+          };
+          double[] ref = ReferenceSampler.sample(new AncestralSolver(S, "learned_range"), ts, 0, net, noise::get, LOW,
+              HIGH);
+          for (int i = 0; i < ref.length; i++) assertEquals(ref[i], graph[i], 2e-5, "at " + i);
         }
       }
     }

@@ -45,7 +45,8 @@ class ExportTest {
 
   @BeforeAll
   static void trainAndExport() {
-    cfg = TinyConfigs.config(tmp, "export.dir=" + tmp.resolve("exports"), "diffusion.variance=beta_tilde");
+    cfg = TinyConfigs.config(tmp, "export.dir=" + tmp.resolve("exports"), "diffusion.variance=beta_tilde",
+        "model.dropout=0.2");
     new Trainer(cfg, false, new Progress(new PrintStream(new ByteArrayOutputStream()), false, 1), null).run();
     ema = Exporter.export(cfg.runDir(), "latest", null, null, false).dir();
     raw = Exporter.export(cfg.runDir(), "10", tmp.resolve("raw10"), "raw", false).dir();
@@ -204,13 +205,23 @@ class ExportTest {
   }
 
   @Test
-  void denoiseAgreesWithTheTrainingGraphsUNet() {
+  void denoiseAgreesWithTheTrainingGraphsUNetAndSampleWithItsSampler() {
     int n = 2;
     float[] xt = new float[n * 64];
     for (int i = 0; i < xt.length; i++) xt[i] = (float) Math.cos(i * 0.21);
     int[] t = {3, 17};
     float[] trainingEps;
+    // the run trained with dropout; its weights, in a training graph without dropout, are the network the export runs
+    ExperimentConfig noDropout = TinyConfigs.config(tmp, "export.dir=" + tmp.resolve("exports"),
+        "diffusion.variance=beta_tilde", "model.dropout=0.0");
     try (TrainingSession ts = new TrainingSession(cfg)) {
+      ts.restore(new Checkpoints(cfg.runDir().resolve("checkpoints"), 5).latest().orElseThrow().variablesPrefix());
+      // the training graph's own sampler (EMA weights, no dropout) draws what the export's sample signature draws
+      float[] inGraph = ts.sample(7, 3);
+      float[] exported = sampler.sample(3, 7).samples();
+      for (int i = 0; i < inGraph.length; i++) assertEquals(inGraph[i], exported[i], 1e-5f, "sample value " + i);
+    }
+    try (TrainingSession ts = new TrainingSession(noDropout)) {
       ts.restore(new Checkpoints(cfg.runDir().resolve("checkpoints"), 5).at(10).orElseThrow().variablesPrefix());
       try (TFloat32 x = TFloat32.tensorOf(Shape.of(n, 8, 8, 1)); TInt32 tt = TInt32.vectorOf(t)) {
         x.asRawTensor().data().asFloats().write(xt);

@@ -224,4 +224,55 @@ class UNetTest {
     // attention at 4x4 with 2 heads: per attention layer, scores and weighted sum are each 2 * heads * 16 * 16 * d
     assertTrue(info.flopsPerOpType().get("BatchMatMulV3") % (2L * 16 * 16) == 0);
   }
+
+  @Test
+  void groupNormKeepsItsPrecisionWhenTheMeanDwarfsTheSpread() {
+    // mean 1e4, spread 1: E[x^2] - E[x]^2 in float32 would lose every digit of the variance
+    int b = 2;
+    int hw = 4;
+    int ch = 4;
+    int groups = 2;
+    double[] x = new double[b * hw * hw * ch];
+    SplittableRandom r = new SplittableRandom(3);
+    for (int i = 0; i < x.length; i++) x[i] = 1e4 + (r.nextDouble() * 2 - 1) * (1 + i % ch);
+    float[] xf = new float[x.length];
+    for (int i = 0; i < x.length; i++) xf[i] = (float) x[i];
+    float[] out;
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat32> xt = tf.reshape(tf.constant(xf), tf.constant(new long[] {b, hw, hw, ch}));
+      Operand<TFloat32> y = UNet.groupNorm(tf, TFloat32.class, xt, ch, groups, tf.constant(new float[] {1, 1, 1, 1}),
+          tf.constant(new float[] {0, 0, 0, 0}));
+      try (Session s = new Session(g); Result res = s.runner().fetch(y).run()) {
+        out = new float[x.length];
+        ((TFloat32) res.get(0)).asRawTensor().data().asFloats().read(out);
+      }
+    }
+    // double-precision reference, straight from the definition
+    int per = ch / groups;
+    for (int n = 0; n < b; n++) {
+      for (int gr = 0; gr < groups; gr++) {
+        double sum = 0;
+        int count = hw * hw * per;
+        for (int p = 0; p < hw * hw; p++) for (int c = gr * per; c < (gr + 1) * per; c++) sum += x[(n * hw * hw + p) * ch + c];
+        double mean = sum / count;
+        double var = 0;
+        for (int p = 0; p < hw * hw; p++) {
+          for (int c = gr * per; c < (gr + 1) * per; c++) {
+            double d = x[(n * hw * hw + p) * ch + c] - mean;
+            var += d * d;
+          }
+        }
+        var /= count;
+        for (int p = 0; p < hw * hw; p++) {
+          for (int c = gr * per; c < (gr + 1) * per; c++) {
+            int i = (n * hw * hw + p) * ch + c;
+            double expected = (x[i] - mean) / Math.sqrt(var + 1e-5);
+            // float32 holds 1e4 + u to about 1e-3: that, not the variance, bounds the error
+            assertEquals(expected, out[i], 5e-3, "value " + i);
+          }
+        }
+      }
+    }
+  }
 }

@@ -256,7 +256,8 @@ class ConditionalTest {
     Operand<TFloat32> rows = tf.dtypes.cast(tf.size(labels, TInt32.class), TFloat32.class);
     Operand<TFloat32> v = tf.math.add(tf.math.mul(tf.dtypes.cast(tf.math.add(labels, tf.constant(1)), TFloat32.class),
         tf.constant(0.1f)), tf.math.mul(rows, tf.constant(100f)));
-    return tf.math.add(tf.math.mul(x, tf.constant(0f)), tf.reshape(v, tf.constant(new long[] {-1, 1, 1, 1})));
+    return new Denoiser.Prediction(tf.math.add(tf.math.mul(x, tf.constant(0f)),
+        tf.reshape(v, tf.constant(new long[] {-1, 1, 1, 1}))));
   };
 
   @Test
