@@ -10,7 +10,8 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "info", mixinStandardHelpOptions = true,
-    description = "Describe the model a config builds: parameters per level and forward FLOPs per image.")
+    description = "Describe the model a config builds (parameters per level, forward FLOPs per image) and the machine "
+        + "it would train on (CPU, oneDNN, AMX, bfloat16, the precision train.precision resolves to).")
 final class InfoCommand implements Callable<Integer> {
   @Mixin ConfigOptions options;
   @Spec CommandSpec spec;
@@ -28,6 +29,12 @@ final class InfoCommand implements Callable<Integer> {
     out.printf("  %-8s %,12d%n", "total", info.totalParams());
     out.printf("forward FLOPs per image: %,d (%.3f GFLOP)%n", info.forwardFlops(), info.forwardFlops() / 1e9);
     for (var e : info.flopsPerOpType().entrySet()) out.printf("  %-20s %,15d%n", e.getKey(), e.getValue());
+    var env = dev.ddpm4j.platform.Platform.describe(cfg.train().precision());
+    out.printf("machine: %s, %s cores, flags %s%n", env.get("cpu_model"), env.get("cores"), env.get("cpu_key_flags"));
+    out.printf("oneDNN: %s (TF_ENABLE_ONEDNN_OPTS=%s), AMX: %s, native bfloat16: %s%n",
+        Boolean.TRUE.equals(env.get("onednn_active")) ? "in use" : "not in use", env.get("tf_enable_onednn_opts"),
+        Boolean.TRUE.equals(env.get("amx")) ? "yes" : "no", Boolean.TRUE.equals(env.get("native_bf16")) ? "yes" : "no");
+    out.printf("precision: %s (train.precision %s)%n", env.get("precision"), env.get("precision_setting"));
     out.flush();
     return 0;
   }

@@ -16,7 +16,11 @@ import picocli.CommandLine.Option;
 public final class SamplerChoice {
   /** What {@code sample} and {@code eval} use when no --sampler is given (see README "Choosing a sampler"). */
   static final String DEFAULT_SAMPLER = "dpmpp_2m";
-  static final int DEFAULT_STEPS = 20;
+  static final int DEFAULT_STEPS = SamplerKind.DEFAULT_STEPS;
+
+  static {
+    if (!DEFAULT_SAMPLER.equals(SamplerKind.DEFAULT.key())) throw new AssertionError("default sampler out of sync");
+  }
 
   @Option(names = "--sampler", defaultValue = DEFAULT_SAMPLER,
       description = "ancestral, ddim, dpmpp_2m or dpmpp_3m (default: ${DEFAULT-VALUE}).")

@@ -60,13 +60,13 @@ public record ExperimentConfig(
   public record Train(
       int batchSize, int steps, double lr, int warmupSteps, double gradClip, double emaDecay,
       int logEvery, int sampleEvery, int sampleImages, int checkpointEvery, int keepCheckpoints,
-      int intraOpThreads, int interOpThreads, double labelDropout) {}
+      int intraOpThreads, int interOpThreads, double labelDropout, String precision, double maxMinutes) {}
 
   /** Defaults of the sample command. */
   public record Sample(int numImages, long seed) {}
 
   /** What an export holds and where it goes. */
-  public record Export(String weights, String dir) {}
+  public record Export(String weights, String dir, String precision) {}
 
   /** Identity and location of a run. */
   public record Run(String name, String outputDir, long seed) {}
@@ -82,6 +82,7 @@ public record ExperimentConfig(
   public static final List<String> VARIANCES = List.of("beta", "beta_tilde", "learned_range");
   public static final List<String> LOSSES = List.of("simple", "weighted_vlb", "hybrid");
   public static final List<String> EXPORT_WEIGHTS = List.of("ema", "raw");
+  public static final List<String> PRECISIONS = List.of("auto", "fp32", "bf16");
 
   private static final ObjectMapper WRITER = new ObjectMapper(new YAMLFactory()
       .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
@@ -217,7 +218,9 @@ public record ExperimentConfig(
         b.integer("train.keep_checkpoints", 3, v -> v > 0, positive),
         b.integer("train.intra_op_threads", 2, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"),
         b.integer("train.inter_op_threads", 2, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"),
-        b.number("train.label_dropout", 0.1, v -> v >= 0 && v < 1, "must be in [0, 1)"));
+        b.number("train.label_dropout", 0.1, v -> v >= 0 && v < 1, "must be in [0, 1)"),
+        b.choice("train.precision", "auto", PRECISIONS),
+        b.number("train.max_minutes", 0.0, v -> v >= 0, nonNegative + " (0 = no time limit)"));
 
     b.section("sample");
     Sample sample = new Sample(
@@ -227,7 +230,8 @@ public record ExperimentConfig(
     b.section("export");
     Export export = new Export(
         b.choice("export.weights", "ema", EXPORT_WEIGHTS),
-        b.string("export.dir", "savedmodels"));
+        b.string("export.dir", "savedmodels"),
+        b.choice("export.precision", "auto", PRECISIONS));
 
     b.section("run");
     Run run = new Run(

@@ -18,6 +18,14 @@ public enum SamplerKind {
   /** DPM-Solver++ multistep, third order. */
   DPMPP_3M(List.of(Spacing.values()), Spacing.UNIFORM_LAMBDA, false);
 
+  /**
+   * What ddpm4j samples with when nobody says otherwise (the CLI's sample and eval, training grids): the fastest
+   * sampler that meets the quality target of the measured table (README "Choosing a sampler").
+   */
+  public static final SamplerKind DEFAULT = DPMPP_2M;
+  /** Network calls of {@link #DEFAULT} (at most T). */
+  public static final int DEFAULT_STEPS = 20;
+
   private final List<Spacing> spacings;
   private final Spacing defaultSpacing;
   private final boolean takesEta;

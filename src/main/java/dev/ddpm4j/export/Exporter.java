@@ -135,6 +135,7 @@ public final class Exporter {
       if (classNames.size() == classes) classNames.forEach(o.putArray("class_names")::add);
     }
     o.put("weights", weights);
+    o.put("precision", cfg.export().precision());
     ObjectNode sig = o.putObject("signatures");
     String common = "seed int64 [], num_images int32 [] (>= 1), first_index int64 [] (image i of the call is image "
         + "first_index + i of the seed's sequence)";

@@ -43,10 +43,12 @@ public final class DiffusionSampler implements AutoCloseable {
 
   private final SavedModelBundle bundle;
   private final SamplerMetadata metadata;
+  private final String precision;
 
-  private DiffusionSampler(SavedModelBundle bundle, SamplerMetadata metadata) {
+  private DiffusionSampler(SavedModelBundle bundle, SamplerMetadata metadata, String precision) {
     this.bundle = bundle;
     this.metadata = metadata;
+    this.precision = precision;
   }
 
   /** Loads an export; fails with a clear message when the folder is missing or is not a ddpm4j SavedModel. */
@@ -57,9 +59,12 @@ public final class DiffusionSampler implements AutoCloseable {
     if (!Files.isRegularFile(dir.resolve("saved_model.pb"))) {
       throw new SamplerException(dir + ": not a SavedModel (no saved_model.pb)");
     }
+    String precision = precisionOf(dir);
     SavedModelBundle b;
     try {
-      b = SavedModelBundle.load(dir.toString(), SavedModelBundle.DEFAULT_TAG);
+      SavedModelBundle.Loader loader = SavedModelBundle.loader(dir.toString()).withTags(SavedModelBundle.DEFAULT_TAG);
+      if (precision.equals("bf16")) loader = loader.withConfigProto(BF16);
+      b = loader.load();
     } catch (TensorFlowException | IllegalArgumentException e) {
       throw new SamplerException(dir + ": TensorFlow cannot load this SavedModel: " + e.getMessage(), e);
     }
@@ -80,11 +85,38 @@ public final class DiffusionSampler implements AutoCloseable {
         throw new SamplerException(meta + ": unreadable metadata: " + e.getMessage(), e);
       }
       if (!(json instanceof Map)) throw new SamplerException(meta + ": metadata is not a JSON object");
-      return new DiffusionSampler(b, new SamplerMetadata((Map<String, Object>) json));
+      return new DiffusionSampler(b, new SamplerMetadata((Map<String, Object>) json), precision);
     } catch (RuntimeException e) {
       b.close();
       throw e;
     }
+  }
+
+  /** oneDNN bfloat16 automatic mixed precision, for exports whose precision resolves to bf16 on this CPU. */
+  private static final org.tensorflow.proto.ConfigProto BF16 = org.tensorflow.proto.ConfigProto.newBuilder()
+      .setGraphOptions(org.tensorflow.proto.GraphOptions.newBuilder().setRewriteOptions(
+          org.tensorflow.proto.RewriterConfig.newBuilder().setAutoMixedPrecisionOnednnBfloat16(
+              org.tensorflow.proto.RewriterConfig.Toggle.ON))).build();
+
+  /** The export's precision setting (metadata "precision", auto when absent) resolved on this CPU. */
+  static String precisionOf(Path dir) {
+    String setting = "auto";
+    try {
+      Object json = Json.parse(Files.readString(dir.resolve(METADATA), StandardCharsets.UTF_8));
+      if (json instanceof Map<?, ?> m && m.get("precision") instanceof String p) setting = p;
+    } catch (IOException | IllegalArgumentException e) {
+      // reported with the metadata check below
+    }
+    try {
+      return CpuFeatures.resolvePrecision(setting);
+    } catch (IllegalArgumentException e) {
+      return "fp32";
+    }
+  }
+
+  /** fp32 or bf16: the precision this sampler runs in. */
+  public String precision() {
+    return precision;
   }
 
   public SamplerMetadata metadata() {

@@ -121,8 +121,10 @@ public final class Trainer {
         truncateMetrics(runDir.resolve("metrics.jsonl"), step);
         progress.message("resumed from " + c.dir() + " at step " + step);
       }
-      progress.message(String.format("graph ready in %.1fs: %,d parameters", (System.nanoTime() - t0) / 1e9,
-          ts.net.weights.count()));
+      progress.message(String.format("graph ready in %.1fs: %,d parameters, precision %s (train.precision %s)%s",
+          (System.nanoTime() - t0) / 1e9, ts.net.weights.count(), ts.precision, cfg.train().precision(),
+          cfg.train().maxMinutes() > 0 ? String.format(", time budget %s min", cfg.train().maxMinutes()) : ""));
+      writeEnvironment(runDir, cfg);
       return loop(ts, data, norm, checkpoints, runDir, step, position, elapsedBefore);
     } finally {
       stopped.countDown();
@@ -149,7 +151,8 @@ public final class Trainer {
     TrainingSession.StepResult last = null;
     try (BatchIterator it = new BatchIterator(data, norm, tc.batchSize(), cfg.run().seed(), cfg.data().randomFlip(),
         cfg.data().prefetch(), position)) {
-      while (step < tc.steps() && !stopRequested) {
+      boolean budgetReached = false;
+      while (step < tc.steps() && !stopRequested && !budgetReached) {
         BatchIterator.Batch batch = it.next();
         last = ts.step(batch.images(), batch.labels());
         step = last.step();
@@ -167,21 +170,24 @@ public final class Trainer {
         double dt = (now - intervalStart) / 1e9;
         secondsPerStep = dt / intervalSteps;
         imagesPerSecond = tc.batchSize() / secondsPerStep;
-        boolean logNow = step % tc.logEvery() == 0 || step == tc.steps();
+        double elapsed = elapsedBefore + (now - started) / 1e9;
+        budgetReached = tc.maxMinutes() > 0 && elapsed >= tc.maxMinutes() * 60;
+        boolean final_ = step == tc.steps() || budgetReached;
+        boolean logNow = step % tc.logEvery() == 0 || final_;
         bar.show(step, imagesPerSecond, secondsPerStep, logNow);
         if (logNow) {
-          writeMetric(runDir, step, lossSum / lossCount, last, imagesPerSecond,
-              elapsedBefore + (now - started) / 1e9);
+          writeMetric(runDir, step, lossSum / lossCount, last, imagesPerSecond, elapsed,
+              final_ ? (budgetReached ? "time_budget" : "steps") : null);
           lossSum = 0;
           lossCount = 0;
           intervalStart = System.nanoTime();
           intervalSteps = 0;
         }
-        if (step % tc.checkpointEvery() == 0 || step == tc.steps()) {
+        if (step % tc.checkpointEvery() == 0 || final_) {
           checkpoints.save(ts.session, state(step, it.position(), elapsedBefore, started));
           savedStep = step;
         }
-        if (tc.sampleEvery() > 0 && (step % tc.sampleEvery() == 0 || step == tc.steps())) {
+        if (tc.sampleEvery() > 0 && (step % tc.sampleEvery() == 0 || final_)) {
           Path grid = writeSamples(ts, norm, runDir, step);
           bar.message(String.format("step %d: wrote %s", step, grid));
           intervalStart = System.nanoTime();
@@ -191,6 +197,11 @@ public final class Trainer {
       if (stopRequested && step > savedStep) {
         checkpoints.save(ts.session, state(step, it.position(), elapsedBefore, started));
         bar.message("stopped at step " + step + "; checkpoint saved; continue with --resume");
+      }
+      if (budgetReached) {
+        bar.finish();
+        bar.message(String.format("stopped at step %d of %d: the time budget train.max_minutes = %s is spent",
+            step, tc.steps(), tc.maxMinutes()));
       }
     }
     bar.finish();
@@ -210,6 +221,16 @@ public final class Trainer {
     if (data.classNames().size() != n) {
       throw new ConfigException(cfg.runDir().resolve("config.yaml").toString(), "model.num_classes", String.valueOf(n),
           data.name() + " has " + data.classNames().size() + " classes " + data.classNames());
+    }
+  }
+
+  /** The machine and the choices made on it ({@code environment.json}): CPU, flags, oneDNN, precision. */
+  static void writeEnvironment(Path runDir, ExperimentConfig cfg) {
+    try {
+      Files.writeString(runDir.resolve("environment.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(
+          dev.ddpm4j.platform.Platform.describe(cfg.train().precision())));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + runDir.resolve("environment.json") + ": " + e.getMessage(), e);
     }
   }
 
@@ -256,7 +277,7 @@ public final class Trainer {
   }
 
   private static void writeMetric(Path runDir, long step, double loss, TrainingSession.StepResult r, double ips,
-      double elapsed) {
+      double elapsed, String stoppedBy) {
     ObjectNode o = JSON.createObjectNode();
     o.put("step", step);
     o.put("loss", loss);
@@ -264,6 +285,7 @@ public final class Trainer {
     o.put("grad_norm", r.gradNorm());
     o.put("images_per_s", Math.round(ips * 10) / 10.0);
     o.put("elapsed_s", Math.round(elapsed * 10) / 10.0);
+    if (stoppedBy != null) o.put("stopped_by", stoppedBy);
     try {
       Files.writeString(runDir.resolve("metrics.jsonl"), o.toString() + "\n", StandardCharsets.UTF_8,
           StandardOpenOption.CREATE, StandardOpenOption.APPEND);

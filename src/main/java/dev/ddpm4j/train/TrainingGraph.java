@@ -6,7 +6,6 @@ import dev.ddpm4j.diffusion.Denoiser;
 import dev.ddpm4j.diffusion.Guidance;
 import dev.ddpm4j.diffusion.SamplerKind;
 import dev.ddpm4j.diffusion.SamplerLoop;
-import dev.ddpm4j.diffusion.Spacing;
 import dev.ddpm4j.diffusion.DiffusionOps;
 import dev.ddpm4j.diffusion.Schedule;
 import dev.ddpm4j.model.Condition;
@@ -36,7 +35,7 @@ import org.tensorflow.types.family.TFloating;
  * timesteps (stateless, keyed by (run seed, step)), the U-Net, the configured loss, gradients over the model weights
  * ({@link Graph#addGradients}), global-norm clipping, Adam (ApplyAdam) with linear warm-up, the EMA update and the step
  * counter. The EMA weights and counters are separate variables no gradient touches. The same graph also holds the
- * ancestral sampler over the EMA weights (for sample grids during training).
+ * default sampler ({@link SamplerKind#DEFAULT}) over the EMA weights, for sample grids during training.
  *
  * <p>Variable names: {@code unet/<w>} (raw weights), {@code ema/<w>}, {@code adam_m/<w>}, {@code adam_v/<w>},
  * {@code global_step}.
@@ -180,14 +179,17 @@ public final class TrainingGraph {
     LinkedHashMap<String, Operand<TFloat32>> emaReads = new LinkedHashMap<>();
     for (var en : ema.entrySet()) emaReads.put(en.getKey(), tf.identity(en.getValue()));
     Normalizer norm = Normalizer.of(cfg.data());
-    SamplerLoop loop = new SamplerLoop(SamplerKind.ANCESTRAL.solver(schedule, cfg.diffusion().variance()),
+    // grids during training use the default fast sampler: seconds instead of minutes per grid
+    SamplerKind kind = SamplerKind.DEFAULT;
+    SamplerLoop loop = new SamplerLoop(kind.solver(schedule, cfg.diffusion().variance()),
         denoiser(cfg, unet, schedule), norm.lows(), norm.highs(), size, size, ch);
-    Operand<TInt32> allSteps = tf.constant(Spacing.LEADING.timesteps(schedule, schedule.timesteps));
+    Operand<TInt32> gridSteps = tf.constant(kind.defaultSpacing().timesteps(schedule,
+        Math.min(SamplerKind.DEFAULT_STEPS, schedule.timesteps)));
     // a conditional model's grid cycles through the classes (image i has label i mod num_classes), unguided
     Map<String, Operand<?>> gridCondition = classes > 0 ? Condition.labels(tf.math.mod(tf.range(tf.constant(0),
         sampleCount, tf.constant(1)), tf.constant(classes)), null).tensors() : Map.of();
-    samples = tf.withName("samples").identity(loop.sample(tf.withSubScope("sampler"), "ancestral_loop",
-        new SamplerLoop.Inputs(sampleSeed, tf.constant(0L), sampleCount, allSteps, null, gridCondition), emaReads));
+    samples = tf.withName("samples").identity(loop.sample(tf.withSubScope("sampler"), "grid_loop",
+        new SamplerLoop.Inputs(sampleSeed, tf.constant(0L), sampleCount, gridSteps, null, gridCondition), emaReads));
   }
 
   /**

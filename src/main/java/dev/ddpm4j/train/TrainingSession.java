@@ -10,7 +10,10 @@ import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
+import dev.ddpm4j.sampler.CpuFeatures;
 import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.proto.GraphOptions;
+import org.tensorflow.proto.RewriterConfig;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
@@ -24,6 +27,8 @@ public final class TrainingSession implements AutoCloseable {
   public final Graph graph;
   public final TrainingGraph net;
   public final Session session;
+  /** fp32 or bf16: what train.precision resolved to on this machine. */
+  public final String precision;
   private final int height;
   private final int width;
   private final int channels;
@@ -33,7 +38,9 @@ public final class TrainingSession implements AutoCloseable {
     this.graph = new Graph();
     try {
       this.net = new TrainingGraph(config, graph);
-      this.session = new Session(graph, sessionConfig(config.train().intraOpThreads(), config.train().interOpThreads()));
+      this.precision = CpuFeatures.resolvePrecision(config.train().precision());
+      this.session = new Session(graph, sessionConfig(config.train().intraOpThreads(), config.train().interOpThreads(),
+          precision));
       session.initialize();
     } catch (RuntimeException e) {
       graph.close();
@@ -45,10 +52,25 @@ public final class TrainingSession implements AutoCloseable {
   }
 
   public static ConfigProto sessionConfig(int intra, int inter) {
-    return ConfigProto.newBuilder()
+    return sessionConfig(intra, inter, "fp32");
+  }
+
+  /**
+   * Thread pools and precision: {@code bf16} switches on TensorFlow's oneDNN bfloat16 automatic mixed precision (its
+   * allow list casts Conv2D, its gradients, MatMul and BatchMatMul to bfloat16; variables, optimizer state and EMA
+   * stay float32).
+   */
+  public static ConfigProto sessionConfig(int intra, int inter, String precision) {
+    ConfigProto.Builder b = ConfigProto.newBuilder()
         .setIntraOpParallelismThreads(intra)
-        .setInterOpParallelismThreads(inter)
-        .build();
+        .setInterOpParallelismThreads(inter);
+    if (precision.equals("bf16")) {
+      b.setGraphOptions(GraphOptions.newBuilder().setRewriteOptions(RewriterConfig.newBuilder()
+          .setAutoMixedPrecisionOnednnBfloat16(RewriterConfig.Toggle.ON)));
+    } else if (!precision.equals("fp32")) {
+      throw new IllegalArgumentException("precision must be fp32 or bf16 (resolved), got " + precision);
+    }
+    return b.build();
   }
 
   /** One optimizer step on a batch of normalized NHWC floats; reports the step number it completed (1-based). */
@@ -85,7 +107,10 @@ public final class TrainingSession implements AutoCloseable {
     }
   }
 
-  /** Runs the in-graph ancestral sampler over the EMA weights; returns n*H*W*C model-space floats. */
+  /**
+   * Runs the in-graph default sampler ({@link dev.ddpm4j.diffusion.SamplerKind#DEFAULT}, at most its default steps)
+   * over the EMA weights; returns n*H*W*C model-space floats.
+   */
   public float[] sample(long seed, int n) {
     try (TInt64 s = TInt64.scalarOf(seed); TInt32 count = TInt32.scalarOf(n);
         Result r = session.runner().feed(net.sampleSeed, s).feed(net.sampleCount, count).fetch(net.samples).run()) {

@@ -216,9 +216,11 @@ class ExportTest {
         "diffusion.variance=beta_tilde", "model.dropout=0.0");
     try (TrainingSession ts = new TrainingSession(cfg)) {
       ts.restore(new Checkpoints(cfg.runDir().resolve("checkpoints"), 5).latest().orElseThrow().variablesPrefix());
-      // the training graph's own sampler (EMA weights, no dropout) draws what the export's sample signature draws
+      // the training graph's own sampler (the default one, EMA weights, no dropout) draws what the export draws
       float[] inGraph = ts.sample(7, 3);
-      float[] exported = sampler.sample(3, 7).samples();
+      var kind = dev.ddpm4j.diffusion.SamplerKind.DEFAULT;
+      float[] exported = sampler.sample(3, 7, dev.ddpm4j.sampler.SamplerSpec.of(kind.key(),
+          Math.min(dev.ddpm4j.diffusion.SamplerKind.DEFAULT_STEPS, 20))).samples();
       for (int i = 0; i < inGraph.length; i++) assertEquals(inGraph[i], exported[i], 1e-5f, "sample value " + i);
     }
     try (TrainingSession ts = new TrainingSession(noDropout)) {

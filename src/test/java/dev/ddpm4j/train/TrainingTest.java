@@ -82,6 +82,57 @@ class TrainingTest {
   }
 
   @Test
+  void bfloat16TrainingFollowsTheFloat32LossCurve() {
+    // oneDNN's bfloat16 mixed precision (emulated, and slower, on CPUs without native bf16)
+    int steps = 240;
+    double[][] curves = new double[2][];
+    String[] precisions = {"fp32", "bf16"};
+    for (int p = 0; p < 2; p++) {
+      ExperimentConfig cfg = TinyConfigs.config(tmp, "data.synthetic.num_images=64", "train.lr=0.002",
+          "train.precision=" + precisions[p]);
+      Dataset d = Datasets.load(cfg.data(), cfg.run().seed());
+      double[] losses = new double[steps];
+      try (TrainingSession ts = new TrainingSession(cfg);
+          BatchIterator it = new BatchIterator(d, Normalizer.of(cfg.data()), 8, 0, false, 2,
+              BatchIterator.Position.START)) {
+        assertEquals(precisions[p], ts.precision);
+        for (int i = 0; i < steps; i++) losses[i] = ts.step(it.next().images()).loss();
+      }
+      curves[p] = losses;
+    }
+    // means over windows of 40 steps (the per-step loss is noisy): within 20% of each other, and both falling
+    for (int w = 0; w < steps / 40; w++) {
+      double a = 0;
+      double b = 0;
+      for (int i = w * 40; i < (w + 1) * 40; i++) {
+        a += curves[0][i] / 40;
+        b += curves[1][i] / 40;
+      }
+      assertEquals(a, b, 0.2 * a, "window " + w + ": fp32 " + a + ", bf16 " + b);
+    }
+    double firstBf16 = java.util.Arrays.stream(curves[1], 0, 40).average().orElseThrow();
+    double lastBf16 = java.util.Arrays.stream(curves[1], steps - 40, steps).average().orElseThrow();
+    assertTrue(lastBf16 < 0.7 * firstBf16, "bf16 learns: " + firstBf16 + " -> " + lastBf16);
+  }
+
+  @Test
+  void aTimeBudgetEndsTheRunLikeItsLastStep() throws Exception {
+    ExperimentConfig cfg = TinyConfigs.config(tmp, "run.name=budget", "train.steps=100000", "train.max_minutes=0.05",
+        "train.log_every=1000", "train.checkpoint_every=100000", "export.dir=" + tmp.resolve("exports"));
+    java.util.concurrent.atomic.AtomicBoolean exported = new java.util.concurrent.atomic.AtomicBoolean();
+    Trainer.Outcome o = new Trainer(cfg, false, quiet(), (c, dir, bar) -> exported.set(true)).run();
+    assertTrue(o.step() > 0 && o.step() < 100000, "stopped early at " + o.step());
+    assertTrue(exported.get(), "a budget stop exports like the last step");
+    assertEquals(o.step(), new Checkpoints(cfg.runDir().resolve("checkpoints"), 5).latest().orElseThrow().state().step(),
+        "checkpoint at the stop");
+    List<String> metrics = Files.readAllLines(cfg.runDir().resolve("metrics.jsonl"));
+    var last = new com.fasterxml.jackson.databind.ObjectMapper().readTree(metrics.get(metrics.size() - 1));
+    assertEquals("time_budget", last.get("stopped_by").asText());
+    assertTrue(last.get("elapsed_s").asDouble() >= 3.0, last.toString());
+    assertTrue(Files.isRegularFile(cfg.runDir().resolve("environment.json")));
+  }
+
+  @Test
   void withoutClippingEveryUpdateStillWaitsForEveryGradient() {
     // grad_clip 0 leaves nothing between the gradients and Adam but Adam's own control dependencies: two runs of the
     // same steps (dropout on) must give the same weights, bit for bit
