@@ -16,7 +16,7 @@ public final class TinyConfigs {
         "model.attention_resolutions=[4]", "model.groups=4", "model.heads=2", "model.dropout=0.0",
         "diffusion.timesteps=20", "train.batch_size=8", "train.steps=20", "train.lr=0.001", "train.warmup_steps=5",
         "train.log_every=5", "train.sample_every=0", "train.sample_images=4", "train.checkpoint_every=10",
-        "train.keep_checkpoints=5", "run.name=tiny", "run.seed=3"));
+        "train.keep_checkpoints=5", "train.precision=fp32", "run.name=tiny", "run.seed=3"));
     if (runs != null) o.add("run.output_dir=" + runs);
     o.addAll(List.of(extra));
     return o;

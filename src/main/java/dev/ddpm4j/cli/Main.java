@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 @Command(name = "ddpm4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "Denoising diffusion probabilistic models on TensorFlow Java.",
     subcommands = {ConfigCommand.class, TrainCommand.class, SampleCommand.class, ExportCommand.class,
-        BenchCommand.class, InfoCommand.class, PlotCommand.class, ScheduleCommand.class, EvalCommand.class, FeaturesCommand.class, CommandLine.HelpCommand.class})
+        BenchCommand.class, InfoCommand.class, PlotCommand.class, ScheduleCommand.class, EvalCommand.class, FeaturesCommand.class, WorkerCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   public static final String VERSION = dev.ddpm4j.export.Exporter.VERSION;
 

@@ -20,7 +20,8 @@ import java.util.List;
  * (see README "Config reference").
  */
 public record ExperimentConfig(
-    Data data, Model model, Diffusion diffusion, Train train, Sample sample, Export export, Run run) {
+    Data data, Model model, Diffusion diffusion, Train train, Sample sample, Export export, Run run,
+    Distributed distributed) {
 
   /** Where the images come from and how they become model inputs. */
   public record Data(
@@ -70,6 +71,26 @@ public record ExperimentConfig(
 
   /** Identity and location of a run. */
   public record Run(String name, String outputDir, long seed) {}
+
+  /**
+   * Data-parallel training on TensorFlow's distributed runtime: {@code cluster} lists host:port of every task (task 0
+   * is the chief, which runs `train`; the others run `ddpm4j worker`); empty for one process.
+   */
+  public record Distributed(String cluster, boolean chiefReplica, double connectTimeoutS, double stepTimeoutS) {
+    public boolean enabled() {
+      return !cluster.isBlank();
+    }
+
+    /** host:port of each task, task 0 first. */
+    public List<String> tasks() {
+      return cluster.isBlank() ? List.of() : java.util.Arrays.stream(cluster.split(",")).map(String::trim).toList();
+    }
+
+    /** How many replicas share each batch: every task, or every task but the chief. */
+    public int replicas() {
+      return enabled() ? tasks().size() - (chiefReplica ? 0 : 1) : 1;
+    }
+  }
 
   public static final List<String> DATA_KINDS = List.of("fashion_mnist", "image_folder", "synthetic");
   public static final List<String> SPLITS = List.of("train", "test");
@@ -242,10 +263,35 @@ public record ExperimentConfig(
       b.problem("run.name", run.name(), "must be a folder name: letters, digits, '.', '_', '-', not starting with '.'");
     }
 
+    b.section("distributed");
+    Distributed distributed = new Distributed(
+        b.string("distributed.cluster", ""),
+        b.bool("distributed.chief_replica", true),
+        b.number("distributed.connect_timeout_s", 60.0, v -> v > 0, positive),
+        b.number("distributed.step_timeout_s", 600.0, v -> v > 0, positive));
+    if (distributed.enabled()) {
+      for (String task : distributed.tasks()) {
+        if (!task.matches("[A-Za-z0-9._-]+:[0-9]{1,5}")) {
+          b.problem("distributed.cluster", distributed.cluster(), "each task must be host:port, got '" + task + "'");
+        }
+      }
+      if (train.precision().equals("bf16")) {
+        b.problem("train.precision", train.precision(), "distributed training runs in fp32 (use auto or fp32 with "
+            + "distributed.cluster)");
+      }
+      if (distributed.tasks().size() < 2) {
+        b.problem("distributed.cluster", distributed.cluster(), "needs the chief and at least one worker (host:port, "
+            + "comma-separated)");
+      } else if (train.batchSize() % distributed.replicas() != 0) {
+        b.problem("train.batch_size", train.batchSize(), "must split evenly over the " + distributed.replicas()
+            + " replicas of distributed.cluster");
+      }
+    }
+
     b.reportUnknownKeys();
     crossFieldRules(b, data, model, diffusion);
     if (!b.problems().isEmpty()) throw new ConfigException(b.problems());
-    return new ExperimentConfig(data, model, diffusion, train, sample, export, run);
+    return new ExperimentConfig(data, model, diffusion, train, sample, export, run, distributed);
   }
 
   private static void crossFieldRules(Binder b, Data data, Model model, Diffusion diffusion) {

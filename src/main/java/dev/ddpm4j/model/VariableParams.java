@@ -22,6 +22,7 @@ public final class VariableParams<T extends TFloating> implements Params<T> {
   private final Map<String, Variable<T>> variables = new LinkedHashMap<>();
   private final Map<String, Operand<T>> reads = new LinkedHashMap<>();
   private final Map<String, long[]> shapes = new LinkedHashMap<>();
+  private final Map<String, Init> inits = new LinkedHashMap<>();
   private final Map<String, Boolean> slotKinds = new LinkedHashMap<>();
   private final Map<String, Map<String, Variable<T>>> slots = new LinkedHashMap<>();
 
@@ -60,6 +61,7 @@ public final class VariableParams<T extends TFloating> implements Params<T> {
       slots.get(e.getKey()).put(name, tf.withSubScope(e.getKey()).withName(name).variable(start));
     }
     shapes.put(name, shape.clone());
+    inits.put(name, init);
     Operand<T> read = tf.withSubScope(prefix + "_read").withName(name).identity(v);
     reads.put(name, read);
     return read;
@@ -93,6 +95,11 @@ public final class VariableParams<T extends TFloating> implements Params<T> {
 
   public Map<String, long[]> shapes() {
     return shapes;
+  }
+
+  /** How each weight was initialized, by name (with {@link #shapes()}: enough to create the same variables again). */
+  public Map<String, Init> inits() {
+    return inits;
   }
 
   /** Total number of scalar weights. */

@@ -12,6 +12,12 @@ public final class Progress {
   private final long total;
   private double smoothed = Double.NaN;
   private long lastDraw;
+  private String note = "";
+
+  /** A fixed note shown at the end of every line (for example the number of replicas). */
+  public void note(String note) {
+    this.note = note == null || note.isEmpty() ? "" : "  " + note;
+  }
 
   public Progress(PrintStream out, boolean terminal, long total) {
     this.out = out;
@@ -53,7 +59,8 @@ public final class Progress {
     String bar = "#".repeat(filled) + ".".repeat(width - filled);
     long eta = Math.round(Math.max(0, total - step) * secondsPerStep);
     String loss = Double.isNaN(smoothed) ? "" : String.format("  loss %.4f", smoothed);
-    return String.format("[%s] %d/%d%s  %.1f img/s  ETA %s", bar, step, total, loss, imagesPerSecond, duration(eta));
+    return String.format("[%s] %d/%d%s  %.1f img/s  ETA %s%s", bar, step, total, loss, imagesPerSecond, duration(eta),
+        note);
   }
 
   /** Ends the bar's line. */

@@ -93,6 +93,13 @@ public final class Trainer {
     }
     writeClassNames(runDir, data.classNames());
     Normalizer norm = Normalizer.of(cfg.data());
+    if (cfg.distributed().enabled()) {
+      progress.message(String.format("distributed: %d tasks %s, %d replicas of %d images each (the chief, task 0, "
+          + "holds the weights and applies the optimizer%s)", cfg.distributed().tasks().size(),
+          cfg.distributed().tasks(), cfg.distributed().replicas(), cfg.train().batchSize() / cfg.distributed().replicas(),
+          cfg.distributed().chiefReplica() ? " and computes a replica" : ""));
+      progress.note(cfg.distributed().replicas() + " replicas");
+    }
     progress.message("building the training graph ...");
     long t0 = System.nanoTime();
     Thread hook = new Thread(() -> {
@@ -104,7 +111,7 @@ public final class Trainer {
       }
     }, "ddpm4j-stop");
     Runtime.getRuntime().addShutdownHook(hook);
-    try (TrainingSession ts = new TrainingSession(cfg)) {
+    try (TrainingSession ts = new TrainingSession(cfg, progress)) {
       long step = 0;
       double elapsedBefore = 0;
       BatchIterator.Position position = BatchIterator.Position.START;
@@ -154,7 +161,13 @@ public final class Trainer {
       boolean budgetReached = false;
       while (step < tc.steps() && !stopRequested && !budgetReached) {
         BatchIterator.Batch batch = it.next();
-        last = ts.step(batch.images(), batch.labels());
+        try {
+          last = ts.step(batch.images(), batch.labels());
+        } catch (org.tensorflow.exceptions.TensorFlowException e) {
+          if (!cfg.distributed().enabled()) throw e;
+          bar.finish();
+          throw clusterFailure(e, step, savedStep, checkpoints);
+        }
         step = last.step();
         if (!Float.isFinite(last.loss())) {
           bar.finish();
@@ -209,6 +222,23 @@ public final class Trainer {
     return new Outcome(step, runDir, bar.smoothedLoss(), imagesPerSecond);
   }
 
+  /** A distributed step failed: which tasks stopped answering, and how to continue. */
+  public static final class ClusterFailure extends RuntimeException {
+    ClusterFailure(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  private ClusterFailure clusterFailure(RuntimeException e, long step, long savedStep, Checkpoints checkpoints) {
+    List<String> tasks = cfg.distributed().tasks();
+    List<Integer> down = Cluster.unreachable(tasks);
+    String who = down.isEmpty() ? "a task of the cluster failed" : Cluster.describe(tasks, down) + " stopped answering";
+    String first = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+    return new ClusterFailure(who + " during step " + (step + 1) + " (" + first + "). "
+        + (savedStep > 0 ? "The last good checkpoint is step " + savedStep + " in " + checkpoints.root()
+            : "No checkpoint was written yet") + "; when every worker is back, continue with train --resume.", e);
+  }
+
   /** A class-conditional config needs a dataset whose labels are its classes. */
   static void checkLabels(ExperimentConfig cfg, Dataset data) {
     int n = cfg.model().numClasses();
@@ -227,8 +257,14 @@ public final class Trainer {
   /** The machine and the choices made on it ({@code environment.json}): CPU, flags, oneDNN, precision. */
   static void writeEnvironment(Path runDir, ExperimentConfig cfg) {
     try {
+      var env = dev.ddpm4j.platform.Platform.describe(cfg.train().precision());
+      env.put("precision", TrainingSession.precision(cfg));
+      if (cfg.distributed().enabled()) {
+        env.put("cluster", cfg.distributed().tasks());
+        env.put("replicas", cfg.distributed().replicas());
+      }
       Files.writeString(runDir.resolve("environment.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(
-          dev.ddpm4j.platform.Platform.describe(cfg.train().precision())));
+          env));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + runDir.resolve("environment.json") + ": " + e.getMessage(), e);
     }

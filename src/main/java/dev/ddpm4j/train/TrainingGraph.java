@@ -16,9 +16,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
+import org.tensorflow.Signature;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
@@ -82,7 +84,9 @@ public final class TrainingGraph {
 
   public TrainingGraph(ExperimentConfig cfg, Graph graph) {
     this.graph = graph;
-    Ops tf = Ops.create(graph);
+    ExperimentConfig.Distributed dist = cfg.distributed();
+    // distributed: everything but the replicas' forward and backward passes lives on the chief (task 0)
+    Ops tf = dist.enabled() ? Ops.create(graph).withDevice(Cluster.device(0)) : Ops.create(graph);
     ExperimentConfig.Train tc = cfg.train();
     int size = cfg.data().imageSize();
     int ch = cfg.data().channels();
@@ -116,34 +120,59 @@ public final class TrainingGraph {
 
     weights = Adam.slots(new VariableParams<>(tf, TFloat32.class, "unet", seed).withSlot("ema", true));
     ema = weights.slot("ema");
-    double rate = cfg.model().dropout();
-    UNet.Dropout dropout = new UNet.Dropout() {
-      @Override
-      public <T extends TFloating> Operand<T> apply(Ops o, Operand<T> x, int layer) {
-        Operand<TFloat32> u = o.random.statelessRandomUniform(o.shape(x), key(o, seed ^ (TAG_DROPOUT + layer), stepRead),
-            TFloat32.class);
-        Operand<TBool> keep = o.math.greaterEqual(u, o.constant((float) rate));
-        Class<T> type = x.type();
-        Operand<T> scaled = o.math.mul(x, o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type));
-        return o.select(keep, scaled, o.zerosLike(x));
-      }
-    };
     Condition condition = classes > 0 ? Condition.labels(labelsSeen, null) : Condition.none();
-    output = unet.apply(tf.withSubScope("forward"), TFloat32.class, weights, xt, t, condition, dropout);
     Normalizer bins = Normalizer.of(cfg.data());
     double[] binWidth = bins.scale().stream().mapToDouble(Double::doubleValue).toArray();
-    loss = tf.withName("loss").identity(diffusion.loss(cfg.diffusion(), output, x0, noise, xt, t, binWidth,
-        bins.lows(), bins.highs()));
-
-    // Gradients over the raw weights only.
+    List<Operand<TFloat32>> grads = new ArrayList<>();
+    if (!dist.enabled()) {
+      output = unet.apply(tf.withSubScope("forward"), TFloat32.class, weights, xt, t, condition,
+          dropout(seed, cfg.model().dropout(), stepRead));
+      loss = tf.withName("loss").identity(diffusion.loss(cfg.diffusion(), output, x0, noise, xt, t, binWidth,
+          bins.lows(), bins.highs()));
+      // Gradients over the raw weights only.
+      List<String> names = new ArrayList<>(weights.variables().keySet());
+      Output<?>[] wrt = new Output<?>[names.size()];
+      for (int k = 0; k < names.size(); k++) wrt[k] = weights.reads().get(names.get(k)).asOutput();
+      for (Output<?> g : graph.addGradients(loss.asOutput(), wrt)) grads.add(cast(g));
+    } else {
+      // data parallel: each replica's forward and backward pass on its own task, gradients averaged on the chief
+      replica = new Replica(cfg, unet, schedule, binWidth, bins.lows(), bins.highs());
+      replica.shapes.forEach((n, shape) -> weights.get(n, shape, replica.inits.get(n)));
+      int r = dist.replicas();
+      int slice = tc.batchSize() / r;
+      int first = dist.chiefReplica() ? 0 : 1;
+      List<Operand<TFloat32>> losses = new ArrayList<>();
+      List<List<Operand<TFloat32>>> perReplica = new ArrayList<>();
+      for (int k = 0; k < r; k++) {
+        Ops on = Ops.create(graph).withDevice(Cluster.device(first + k)).withSubScope("replica" + k);
+        Map<String, Operand<?>> in = new LinkedHashMap<>();
+        for (var e : weights.reads().entrySet()) in.put(e.getKey(), e.getValue());
+        in.put("x0", rows(tf, x0, k * slice, slice));
+        in.put("xt", rows(tf, xt, k * slice, slice));
+        in.put("t", rows(tf, t, k * slice, slice));
+        in.put("noise", rows(tf, noise, k * slice, slice));
+        in.put("step", stepRead);
+        if (classes > 0) in.put("labels", rows(tf, labelsSeen, k * slice, slice));
+        Map<String, Operand<?>> out = replica.function.call(on, in);
+        losses.add(cast(out.get("loss")));
+        List<Operand<TFloat32>> g = new ArrayList<>();
+        for (int w = 0; w < replica.shapes.size(); w++) g.add(cast(out.get("g" + w)));
+        perReplica.add(g);
+      }
+      output = null;
+      Operand<TFloat32> inv = tf.constant(1f / r);
+      loss = tf.withName("loss").math.mul(tf.math.addN(losses), inv);
+      for (int w = 0; w < replica.shapes.size(); w++) {
+        List<Operand<TFloat32>> parts = new ArrayList<>();
+        for (List<Operand<TFloat32>> g : perReplica) parts.add(g.get(w));
+        grads.add(tf.math.mul(tf.math.addN(parts), inv));
+      }
+    }
     List<String> names = new ArrayList<>(weights.variables().keySet());
-    Output<?>[] wrt = new Output<?>[names.size()];
-    for (int k = 0; k < names.size(); k++) wrt[k] = weights.reads().get(names.get(k)).asOutput();
-    Output<?>[] grads = graph.addGradients(loss.asOutput(), wrt);
 
     List<Operand<TFloat32>> squares = new ArrayList<>();
-    for (Output<?> g : grads) {
-      squares.add(tf.sum(tf.math.square(tf.reshape(cast(g), tf.constant(new long[] {-1}))), tf.constant(0)));
+    for (Operand<TFloat32> g : grads) {
+      squares.add(tf.sum(tf.math.square(tf.reshape(g, tf.constant(new long[] {-1}))), tf.constant(0)));
     }
     gradNorm = tf.withName("grad_norm").math.sqrt(tf.math.addN(squares));
     Operand<TFloat32> clipScale = tc.gradClip() > 0
@@ -161,7 +190,7 @@ public final class TrainingGraph {
     emaDecay = decay;
     Operand<TFloat32> oneMinusDecay = tf.math.sub(tf.constant(1f), decay);
 
-    for (Output<?> g : grads) gradients.add(tf.math.mul(cast(g), clipScale));
+    for (Operand<TFloat32> g : grads) gradients.add(tf.math.mul(g, clipScale));
     List<Operand<TFloat32>> updated = Adam.apply(tf, weights, gradients, learningRate, stepF);
     List<Op> updates = new ArrayList<>();
     for (int k = 0; k < names.size(); k++) {
@@ -210,6 +239,108 @@ public final class TrainingGraph {
     return net::predict;
   }
 
+  /** Dropout with masks keyed by (run seed, layer, step): the same at the same step, so a resumed run repeats them. */
+  static UNet.Dropout dropout(long seed, double rate, Operand<TInt64> step) {
+    return new UNet.Dropout() {
+      @Override
+      public <T extends TFloating> Operand<T> apply(Ops o, Operand<T> x, int layer) {
+        Operand<TFloat32> u = o.random.statelessRandomUniform(o.shape(x), key(o, seed ^ (TAG_DROPOUT + layer), step),
+            TFloat32.class);
+        Operand<TBool> keep = o.math.greaterEqual(u, o.constant((float) rate));
+        Class<T> type = x.type();
+        Operand<T> scaled = o.math.mul(x, o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type));
+        return o.select(keep, scaled, o.zerosLike(x));
+      }
+    };
+  }
+
+  /** Rows [from, from + count) of a batch-first tensor. */
+  static <T extends org.tensorflow.types.family.TType> Operand<T> rows(Ops tf, Operand<T> a, int from, int count) {
+    int rank = (int) a.shape().numDimensions();
+    int[] begin = new int[rank];
+    int[] size = new int[rank];
+    java.util.Arrays.fill(size, -1);
+    begin[0] = from;
+    size[0] = count;
+    return tf.slice(a, tf.constant(begin), tf.constant(size));
+  }
+
+  /**
+   * One replica's forward and backward pass as a function (weights, its slice of x_0, x_t, t, noise and labels, the
+   * step) -> (mean loss of the slice, one gradient per weight). Called once per replica with the replica's device, so
+   * the whole pass runs on that task; the chief sends the weights and receives the gradients.
+   */
+  static final class Replica {
+    final ConcreteFunction function;
+    final Map<String, long[]> shapes;
+    final Map<String, dev.ddpm4j.model.Init> inits;
+    private final Graph graph;
+
+    Replica(ExperimentConfig cfg, UNet unet, Schedule schedule, double[] binWidth, double[] lows, double[] highs) {
+      // the weights' names, shapes and initializers, from the model itself
+      try (Graph probe = new Graph()) {
+        Ops p = Ops.create(probe);
+        VariableParams<TFloat32> vp = new VariableParams<>(p, TFloat32.class, "unet", 0);
+        int s = cfg.data().imageSize();
+        int c = cfg.data().channels();
+        Condition cond = cfg.model().conditional()
+            ? Condition.labels(p.placeholder(TInt32.class, Placeholder.shape(Shape.of(1))), null) : Condition.none();
+        unet.apply(p, TFloat32.class, vp, p.placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, s, s, c))),
+            p.placeholder(TInt32.class, Placeholder.shape(Shape.of(1))), cond, null);
+        shapes = new LinkedHashMap<>(vp.shapes());
+        inits = new LinkedHashMap<>(vp.inits());
+      }
+      graph = new Graph();
+      Ops r = Ops.create(graph);
+      int s = cfg.data().imageSize();
+      int c = cfg.data().channels();
+      Shape image = Shape.of(-1, s, s, c);
+      Signature.Builder sig = Signature.builder();
+      Map<String, Operand<TFloat32>> w = new LinkedHashMap<>();
+      List<String> names = new ArrayList<>(shapes.keySet());
+      for (String n : names) {
+        Placeholder<TFloat32> ph = r.placeholder(TFloat32.class, Placeholder.shape(Shape.of(shapes.get(n))));
+        sig.input(n, ph);
+        w.put(n, r.identity(ph));
+      }
+      Placeholder<TFloat32> x0 = r.placeholder(TFloat32.class, Placeholder.shape(image));
+      Placeholder<TFloat32> xt = r.placeholder(TFloat32.class, Placeholder.shape(image));
+      Placeholder<TInt32> t = r.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+      Placeholder<TFloat32> noise = r.placeholder(TFloat32.class, Placeholder.shape(image));
+      Placeholder<TInt64> step = r.placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
+      sig.input("x0", x0).input("xt", xt).input("t", t).input("noise", noise).input("step", step);
+      Condition cond = Condition.none();
+      if (cfg.model().conditional()) {
+        Placeholder<TInt32> labels = r.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+        sig.input("labels", labels);
+        cond = Condition.labels(labels, null);
+      }
+      Operand<TFloat32> out = unet.apply(r, TFloat32.class, new MapParams<>(w), xt, t, cond,
+          dropout(cfg.run().seed(), cfg.model().dropout(), step));
+      DiffusionOps<TFloat32> d = new DiffusionOps<>(r, TFloat32.class, schedule, cfg.diffusion().variance());
+      Operand<TFloat32> loss = d.loss(cfg.diffusion(), out, x0, noise, xt, t, binWidth, lows, highs);
+      Output<?>[] wrt = new Output<?>[names.size()];
+      for (int k = 0; k < names.size(); k++) wrt[k] = w.get(names.get(k)).asOutput();
+      Output<?>[] g = graph.addGradients(loss.asOutput(), wrt);
+      sig.output("loss", loss);
+      for (int k = 0; k < g.length; k++) sig.output("g" + k, r.identity(cast(g[k])));
+      function = ConcreteFunction.create(sig.build(), graph);
+    }
+
+    void close() {
+      function.close();
+      graph.close();
+    }
+  }
+
+  /** The replicas' function (distributed training only; null otherwise). */
+  Replica replica;
+
+  /** Releases the replicas' function. */
+  void close() {
+    if (replica != null) replica.close();
+  }
+
   /** A stateless-random key [stream, step]. */
   static Operand<TInt64> key(Ops tf, long stream, Operand<TInt64> step) {
     return tf.concat(List.of(tf.constant(new long[] {stream}), tf.reshape(step, tf.constant(new int[] {1}))),
@@ -218,6 +349,11 @@ public final class TrainingGraph {
 
   @SuppressWarnings("unchecked")
   private static Operand<TFloat32> cast(Output<?> o) {
+    return (Operand<TFloat32>) o;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Operand<TFloat32> cast(Operand<?> o) {
     return (Operand<TFloat32>) o;
   }
 }

@@ -8,6 +8,7 @@ import java.util.Map;
 import org.tensorflow.Graph;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.TargetSessions;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
 import dev.ddpm4j.sampler.CpuFeatures;
@@ -34,15 +35,38 @@ public final class TrainingSession implements AutoCloseable {
   private final int channels;
 
   public TrainingSession(ExperimentConfig config) {
+    this(config, null);
+  }
+
+  /**
+   * The training graph and its session. With distributed.cluster set, this process is task 0, the chief: it starts
+   * its TensorFlow server, waits for the workers (distributed.connect_timeout_s) and opens a session on its own
+   * server's distributed master, which places each replica's pass on its task.
+   */
+  public TrainingSession(ExperimentConfig config, Progress progress) {
     this.config = config;
     this.graph = new Graph();
+    TrainingGraph built = null;
     try {
-      this.net = new TrainingGraph(config, graph);
-      this.precision = CpuFeatures.resolvePrecision(config.train().precision());
-      this.session = new Session(graph, sessionConfig(config.train().intraOpThreads(), config.train().interOpThreads(),
-          precision));
+      built = new TrainingGraph(config, graph);
+      this.net = built;
+      this.precision = precision(config);
+      ConfigProto cfg = sessionConfig(config.train().intraOpThreads(), config.train().interOpThreads(), precision);
+      ExperimentConfig.Distributed dist = config.distributed();
+      if (dist.enabled()) {
+        List<String> tasks = dist.tasks();
+        chiefServer(tasks, config.train().intraOpThreads(), config.train().interOpThreads());
+        Cluster.awaitReachable(tasks, dist.connectTimeoutS(), progress != null ? progress
+            : new Progress(System.err, false, 1));
+        String port = tasks.get(0).substring(tasks.get(0).lastIndexOf(':') + 1);
+        cfg = cfg.toBuilder().setOperationTimeoutInMs((long) (dist.stepTimeoutS() * 1000)).build();
+        this.session = TargetSessions.open(graph, "grpc://localhost:" + port, cfg);
+      } else {
+        this.session = new Session(graph, cfg);
+      }
       session.initialize();
     } catch (RuntimeException e) {
+      if (built != null) built.close();
       graph.close();
       throw e;
     }
@@ -146,9 +170,26 @@ public final class TrainingSession implements AutoCloseable {
     session.restore(prefix);
   }
 
+  /**
+   * fp32 or bf16: train.precision on this machine. Distributed training runs in fp32: the bfloat16 rewrite happens on
+   * the chief's master, and the workers' own graph optimizer then fuses its convolutions into kernels without
+   * bfloat16 (an error on the workers), so auto means fp32 there and bf16 is a config error.
+   */
+  public static String precision(ExperimentConfig config) {
+    return config.distributed().enabled() ? "fp32" : CpuFeatures.resolvePrecision(config.train().precision());
+  }
+
+  /** The chief's server of each cluster this process has started (a TensorFlow gRPC server cannot be stopped). */
+  private static final Map<String, org.tensorflow.Server> CHIEF_SERVERS = new java.util.HashMap<>();
+
+  private static synchronized void chiefServer(List<String> tasks, int intra, int inter) {
+    CHIEF_SERVERS.computeIfAbsent(String.join(",", tasks), k -> Cluster.start(tasks, 0, intra, inter));
+  }
+
   @Override
   public void close() {
     session.close();
+    net.close();
     graph.close();
   }
 }

@@ -51,7 +51,7 @@ class ConditionalTest {
         "model.num_res_blocks=1", "model.attention_resolutions=[]", "model.groups=4", "model.dropout=0.0",
         "model.num_classes=2", "diffusion.timesteps=100", "diffusion.schedule.kind=cosine", "train.batch_size=32", "train.steps=700", "train.lr=0.002",
         "train.warmup_steps=20", "train.ema_decay=0.99", "train.log_every=100", "train.sample_every=0",
-        "train.checkpoint_every=700", "train.label_dropout=0.1", "run.name=rings", "run.seed=1",
+        "train.checkpoint_every=700", "train.label_dropout=0.1", "train.precision=fp32", "run.name=rings", "run.seed=1",
         "run.output_dir=" + runs, "export.dir=" + runs.resolve("exports")));
     o.addAll(List.of(extra));
     return ExperimentConfig.defaults(o);
