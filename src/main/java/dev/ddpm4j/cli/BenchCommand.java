@@ -45,6 +45,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--eta", defaultValue = "0", description = "--mode sample/quality with ddim: eta (default: ${DEFAULT-VALUE}).")
   float eta;
 
+  @Option(names = "--precision",
+      description = "--mode sample/quality: auto, fp32 or bf16 (default: the model's export.precision).")
+  String precision;
+
   @Option(names = "--guidance", split = ",", paramLabel = "W[,W...]",
       description = "--mode quality, class-conditional models: guidance scales, a comma list; images get classes "
           + "i mod num_classes (balanced) (default: unconditional sampling).")
@@ -78,7 +82,7 @@ final class BenchCommand implements Callable<Integer> {
     if (mode.equals("sample") || mode.equals("quality")) {
       if (model == null) throw new Main.UserError("--mode " + mode + " needs --model DIR");
       if (num < 1) throw new Main.UserError("--num must be >= 1");
-      try (var s = dev.ddpm4j.sampler.DiffusionSampler.load(model)) {
+      try (var s = dev.ddpm4j.sampler.DiffusionSampler.load(model, precision)) {
         int timesteps = s.metadata().timesteps();
         List<dev.ddpm4j.sampler.SamplerSpec> specs = new ArrayList<>();
         List<String> sp = spacings == null ? java.util.Collections.singletonList(null) : spacings;
@@ -92,7 +96,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (mode.equals("sample")) {
           for (var spec : specs) {
-            spec().commandLine().getOut().println(Benchmark.sample(model, num, spec).toString());
+            spec().commandLine().getOut().println(Benchmark.sample(model, num, spec, precision).toString());
             spec().commandLine().getOut().flush();
           }
         } else {

@@ -73,7 +73,7 @@ final class SampleCommand implements Callable<Integer> {
     if (startIndex < 0) throw new Main.UserError("--start-index must be >= 0, got " + startIndex);
     PrintWriter o = spec.commandLine().getOut();
     long t0 = System.nanoTime();
-    try (DiffusionSampler s = DiffusionSampler.load(model)) {
+    try (DiffusionSampler s = samplerChoice.load(model)) {
       double loadSeconds = (System.nanoTime() - t0) / 1e9;
       Map<?, ?> defaults = sampleSection(s);
       Object n = defaults.get("num_images");

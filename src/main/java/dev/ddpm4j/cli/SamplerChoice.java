@@ -38,6 +38,18 @@ public final class SamplerChoice {
       description = "ddim: noise from 0 (deterministic) to 1 (default: ${DEFAULT-VALUE}).")
   float eta;
 
+  @Option(names = "--precision", description = "auto, fp32 or bf16 (oneDNN bfloat16 mixed precision) "
+      + "(default: the model's export.precision, auto: bf16 where the CPU computes it natively).")
+  String precision;
+
+  /** Loads the model in the chosen precision. */
+  DiffusionSampler load(java.nio.file.Path model) {
+    if (precision != null && !java.util.List.of("auto", "fp32", "bf16").contains(precision)) {
+      throw new Main.UserError("--precision must be auto, fp32 or bf16, got " + precision);
+    }
+    return DiffusionSampler.load(model, precision);
+  }
+
   @Option(names = "--class", paramLabel = "CLASS",
       description = "Class-conditional models: a class name or index, 'all' (sample: one grid row per class), or "
           + "'balanced' (image i gets class i mod the number of classes) (default: no label).")

@@ -52,14 +52,22 @@ public final class DiffusionSampler implements AutoCloseable {
   }
 
   /** Loads an export; fails with a clear message when the folder is missing or is not a ddpm4j SavedModel. */
-  @SuppressWarnings("unchecked")
   public static DiffusionSampler load(Path dir) {
+    return load(dir, null);
+  }
+
+  /**
+   * Loads an export in a given precision: {@code fp32}, {@code bf16} (oneDNN bfloat16 mixed precision) or {@code
+   * auto} (bf16 where the CPU computes it natively); null keeps the export's own setting ({@code export.precision}).
+   */
+  @SuppressWarnings("unchecked")
+  public static DiffusionSampler load(Path dir, String precisionSetting) {
     if (!Files.exists(dir)) throw new SamplerException(dir + ": no such directory");
     if (!Files.isDirectory(dir)) throw new SamplerException(dir + ": not a directory (expected a SavedModel folder)");
     if (!Files.isRegularFile(dir.resolve("saved_model.pb"))) {
       throw new SamplerException(dir + ": not a SavedModel (no saved_model.pb)");
     }
-    String precision = precisionOf(dir);
+    String precision = precisionSetting != null ? CpuFeatures.resolvePrecision(precisionSetting) : precisionOf(dir);
     SavedModelBundle b;
     try {
       SavedModelBundle.Loader loader = SavedModelBundle.loader(dir.toString()).withTags(SavedModelBundle.DEFAULT_TAG);

@@ -46,13 +46,17 @@ public final class Benchmark {
     Timing timing;
     double buildSeconds;
     ObjectNode profileNode = null;
+    String precision;
     try (TrainingSession ts = new TrainingSession(cfg)) {
+      precision = ts.precision;
       buildSeconds = (System.nanoTime() - t0) / 1e9;
       for (int i = 0; i < 3; i++) ts.step(x); // warm-up: the first runs optimize and allocate
       timing = time(steps, () -> ts.step(x));
       if (profile) profileNode = profile(ts, x);
     }
-    double ceiling = matmulGflops(2048, 5, tc.intraOpThreads(), tc.interOpThreads());
+    double ceiling = matmulGflops(2048, 5, tc.intraOpThreads(), tc.interOpThreads(), "fp32");
+    double ceilingBf16 = precision.equals("bf16")
+        ? matmulGflops(2048, 5, tc.intraOpThreads(), tc.interOpThreads(), "bf16") : Double.NaN;
     double fwd = info.forwardFlops() / 1e9;
     double achieved = 3 * fwd * batch / timing.median();
     ObjectNode o = JSON.createObjectNode();
@@ -68,6 +72,13 @@ public final class Benchmark {
     o.put("achieved_gflops_per_s", round(achieved, 1));
     o.put("matmul_ceiling_gflops_per_s", round(ceiling, 1));
     o.put("ratio_to_ceiling", round(achieved / ceiling, 3));
+    o.put("precision", precision);
+    if (!Double.isNaN(ceilingBf16)) {
+      o.put("matmul_ceiling_bf16_gflops_per_s", round(ceilingBf16, 1));
+      o.put("ratio_to_bf16_ceiling", round(achieved / ceilingBf16, 3));
+    }
+    o.put("cpu", dev.ddpm4j.platform.Platform.cpuModel());
+    o.put("cpu_flags", String.join(" ", dev.ddpm4j.platform.Platform.keyFlags()));
     o.put("intra_op_threads", tc.intraOpThreads());
     o.put("inter_op_threads", tc.interOpThreads());
     o.put("rss_before_mb", timing.rssBeforeKb() / 1024);
@@ -116,9 +127,9 @@ public final class Benchmark {
    * Sampling speed of an export with one sampler: one in-graph run of {@code num} images (after a 1-image warm-up), its
    * time per network call against a single {@code denoise} call on a batch of the same size (the loop's overhead).
    */
-  public static ObjectNode sample(Path model, int num, SamplerSpec spec) {
+  public static ObjectNode sample(Path model, int num, SamplerSpec spec, String precision) {
     long t0 = System.nanoTime();
-    try (DiffusionSampler s = DiffusionSampler.load(model)) {
+    try (DiffusionSampler s = DiffusionSampler.load(model, precision)) {
       double load = (System.nanoTime() - t0) / 1e9;
       int size = s.metadata().imageSize();
       int c = s.metadata().channels();
@@ -136,6 +147,7 @@ public final class Benchmark {
       o.put("mode", "sample");
       o.put("model", model.toString());
       o.put("sampler", spec.toString());
+      o.put("precision", s.precision());
       o.put("num_images", num);
       o.put("network_calls", calls);
       o.put("load_s", round(load, 2));
@@ -166,7 +178,8 @@ public final class Benchmark {
   }
 
   /** GFLOP/s of an n x n float32 MatMul (median of {@code reps} runs after one warm-up) in a session like training's. */
-  public static double matmulGflops(int n, int reps, int intra, int inter) {
+  /** As above, in fp32 or with oneDNN's bfloat16 mixed precision (the MatMul then runs in bfloat16). */
+  public static double matmulGflops(int n, int reps, int intra, int inter, String precision) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       Ops init = tf.withInitScope();
@@ -175,7 +188,7 @@ public final class Benchmark {
       Variable<TFloat32> b = tf.variable(init.random.statelessRandomNormal(init.constant(new long[] {n, n}),
           init.constant(new long[] {3, 4})));
       var mm = tf.linalg.matMul(a, b);
-      try (Session s = new Session(g, TrainingSession.sessionConfig(intra, inter))) {
+      try (Session s = new Session(g, TrainingSession.sessionConfig(intra, inter, precision))) {
         s.initialize();
         s.runner().addTarget(mm).run();
         Timing t = time(reps, () -> s.runner().addTarget(mm).run());
