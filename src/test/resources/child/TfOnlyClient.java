@@ -42,10 +42,7 @@ public class TfOnlyClient {
         in.put("guidance_scale", TFloat32.scalarOf(guidance));
       }
       try (Result r = b.function("sample").call(in)) {
-        TUint8 images = (TUint8) r.get("images").orElseThrow();
-        byte[] px = new byte[(int) images.size()];
-        images.asRawTensor().data().read(px);
-        Files.write(out.resolve("images.bin"), px);
+        TUint8 images = writeImages(r, out.resolve("images.bin"));
         Files.writeString(out.resolve("images.shape"), images.shape().toString());
       }
       in.values().forEach(Tensor::close);
@@ -60,10 +57,7 @@ public class TfOnlyClient {
         in.put("guidance_scale", TFloat32.scalarOf(guidance));
       }
       try (Result r = b.function("sample_dpmpp_2m").call(in)) {
-        TUint8 images = (TUint8) r.get("images").orElseThrow();
-        byte[] px = new byte[(int) images.size()];
-        images.asRawTensor().data().read(px);
-        Files.write(out.resolve("dpm.bin"), px);
+        writeImages(r, out.resolve("dpm.bin"));
       }
       in.values().forEach(Tensor::close);
       Shape shape = Shape.of(2, Long.parseLong(args[4]), Long.parseLong(args[4]), Long.parseLong(args[5]));
@@ -82,5 +76,14 @@ public class TfOnlyClient {
         }
       }
     }
+  }
+
+  /** Writes a result's "images" bytes to a file and returns the tensor (owned by the result). */
+  static TUint8 writeImages(Result r, Path file) throws java.io.IOException {
+    TUint8 images = (TUint8) r.get("images").orElseThrow();
+    byte[] px = new byte[(int) images.size()];
+    images.asRawTensor().data().read(px);
+    Files.write(file, px);
+    return images;
   }
 }

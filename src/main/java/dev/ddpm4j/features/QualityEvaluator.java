@@ -129,17 +129,9 @@ public final class QualityEvaluator {
     return out;
   }
 
-  /** m distinct indices in [0, n), drawn with the generator (a partial Fisher-Yates shuffle), sorted. */
+  /** m distinct indices in [0, n) drawn with the generator, sorted. */
   static int[] sample(SplittableRandom rng, int n, int m) {
-    int[] idx = new int[n];
-    for (int i = 0; i < n; i++) idx[i] = i;
-    for (int i = 0; i < m; i++) {
-      int j = i + rng.nextInt(n - i);
-      int t = idx[i];
-      idx[i] = idx[j];
-      idx[j] = t;
-    }
-    int[] out = java.util.Arrays.copyOf(idx, m);
+    int[] out = Kid.subset(rng, n, m);
     java.util.Arrays.sort(out);
     return out;
   }

@@ -65,8 +65,8 @@ public final class Kid {
     return s;
   }
 
-  /** m distinct indices in [0, n) (a partial Fisher-Yates shuffle). */
-  static int[] subset(SplittableRandom rng, int n, int m) {
+  /** m distinct indices in [0, n), in the order drawn (a partial Fisher-Yates shuffle). */
+  public static int[] subset(SplittableRandom rng, int n, int m) {
     int[] idx = new int[n];
     for (int i = 0; i < n; i++) idx[i] = i;
     for (int i = 0; i < m; i++) {

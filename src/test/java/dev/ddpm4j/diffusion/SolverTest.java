@@ -191,21 +191,20 @@ class SolverTest {
     assertEquals(pinned[1], abs, 1e-10, kind + " mean |x|");
   }
 
-  /** The graph loop of every sampler against the plain-Java loop, with the graph's own per-image noise. */
-  @ParameterizedTest
-  @EnumSource(SamplerKind.class)
-  void graphLoopMatchesTheReference(SamplerKind kind) {
-    int n = 3;
+  /**
+   * Runs a solver's graph loop on a denoiser, and the plain-Java loop on {@code net} with the graph's own per-image
+   * noise, and returns both results (graph first).
+   */
+  static double[][] graphAndReference(Solver solver, Denoiser graphNet, ReferenceSampler.Net net, Spacing spacing,
+      int k, int n, float eta) {
     int h = 4;
-    int k = 7;
     long seed = 42;
-    Spacing spacing = kind.spacings().get(kind.spacings().size() - 1);
     int[] ts = spacing.timesteps(S, k);
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      SamplerLoop loop = new SamplerLoop(kind.solver(S, "beta_tilde"), GRAPH_POSTERIOR_MEAN, LOW, HIGH, h, h, 1);
+      SamplerLoop loop = new SamplerLoop(solver, graphNet, LOW, HIGH, h, h, 1);
       Operand<TFloat32> out = loop.sample(tf, "loop", new SamplerLoop.Inputs(tf.constant(seed), tf.constant(5L),
-          tf.constant(n), spacing.timesteps(tf, S, tf.constant(k)), tf.constant(0.7f), Map.of()),
+          tf.constant(n), spacing.timesteps(tf, S, tf.constant(k)), tf.constant(eta), Map.of()),
           new LinkedHashMap<>());
       List<Operand<TFloat32>> streams = new ArrayList<>();
       for (int s = 0; s <= k; s++) {
@@ -215,15 +214,24 @@ class SolverTest {
         Session.Runner r = session.runner().fetch(out);
         streams.forEach(r::fetch);
         try (Result res = r.run()) {
-          float[] graph = floats((TFloat32) res.get(0));
+          double[] graph = toDouble(floats((TFloat32) res.get(0)));
           List<double[]> noise = new ArrayList<>();
           for (int s = 0; s <= k; s++) noise.add(toDouble(floats((TFloat32) res.get(s + 1))));
-          double[] ref = ReferenceSampler.sample(kind.solver(S, "beta_tilde"), ts, kind.takesEta() ? 0.7 : 0,
-              SolverTest::posteriorMean, noise::get, LOW, HIGH);
-          for (int i = 0; i < ref.length; i++) assertEquals(ref[i], graph[i], 2e-5, kind + " at " + i);
+          return new double[][] {graph, ReferenceSampler.sample(solver, ts, eta, net, noise::get, LOW, HIGH)};
         }
       }
     }
+  }
+
+  /** The graph loop of every sampler against the plain-Java loop, with the graph's own per-image noise. */
+  @ParameterizedTest
+  @EnumSource(SamplerKind.class)
+  void graphLoopMatchesTheReference(SamplerKind kind) {
+    Spacing spacing = kind.spacings().get(kind.spacings().size() - 1);
+    float eta = kind.takesEta() ? 0.7f : 0f;
+    double[][] r = graphAndReference(kind.solver(S, "beta_tilde"), GRAPH_POSTERIOR_MEAN, SolverTest::posteriorMean,
+        spacing, 7, 3, eta);
+    for (int i = 0; i < r[1].length; i++) assertEquals(r[1][i], r[0][i], 2e-5, kind + " at " + i);
   }
 
   @Test
@@ -251,45 +259,22 @@ class SolverTest {
 
   @Test
   void graphLoopWithALearnedVarianceMatchesTheReference() {
-    int n = 2;
-    int k = 6;
-    int[] ts = Spacing.TRAILING.timesteps(S, k);
-    try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
-      SamplerLoop loop = new SamplerLoop(new AncestralSolver(S, "learned_range"), GRAPH_WITH_FRACTION, LOW, HIGH, 4, 4,
-          1);
-      Operand<TFloat32> out = loop.sample(tf, "loop", new SamplerLoop.Inputs(tf.constant(3L), tf.constant(0L),
-          tf.constant(n), tf.constant(ts), null, Map.of()), new LinkedHashMap<>());
-      List<Operand<TFloat32>> streams = new ArrayList<>();
-      for (int st = 0; st <= k; st++) {
-        streams.add(Noise.images(tf, tf.constant(3L), tf.constant(0L), tf.constant(n), tf.constant((long) st), 4, 4, 1));
+    ReferenceSampler.Net net = new ReferenceSampler.Net() {
+      @Override
+      public double[] x0(double[] x, int t) {
+        return posteriorMean(x, t);
       }
-      try (Session session = new Session(g)) {
-        Session.Runner r = session.runner().fetch(out);
-        streams.forEach(r::fetch);
-        try (Result res = r.run()) {
-          float[] graph = floats((TFloat32) res.get(0));
-          List<double[]> noise = new ArrayList<>();
-          for (int st = 0; st <= k; st++) noise.add(toDouble(floats((TFloat32) res.get(st + 1))));
-          ReferenceSampler.Net net = new ReferenceSampler.Net() {
-            @Override
-            public double[] x0(double[] x, int t) {
-              return posteriorMean(x, t);
-            }
 
-            @Override
-            public double[] varianceFraction(double[] x, int t) {
-              double[] f = new double[x.length];
-              java.util.Arrays.fill(f, 0.3);
-              return f;
-            }
-          };
-          double[] ref = ReferenceSampler.sample(new AncestralSolver(S, "learned_range"), ts, 0, net, noise::get, LOW,
-              HIGH);
-          for (int i = 0; i < ref.length; i++) assertEquals(ref[i], graph[i], 2e-5, "at " + i);
-        }
+      @Override
+      public double[] varianceFraction(double[] x, int t) {
+        double[] f = new double[x.length];
+        java.util.Arrays.fill(f, 0.3);
+        return f;
       }
-    }
+    };
+    double[][] r = graphAndReference(new AncestralSolver(S, "learned_range"), GRAPH_WITH_FRACTION, net,
+        Spacing.TRAILING, 6, 2, 0f);
+    for (int i = 0; i < r[1].length; i++) assertEquals(r[1][i], r[0][i], 2e-5, "at " + i);
   }
 
   @Test
