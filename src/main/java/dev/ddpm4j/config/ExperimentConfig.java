@@ -252,7 +252,7 @@ public record ExperimentConfig(
     Export export = new Export(
         b.choice("export.weights", "ema", EXPORT_WEIGHTS),
         b.string("export.dir", "savedmodels"),
-        b.choice("export.precision", "auto", PRECISIONS));
+        b.choice("export.precision", "fp32", PRECISIONS));
 
     b.section("run");
     Run run = new Run(

@@ -106,9 +106,12 @@ public final class DiffusionSampler implements AutoCloseable {
           org.tensorflow.proto.RewriterConfig.newBuilder().setAutoMixedPrecisionOnednnBfloat16(
               org.tensorflow.proto.RewriterConfig.Toggle.ON))).build();
 
-  /** The export's precision setting (metadata "precision", auto when absent) resolved on this CPU. */
+  /**
+   * The export's precision setting (metadata "precision"; fp32 when absent) resolved on this CPU. fp32 gives the same
+   * bytes for a seed on every machine and in every TensorFlow client; bf16 is faster where the CPU has it.
+   */
   static String precisionOf(Path dir) {
-    String setting = "auto";
+    String setting = "fp32";
     try {
       Object json = Json.parse(Files.readString(dir.resolve(METADATA), StandardCharsets.UTF_8));
       if (json instanceof Map<?, ?> m && m.get("precision") instanceof String p) setting = p;
