@@ -33,4 +33,19 @@ class LossPlotTest {
     e = assertThrows(IllegalArgumentException.class, () -> LossPlot.read(tmp.resolve("empty.jsonl")));
     assertTrue(e.getMessage().contains("no (step, loss) lines"), e.getMessage());
   }
+
+  @Test
+  void qualityPlotDrawsAPngAndNamesBadInput() throws Exception {
+    Path q = tmp.resolve("q.jsonl");
+    Files.writeString(q, "{\"sampler\":\"ddim\",\"spacing\":\"leading\",\"network_calls\":10,\"fid\":30.5,"
+        + "\"floor_fid\":2.5}\n{\"sampler\":\"ddim\",\"spacing\":\"leading\",\"network_calls\":20,\"fid\":25.0,"
+        + "\"floor_fid\":2.5}\n");
+    Path png = tmp.resolve("q.png");
+    QualityPlot.write(java.util.List.of(q), "t", png);
+    assertEquals(900, javax.imageio.ImageIO.read(png.toFile()).getWidth());
+    Files.writeString(tmp.resolve("none.jsonl"), "{\"mode\":\"train\"}\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> QualityPlot.write(java.util.List.of(tmp.resolve("none.jsonl")), "t", png));
+    assertTrue(e.getMessage().contains("no lines with fid and network_calls"), e.getMessage());
+  }
 }
