@@ -70,9 +70,11 @@ public final class TrainingGraph {
   public final Op train;
   /** The step counter after this run's increment (fetch it with {@link #train}). */
   public final Operand<TInt64> stepAfter;
-  public final Placeholder<TInt64> sampleSeed;
-  public final Placeholder<TInt32> sampleCount;
-  public final Operand<TFloat32> samples;
+  private Sampler sampler;
+  private final Ops ops;
+  private final ExperimentConfig cfg;
+  private final UNet unet;
+  private final Schedule schedule;
   public final Variable<TInt64> globalStep;
   public final VariableParams<TFloat32> weights;
   /** The EMA shadow of each weight (the weights' {@code ema} slot). */
@@ -202,9 +204,30 @@ public final class TrainingGraph {
     train = increment;
     stepAfter = increment;
 
-    // The sampler over the EMA weights.
-    sampleSeed = tf.withName("sample_seed").placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
-    sampleCount = tf.withName("sample_count").placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+    this.ops = tf;
+    this.cfg = cfg;
+    this.unet = unet;
+    this.schedule = schedule;
+  }
+
+  /** The grid sampler's inputs and output. */
+  public record Sampler(Placeholder<TInt64> seed, Placeholder<TInt32> count, Operand<TFloat32> samples) {}
+
+  /**
+   * The default sampler ({@link SamplerKind#DEFAULT}) over the EMA weights, for sample grids, added to the graph the
+   * first time it is asked for (TensorFlow sessions extend to ops added later): runs that never draw a grid do not
+   * build its loop.
+   */
+  public synchronized Sampler sampler() {
+    if (sampler != null) return sampler;
+    Ops tf = ops;
+    int size = cfg.data().imageSize();
+    int ch = cfg.data().channels();
+    int classes = cfg.model().numClasses();
+    Placeholder<TInt64> sampleSeed = tf.withName("sample_seed").placeholder(TInt64.class,
+        Placeholder.shape(Shape.scalar()));
+    Placeholder<TInt32> sampleCount = tf.withName("sample_count").placeholder(TInt32.class,
+        Placeholder.shape(Shape.scalar()));
     LinkedHashMap<String, Operand<TFloat32>> emaReads = new LinkedHashMap<>();
     for (var en : ema.entrySet()) emaReads.put(en.getKey(), tf.identity(en.getValue()));
     Normalizer norm = Normalizer.of(cfg.data());
@@ -217,8 +240,10 @@ public final class TrainingGraph {
     // a conditional model's grid cycles through the classes (image i has label i mod num_classes), unguided
     Map<String, Operand<?>> gridCondition = classes > 0 ? Condition.labels(tf.math.mod(tf.range(tf.constant(0),
         sampleCount, tf.constant(1)), tf.constant(classes)), null).tensors() : Map.of();
-    samples = tf.withName("samples").identity(loop.sample(tf.withSubScope("sampler"), "grid_loop",
+    Operand<TFloat32> samples = tf.withName("samples").identity(loop.sample(tf.withSubScope("sampler"), "grid_loop",
         new SamplerLoop.Inputs(sampleSeed, tf.constant(0L), sampleCount, gridSteps, null, gridCondition), emaReads));
+    sampler = new Sampler(sampleSeed, sampleCount, samples);
+    return sampler;
   }
 
   /**
@@ -248,6 +273,11 @@ public final class TrainingGraph {
             TFloat32.class);
         Operand<TBool> keep = o.math.greaterEqual(u, o.constant((float) rate));
         Class<T> type = x.type();
+        if ("mask".equals(System.getProperty("ddpm4j.dropout"))) {
+          // x * mask, mask = [u >= rate] / (1 - rate): one product forward and backward, no select and no zeros
+          Operand<T> mask = o.math.mul(o.dtypes.cast(keep, type), o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type));
+          return o.math.mul(x, mask);
+        }
         Operand<T> scaled = o.math.mul(x, o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type));
         return o.select(keep, scaled, o.zerosLike(x));
       }

@@ -137,7 +137,8 @@ public final class TrainingSession implements AutoCloseable {
    */
   public float[] sample(long seed, int n) {
     try (TInt64 s = TInt64.scalarOf(seed); TInt32 count = TInt32.scalarOf(n);
-        Result r = session.runner().feed(net.sampleSeed, s).feed(net.sampleCount, count).fetch(net.samples).run()) {
+        Result r = session.runner().feed(net.sampler().seed(), s).feed(net.sampler().count(), count)
+            .fetch(net.sampler().samples()).run()) {
       TFloat32 out = (TFloat32) r.get(0);
       float[] a = new float[(int) out.size()];
       out.asRawTensor().data().asFloats().read(a);
