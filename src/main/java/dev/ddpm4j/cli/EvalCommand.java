@@ -207,7 +207,7 @@ final class EvalCommand implements Callable<Integer> {
     List<Path> files;
     try (Stream<Path> st = Files.walk(dir)) {
       files = st.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith("."))
-          .filter(p -> ImageFolder.READABLE.contains(extension(p))).sorted().toList();
+          .filter(p -> ImageFolder.READABLE.contains(ImageFolder.extension(p))).sorted().toList();
     } catch (IOException e) {
       throw new DataException(dir, "cannot list: " + e.getMessage(), e);
     }
@@ -228,12 +228,6 @@ final class EvalCommand implements Callable<Integer> {
       }
     }
     return new Loaded(java.util.Arrays.copyOf(px, kept * per), kept, skipped);
-  }
-
-  private static String extension(Path p) {
-    String n = p.getFileName().toString();
-    int dot = n.lastIndexOf('.');
-    return dot < 0 ? "" : n.substring(dot + 1).toLowerCase(java.util.Locale.ROOT);
   }
 
   private void print(QualityEvaluator.Report r, Set<Metric> metrics, String what, int skipped, double sampling) {

@@ -34,7 +34,7 @@ public final class ImageFolder {
 
   private ImageFolder() {}
 
-  static String extension(Path p) {
+  public static String extension(Path p) {
     String n = p.getFileName().toString();
     int dot = n.lastIndexOf('.');
     return dot < 0 ? "" : n.substring(dot + 1).toLowerCase(Locale.ROOT);
