@@ -66,13 +66,7 @@ public final class RealFeatures {
           + model.imageSize() + "x" + model.channels() + " images; the data is " + data.imageSize() + "x"
           + data.imageSize() + "x" + data.channels());
     }
-    Splits splits = null;
-    String key;
-    if (data.kind().equals("synthetic")) {
-      key = key(model, data, seed, java.util.List.of());
-    } else {
-      key = key(model, data, seed, filesOf(data, seed));
-    }
+    String key = key(model, data, seed, filesOf(data));
     Path file = model.dir().resolve(CACHE).resolve("real-" + key.substring(0, 24) + ".bin");
     if (Files.isRegularFile(file)) {
       try {
@@ -82,7 +76,7 @@ public final class RealFeatures {
       }
     }
     long t0 = System.nanoTime();
-    splits = Splits.of(data, seed);
+    Splits splits = Splits.of(data, seed);
     log.accept(String.format("computing features of %d training and %d held-out real images (cached afterwards)",
         splits.train().size(), splits.test().size()));
     FeatureModel.Output tr = model.apply(splits.train().pixels(), splits.train().size());
@@ -98,11 +92,12 @@ public final class RealFeatures {
     return r;
   }
 
-  private static java.util.List<Path> filesOf(ExperimentConfig.Data data, long seed) {
-    // The file list without decoding any image: what the cache key needs.
+  /** The data's files, without decoding any image: what the cache key needs (none for synthetic data). */
+  private static java.util.List<Path> filesOf(ExperimentConfig.Data data) {
     return switch (data.kind()) {
       case "fashion_mnist" -> Splits.fashionMnistFiles(Path.of(data.path()));
-      default -> Splits.folderFiles(data);
+      case "image_folder" -> Splits.folderFiles(data);
+      default -> java.util.List.of();
     };
   }
 
