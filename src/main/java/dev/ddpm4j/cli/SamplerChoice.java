@@ -23,7 +23,7 @@ public final class SamplerChoice {
   }
 
   @Option(names = "--sampler", defaultValue = DEFAULT_SAMPLER,
-      description = "ancestral, ddim, dpmpp_2m or dpmpp_3m (default: ${DEFAULT-VALUE}).")
+      description = "ancestral, ddim, dpmpp_2m, dpmpp_3m or dpmpp_2m_sde (default: ${DEFAULT-VALUE}).")
   String sampler;
 
   @Option(names = "--steps", description = "Network calls K in [1, T] (default: " + DEFAULT_STEPS

@@ -16,7 +16,9 @@ public enum SamplerKind {
   /** DPM-Solver++ multistep, second order. */
   DPMPP_2M(List.of(Spacing.values()), Spacing.UNIFORM_LAMBDA, false),
   /** DPM-Solver++ multistep, third order. */
-  DPMPP_3M(List.of(Spacing.values()), Spacing.UNIFORM_LAMBDA, false);
+  DPMPP_3M(List.of(Spacing.values()), Spacing.UNIFORM_LAMBDA, false),
+  /** SDE-DPM-Solver++ multistep, second order: DPM-Solver++ with fresh noise each step. */
+  DPMPP_2M_SDE(List.of(Spacing.values()), Spacing.UNIFORM_LAMBDA, false);
 
   /**
    * What ddpm4j samples with when nobody says otherwise (the CLI's sample and eval, training grids): the fastest
@@ -75,6 +77,7 @@ public enum SamplerKind {
       case DDIM -> new DdimSolver(schedule);
       case DPMPP_2M -> new DpmSolverPlusPlus(schedule, 2);
       case DPMPP_3M -> new DpmSolverPlusPlus(schedule, 3);
+      case DPMPP_2M_SDE -> new DpmSolverPlusPlusSde(schedule);
     };
   }
 }

@@ -2,7 +2,7 @@ package dev.ddpm4j.sampler;
 
 /**
  * Which sampler to draw with: a sampler of the export ({@code ancestral}, {@code ddim}, {@code dpmpp_2m}, {@code
- * dpmpp_3m}; {@link SamplerMetadata#samplers()} lists them), its number of network calls K, its timestep spacing
+ * dpmpp_3m}, {@code dpmpp_2m_sde}; {@link SamplerMetadata#samplers()} lists them), its number of network calls K, its timestep spacing
  * (null: the sampler's default) and, for DDIM, eta.
  *
  * @param steps K; 0 means all T steps (ancestral only)

@@ -110,7 +110,7 @@ class SolverTest {
   void samplesOfTheGaussianApproachItsMeanAndSpread() {
     int n = 20000;
     Object[][] runs = {{SamplerKind.DDIM, Spacing.LEADING, 200}, {SamplerKind.DPMPP_2M, Spacing.UNIFORM_LAMBDA, 20},
-        {SamplerKind.DPMPP_3M, Spacing.UNIFORM_LAMBDA, 20}};
+        {SamplerKind.DPMPP_3M, Spacing.UNIFORM_LAMBDA, 20}, {SamplerKind.DPMPP_2M_SDE, Spacing.UNIFORM_LAMBDA, 20}};
     for (Object[] run : runs) {
       SamplerKind kind = (SamplerKind) run[0];
       int[] ts = ((Spacing) run[1]).timesteps(S, (Integer) run[2]);
@@ -141,6 +141,27 @@ class SolverTest {
       double[] dpm = new DpmSolverPlusPlus(S, 1).step(ts, j, 0, x, x0, null, List.of(), null);
       double[] ddim = new DdimSolver(S).step(ts, j, 0, x, x0, null, List.of(), null);
       for (int i = 0; i < 50; i++) assertEquals(ddim[i], dpm[i], 1e-12, "step " + j);
+    }
+  }
+
+  @Test
+  void firstOrderSdeDpmSolverStepIsTheDdimStepWithEtaOne() {
+    // with e^-2h = ab_t (1 - ab_s) / ((1 - ab_t) ab_s), sigma_s^2 (1 - e^-2h) is DDIM's eta = 1 variance
+    SplittableRandom r = new SplittableRandom(6);
+    double[] x = new double[50];
+    double[] x0 = new double[50];
+    double[] z = new double[50];
+    for (int i = 0; i < 50; i++) {
+      x[i] = r.nextDouble() * 4 - 2;
+      x0[i] = r.nextDouble() * 2 - 1;
+      z[i] = r.nextDouble() * 2 - 1;
+    }
+    int[][] steps = {{900, 612}, {612, 301}, {301, 40}, {40, 0}};
+    for (int[] ts : steps) {
+      assertEquals(1, DpmSolverPlusPlusSde.orderAt(0, ts.length));
+      double[] sde = new DpmSolverPlusPlusSde(S).step(ts, 0, 0, x, x0, null, List.of(x0), z);
+      double[] ddim = new DdimSolver(S).step(ts, 0, 1, x, x0, null, List.of(), z);
+      for (int i = 0; i < 50; i++) assertEquals(ddim[i], sde[i], 1e-12, "step from " + ts[0]);
     }
   }
 
@@ -186,6 +207,7 @@ class SolverTest {
       case DDIM -> new double[] {0.180900115024, 0.205665591251};
       case DPMPP_2M -> new double[] {0.190367463009, 0.339618265686};
       case DPMPP_3M -> new double[] {0.190073101895, 0.347322758659};
+      case DPMPP_2M_SDE -> new double[] {0.118861354587, 0.349365068092};
     };
     assertEquals(pinned[0], mean, 1e-10, kind + " mean");
     assertEquals(pinned[1], abs, 1e-10, kind + " mean |x|");
