@@ -97,7 +97,6 @@ public final class UNet {
    */
   static <T extends TFloating> Operand<T> groupNorm(Ops tf, Class<T> dtype, Operand<T> x, int ch, int groups,
       Operand<T> gamma, Operand<T> beta) {
-    if ("pool".equals(System.getProperty("ddpm4j.groupNorm"))) return groupNormPooled(tf, dtype, x, ch, groups, gamma, beta);
     Operand<TInt32> spatial = tf.constant(new int[] {1, 2});
     Operand<TInt32> last = tf.constant(2);
     long[] grouped = {-1, groups, ch / groups};
@@ -112,38 +111,6 @@ public final class UNet {
     Operand<T> var = tf.math.mean(tf.reshape(dev2, tf.constant(grouped)), last, Mean.keepDims(true));
     Operand<T> inv = tf.math.rsqrt(tf.math.add(var, tf.dtypes.cast(tf.constant(1e-5), dtype)));
     Operand<T> invC = tf.reshape(tf.math.mul(ones, inv), tf.constant(perChannel));
-    Operand<T> scale = tf.math.mul(invC, gamma);
-    Operand<T> shift = tf.math.sub(beta, tf.math.mul(meanC, scale));
-    return tf.math.add(tf.math.mul(x, scale), shift);
-  }
-
-  /**
-   * The same GroupNorm with the spatial means as average pools and the channel-group sums as small matrix products:
-   * their gradients are pools and products too, where Mean's gradient tiles.
-   */
-  static <T extends TFloating> Operand<T> groupNormPooled(Ops tf, Class<T> dtype, Operand<T> x, int ch, int groups,
-      Operand<T> gamma, Operand<T> beta) {
-    long h = x.shape().get(1);
-    long w = x.shape().get(2);
-    int per = ch / groups;
-    float[][] toGroups = new float[ch][groups];
-    float[][] toChannels = new float[groups][ch];
-    for (int c = 0; c < ch; c++) {
-      toGroups[c][c / per] = 1f / per;
-      toChannels[c / per][c] = 1f;
-    }
-    Operand<T> a = tf.dtypes.cast(tf.constant(toGroups), dtype);
-    Operand<T> e = tf.dtypes.cast(tf.constant(toChannels), dtype);
-    List<Long> window = List.of(1L, h, w, 1L);
-    List<Long> strides = List.of(1L, 1L, 1L, 1L);
-    long[] flat = {-1, ch};
-    long[] perChannel = {-1, 1, 1, ch};
-    Operand<T> mC = tf.reshape(tf.nn.avgPool(x, window, strides, "VALID"), tf.constant(flat)); // [B, C]
-    Operand<T> meanC = tf.reshape(tf.linalg.matMul(tf.linalg.matMul(mC, a), e), tf.constant(perChannel));
-    Operand<T> d2 = tf.reshape(tf.nn.avgPool(tf.math.squaredDifference(x, meanC), window, strides, "VALID"),
-        tf.constant(flat));
-    Operand<T> inv = tf.math.rsqrt(tf.math.add(tf.linalg.matMul(d2, a), tf.dtypes.cast(tf.constant(1e-5), dtype)));
-    Operand<T> invC = tf.reshape(tf.linalg.matMul(inv, e), tf.constant(perChannel));
     Operand<T> scale = tf.math.mul(invC, gamma);
     Operand<T> shift = tf.math.sub(beta, tf.math.mul(meanC, scale));
     return tf.math.add(tf.math.mul(x, scale), shift);

@@ -273,11 +273,6 @@ public final class TrainingGraph {
             TFloat32.class);
         Operand<TBool> keep = o.math.greaterEqual(u, o.constant((float) rate));
         Class<T> type = x.type();
-        if ("mask".equals(System.getProperty("ddpm4j.dropout"))) {
-          // x * mask, mask = [u >= rate] / (1 - rate): one product forward and backward, no select and no zeros
-          Operand<T> mask = o.math.mul(o.dtypes.cast(keep, type), o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type));
-          return o.math.mul(x, mask);
-        }
         Operand<T> scaled = o.math.mul(x, o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type));
         return o.select(keep, scaled, o.zerosLike(x));
       }
