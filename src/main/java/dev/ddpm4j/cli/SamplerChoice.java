@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
  */
 public final class SamplerChoice {
   /** What {@code sample} and {@code eval} use when no --sampler is given (see README "Choosing a sampler"). */
-  static final String DEFAULT_SAMPLER = "dpmpp_2m";
+  static final String DEFAULT_SAMPLER = "dpmpp_2m_sde";
   static final int DEFAULT_STEPS = SamplerKind.DEFAULT_STEPS;
 
   static {
