@@ -45,13 +45,9 @@ public final class DpmSolverPlusPlus extends Solver {
 
   /** The order used at step j of k. */
   public int orderAt(int j, int k) {
-    return Math.min(order, Math.min(j + 1, k - j));
+    return orderAt(order, j, k);
   }
 
-  double lambda(int t) {
-    double a = schedule.alphaBar[t];
-    return 0.5 * Math.log(a / (1 - a));
-  }
 
   @Override
   public double[] step(int[] ts, int j, double eta, double[] x, double[] x0, double[] fraction,
@@ -95,18 +91,16 @@ public final class DpmSolverPlusPlus extends Solver {
     Operand<TFloat64> as = at.alphaBar(at.t(1));
     Operand<TFloat64> alphaS = tf.math.sqrt(as);
     Operand<TFloat64> ratio = tf.math.sqrt(tf.math.div(tf.math.sub(one, as), tf.math.sub(one, a)));
-    Operand<TFloat64> lt = lambda(at, a);
-    Operand<TFloat64> h = tf.math.sub(lambda(at, as), lt);
+    Operand<TFloat64> lt = at.lambda(a);
+    Operand<TFloat64> h = tf.math.sub(at.lambda(as), lt);
     Operand<TFloat64> em1 = tf.math.expm1(tf.math.neg(h));
     Operand<TFloat64> b = tf.math.neg(tf.math.mul(alphaS, em1)); // coefficient of m0 at first order
     Operand<TFloat64> c0 = b;
     Operand<TFloat64> c1 = at.c(0);
     Operand<TFloat64> c2 = at.c(0);
     if (order >= 2) {
-      Operand<TInt32> k = tf.size(at.ts(), TInt32.class);
-      Operand<TInt32> o = tf.math.minimum(tf.constant(order), tf.math.minimum(tf.math.add(at.j(), tf.constant(1)),
-          tf.math.sub(k, at.j())));
-      Operand<TFloat64> lp1 = lambda(at, at.alphaBar(at.t(-1)));
+      Operand<TInt32> o = at.order(order);
+      Operand<TFloat64> lp1 = at.lambda(at.alphaBar(at.t(-1)));
       Operand<TFloat64> r0 = tf.math.div(tf.math.sub(lt, lp1), h);
       // second order: + 0.5 b (m0 - m1) / r0
       Operand<TFloat64> half = tf.math.div(tf.math.mul(at.c(0.5), b), r0);
@@ -115,7 +109,7 @@ public final class DpmSolverPlusPlus extends Solver {
       c0 = tf.select(tf.math.greaterEqual(o, tf.constant(2)), c0Second, c0);
       c1 = tf.select(tf.math.greaterEqual(o, tf.constant(2)), c1Second, c1);
       if (order >= 3) {
-        Operand<TFloat64> lp2 = lambda(at, at.alphaBar(at.t(-2)));
+        Operand<TFloat64> lp2 = at.lambda(at.alphaBar(at.t(-2)));
         Operand<TFloat64> r1 = tf.math.div(tf.math.sub(lp1, lp2), h);
         Operand<TFloat64> e = tf.math.mul(alphaS, tf.math.add(tf.math.div(em1, h), one));
         Operand<TFloat64> f = tf.math.mul(alphaS, tf.math.sub(tf.math.div(tf.math.add(em1, h), tf.math.square(h)),
@@ -137,8 +131,4 @@ public final class DpmSolverPlusPlus extends Solver {
     return out;
   }
 
-  private static Operand<TFloat64> lambda(At at, Operand<TFloat64> alphaBar) {
-    Ops tf = at.tf();
-    return tf.math.mul(at.c(0.5), tf.math.log(tf.math.div(alphaBar, tf.math.sub(at.c(1), alphaBar))));
-  }
 }

@@ -35,15 +35,6 @@ public final class DpmSolverPlusPlusSde extends Solver {
     return true;
   }
 
-  /** The order used at step j of k timesteps. */
-  public static int orderAt(int j, int k) {
-    return Math.min(2, Math.min(j + 1, k - j));
-  }
-
-  private double lambda(int t) {
-    double a = schedule.alphaBar[t];
-    return 0.5 * Math.log(a / (1 - a));
-  }
 
   @Override
   public double[] step(int[] ts, int j, double eta, double[] x, double[] x0, double[] fraction,
@@ -55,7 +46,7 @@ public final class DpmSolverPlusPlusSde extends Solver {
     double sigmaT = Math.sqrt(1 - schedule.alphaBar[t]);
     double h = lambda(s) - lambda(t);
     double decay = -Math.expm1(-2 * h); // 1 - e^-2h
-    boolean second = orderAt(j, ts.length) == 2;
+    boolean second = orderAt(2, j, ts.length) == 2;
     double r0 = second ? (lambda(t) - lambda(ts[j - 1])) / h : 1;
     double[] m1 = second ? previous.get(0) : null;
     double[] out = new double[x.length];
@@ -77,16 +68,14 @@ public final class DpmSolverPlusPlusSde extends Solver {
     Operand<TFloat64> alphaS = tf.math.sqrt(as);
     Operand<TFloat64> sigmaS = tf.math.sqrt(tf.math.sub(one, as));
     Operand<TFloat64> sigmaT = tf.math.sqrt(tf.math.sub(one, a));
-    Operand<TFloat64> lt = lambda(at, a);
-    Operand<TFloat64> h = tf.math.sub(lambda(at, as), lt);
+    Operand<TFloat64> lt = at.lambda(a);
+    Operand<TFloat64> h = tf.math.sub(at.lambda(as), lt);
     Operand<TFloat64> decay = tf.math.neg(tf.math.expm1(tf.math.mul(at.c(-2), h)));
     Operand<TFloat64> cx = tf.math.mul(tf.math.div(sigmaS, sigmaT), tf.math.exp(tf.math.neg(h)));
     Operand<TFloat64> b = tf.math.mul(alphaS, decay);
     Operand<TFloat64> cz = tf.math.mul(sigmaS, tf.math.sqrt(decay));
-    Operand<TInt32> k = tf.size(at.ts(), TInt32.class);
-    Operand<TInt32> o = tf.math.minimum(tf.constant(2), tf.math.minimum(tf.math.add(at.j(), tf.constant(1)),
-        tf.math.sub(k, at.j())));
-    Operand<TFloat64> r0 = tf.math.div(tf.math.sub(lt, lambda(at, at.alphaBar(at.t(-1)))), h);
+    Operand<TInt32> o = at.order(2);
+    Operand<TFloat64> r0 = tf.math.div(tf.math.sub(lt, at.lambda(at.alphaBar(at.t(-1)))), h);
     // second order: b m0 + 0.5 b (m0 - m1) / r0 = (b + half) m0 - half m1
     Operand<TFloat64> half = tf.math.div(tf.math.mul(at.c(0.5), b), r0);
     Operand<org.tensorflow.types.TBool> second = tf.math.greaterEqual(o, tf.constant(2));
@@ -95,10 +84,5 @@ public final class DpmSolverPlusPlusSde extends Solver {
     Operand<TFloat32> out = tf.math.add(at.times(cx, x), at.times(c0, x0));
     out = tf.math.add(out, at.times(c1, previous.get(0)));
     return tf.math.add(out, at.times(cz, z));
-  }
-
-  private static Operand<TFloat64> lambda(At at, Operand<TFloat64> alphaBar) {
-    Ops tf = at.tf();
-    return tf.math.mul(at.c(0.5), tf.math.log(tf.math.div(alphaBar, tf.math.sub(at.c(1), alphaBar))));
   }
 }

@@ -71,6 +71,31 @@ public abstract class Solver {
     public Operand<TFloat64> c(double v) {
       return tf.constant(v);
     }
+
+    /**
+     * The order a multistep solver of order {@code max} uses at this step: min(max, j + 1, K - j), so first order at
+     * the first step and lower orders towards the end ({@link Solver#orderAt} in plain Java).
+     */
+    public Operand<TInt32> order(int max) {
+      Operand<TInt32> k = tf.size(ts, TInt32.class);
+      return tf.math.minimum(tf.constant(max), tf.math.minimum(tf.math.add(j, tf.constant(1)), tf.math.sub(k, j)));
+    }
+
+    /** lambda = log(alpha / sigma) = 0.5 log(ab / (1 - ab)), the half log-SNR, for an alpha_bar value. */
+    public Operand<TFloat64> lambda(Operand<TFloat64> alphaBar) {
+      return tf.math.mul(c(0.5), tf.math.log(tf.math.div(alphaBar, tf.math.sub(c(1), alphaBar))));
+    }
+  }
+
+  /** The order a multistep solver of order {@code max} uses at step j of k timesteps: min(max, j + 1, k - j). */
+  public static int orderAt(int max, int j, int k) {
+    return Math.min(max, Math.min(j + 1, k - j));
+  }
+
+  /** The half log-SNR lambda_t = log(alpha_t / sigma_t) at timestep t, in double precision. */
+  protected double lambda(int t) {
+    double a = schedule.alphaBar[t];
+    return 0.5 * Math.log(a / (1 - a));
   }
 
   /** a + b element-wise (plain Java helper). */

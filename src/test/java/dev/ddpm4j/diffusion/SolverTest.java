@@ -158,7 +158,7 @@ class SolverTest {
     }
     int[][] steps = {{900, 612}, {612, 301}, {301, 40}, {40, 0}};
     for (int[] ts : steps) {
-      assertEquals(1, DpmSolverPlusPlusSde.orderAt(0, ts.length));
+      assertEquals(1, Solver.orderAt(2, 0, ts.length));
       double[] sde = new DpmSolverPlusPlusSde(S).step(ts, 0, 0, x, x0, null, List.of(x0), z);
       double[] ddim = new DdimSolver(S).step(ts, 0, 1, x, x0, null, List.of(), z);
       for (int i = 0; i < 50; i++) assertEquals(ddim[i], sde[i], 1e-12, "step from " + ts[0]);
