@@ -16,7 +16,7 @@ import org.tensorflow.types.TInt32;
  * first order:   x_s = (sigma_s / sigma_t) e^-h x_t + alpha_s (1 - e^-2h) m0 + sigma_s sqrt(1 - e^-2h) z
  * second order:  x_s = first order + 0.5 alpha_s (1 - e^-2h) (m0 - m1) / r0,   r0 = (lambda_t - lambda_prev) / h
  * </pre>
- * First order at the first step and at the step before the last; the last step lands on x_0 (the shared loop's rule).
+ * First order at the first step (no earlier prediction yet); the last step lands on x_0 (the shared loop's rule).
  * The noise it injects corrects errors of earlier steps, as the ancestral sampler's does, which the deterministic
  * solvers cannot: on an imperfect network it reaches the ancestral sampler's quality in far fewer calls.
  */
@@ -34,7 +34,6 @@ public final class DpmSolverPlusPlusSde extends Solver {
   public boolean stochastic() {
     return true;
   }
-
 
   @Override
   public double[] step(int[] ts, int j, double eta, double[] x, double[] x0, double[] fraction,
