@@ -44,7 +44,7 @@ public final class SamplerChoice {
 
   /** Loads the model in the chosen precision. */
   DiffusionSampler load(java.nio.file.Path model) {
-    if (precision != null && !java.util.List.of("auto", "fp32", "bf16").contains(precision)) {
+    if (precision != null && !dev.ddpm4j.config.ExperimentConfig.PRECISIONS.contains(precision)) {
       throw new Main.UserError("--precision must be auto, fp32 or bf16, got " + precision);
     }
     return DiffusionSampler.load(model, precision);
