@@ -68,7 +68,8 @@ final class BenchCommand implements Callable<Integer> {
   int steps;
 
   @Option(names = "--profile",
-      description = "--mode train: also trace one step and report op time per op type (RunMetadata step stats).")
+      description = "--mode train: also trace one training step; --mode sample: one denoise call (a sampler's network "
+          + "call); reports op time per op type (RunMetadata step stats).")
   boolean profile;
 
   @Spec CommandSpec commandSpec;
@@ -96,7 +97,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (mode.equals("sample")) {
           for (var spec : specs) {
-            spec().commandLine().getOut().println(Benchmark.sample(model, num, spec, precision).toString());
+            spec().commandLine().getOut().println(Benchmark.sample(model, num, spec, precision, profile).toString());
             spec().commandLine().getOut().flush();
           }
         } else {

@@ -16,6 +16,7 @@ import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
 
 /**
  * Speed of the training step against the machine's own ceiling: a large float32 MatMul run in a session with the same
@@ -95,23 +96,31 @@ public final class Benchmark {
   static ObjectNode profile(TrainingSession ts, float[] batch) {
     int s = ts.config.data().imageSize();
     int c = ts.config.data().channels();
-    java.util.Map<String, Long> micros = new java.util.HashMap<>();
     try (TFloat32 x = TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(batch.length / (s * s * c), s, s, c))) {
       x.asRawTensor().data().asFloats().write(batch);
-      Session.Runner r = ts.session.runner().feed(ts.net.x0, x).addTarget(ts.net.train)
-          .setOptions(org.tensorflow.proto.RunOptions.newBuilder()
-              .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build());
+      Session.Runner r = ts.session.runner().feed(ts.net.x0, x).addTarget(ts.net.train).setOptions(FULL_TRACE);
       try (org.tensorflow.Result res = r.runAndFetchMetadata()) {
-        var meta = res.getMetadata().orElseThrow();
-        for (var dev : meta.getStepStats().getDevStatsList()) {
-          for (var n : dev.getNodeStatsList()) {
-            String label = n.getTimelineLabel();
-            String type = label.contains("(") ? label.substring(label.indexOf('=') + 1, label.indexOf('(')).trim()
-                : n.getNodeName();
-            if (type.isEmpty()) type = n.getNodeName();
-            micros.merge(type, n.getAllEndRelMicros(), Long::sum);
-          }
-        }
+        return opTimes(res.getMetadata().orElseThrow());
+      }
+    }
+  }
+
+  private static final org.tensorflow.proto.RunOptions FULL_TRACE = org.tensorflow.proto.RunOptions.newBuilder()
+      .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build();
+
+  /**
+   * Op time per op type of one traced run, in milliseconds, the twelve largest first, and their sum over all ops
+   * (summed over threads, so it can exceed the wall time).
+   */
+  static ObjectNode opTimes(org.tensorflow.proto.RunMetadata meta) {
+    java.util.Map<String, Long> micros = new java.util.HashMap<>();
+    for (var dev : meta.getStepStats().getDevStatsList()) {
+      for (var n : dev.getNodeStatsList()) {
+        String label = n.getTimelineLabel();
+        String type = label.contains("(") ? label.substring(label.indexOf('=') + 1, label.indexOf('(')).trim()
+            : n.getNodeName();
+        if (type.isEmpty()) type = n.getNodeName();
+        micros.merge(type, n.getAllEndRelMicros(), Long::sum);
       }
     }
     long total = micros.values().stream().mapToLong(Long::longValue).sum();
@@ -124,10 +133,44 @@ public final class Benchmark {
   }
 
   /**
+   * One fully traced {@code denoise} call of an export on n noisy images at t = T/2: where one network call of a
+   * sampler spends its time.
+   */
+  static ObjectNode profileDenoise(DiffusionSampler s, float[] x, int[] t) {
+    var sig = s.bundle().function("denoise").signature();
+    int size = s.metadata().imageSize();
+    try (TFloat32 xt = TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(t.length, size, size, s.metadata().channels()));
+        TInt32 tt = TInt32.vectorOf(t);
+        TInt32 labels = s.metadata().numClasses() > 0 ? TInt32.vectorOf(filled(t.length, -1)) : null) {
+      xt.asRawTensor().data().asFloats().write(x);
+      Session.Runner r = s.bundle().session().runner()
+          .feed(sig.getInputs().get("x_t").name, xt)
+          .feed(sig.getInputs().get("t").name, tt)
+          .fetch(sig.getOutputs().get("eps").name)
+          .setOptions(FULL_TRACE);
+      if (labels != null) r.feed(sig.getInputs().get("labels").name, labels);
+      try (org.tensorflow.Result res = r.runAndFetchMetadata()) {
+        return opTimes(res.getMetadata().orElseThrow());
+      }
+    }
+  }
+
+  private static int[] filled(int n, int v) {
+    int[] a = new int[n];
+    Arrays.fill(a, v);
+    return a;
+  }
+
+  /**
    * Sampling speed of an export with one sampler: one in-graph run of {@code num} images (after a 1-image warm-up), its
    * time per network call against a single {@code denoise} call on a batch of the same size (the loop's overhead).
    */
   public static ObjectNode sample(Path model, int num, SamplerSpec spec, String precision) {
+    return sample(model, num, spec, precision, false);
+  }
+
+  /** As {@link #sample(Path, int, SamplerSpec, String)}; with {@code profile}, also one traced denoise call's op times. */
+  public static ObjectNode sample(Path model, int num, SamplerSpec spec, String precision, boolean profile) {
     long t0 = System.nanoTime();
     try (DiffusionSampler s = DiffusionSampler.load(model, precision)) {
       double load = (System.nanoTime() - t0) / 1e9;
@@ -158,6 +201,7 @@ public final class Benchmark {
       o.put("denoise_call_s", round(denoise.median(), 5));
       o.put("loop_overhead_ratio", round(loop.median() / calls / denoise.median(), 3));
       o.put("peak_rss_mb", peakRssKb() / 1024);
+      if (profile) o.set("denoise_profile", profileDenoise(s, x, t));
       return o;
     }
   }

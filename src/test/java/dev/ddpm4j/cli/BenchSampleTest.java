@@ -1,0 +1,42 @@
+package dev.ddpm4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ddpm4j.TinyModel;
+import java.util.Iterator;
+import org.junit.jupiter.api.Test;
+
+/** bench --mode sample on the tiny export: timings per network call and, with --profile, one traced denoise call. */
+class BenchSampleTest {
+  @Test
+  void profilesOneDenoiseCallOfTheExport() throws Exception {
+    CliTest.Outcome o = CliTest.run("bench", "--mode", "sample", "--model", TinyModel.export().toString(), "--num", "3",
+        "--sampler", "ddim", "--sampler-steps", "4", "--profile");
+    assertEquals(0, o.code(), o.err());
+    JsonNode j = new ObjectMapper().readTree(o.out());
+    assertEquals(4, j.get("network_calls").asInt());
+    assertTrue(j.get("denoise_call_s").asDouble() > 0, j.toString());
+    JsonNode p = j.get("denoise_profile");
+    assertTrue(p != null && p.get("summed_op_ms").asDouble() > 0, j.toString());
+    double top = 0;
+    boolean conv = false;
+    for (Iterator<String> it = p.get("top_op_types_ms").fieldNames(); it.hasNext(); ) {
+      String op = it.next();
+      conv |= op.contains("Conv2D");
+      top += p.get("top_op_types_ms").get(op).asDouble();
+    }
+    assertTrue(conv, "the U-Net's convolutions are among the costliest ops: " + p);
+    assertTrue(top <= p.get("summed_op_ms").asDouble() + 0.5, "the listed ops are part of the sum: " + p);
+  }
+
+  @Test
+  void withoutProfileThereIsNoTrace() throws Exception {
+    CliTest.Outcome o = CliTest.run("bench", "--mode", "sample", "--model", TinyModel.export().toString(), "--num", "2",
+        "--sampler", "ddim", "--sampler-steps", "2");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(!new ObjectMapper().readTree(o.out()).has("denoise_profile"), o.out());
+  }
+}
