@@ -6,7 +6,7 @@ import java.util.Deque;
 import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.math.Mean;
+import org.tensorflow.op.core.ReduceSum;
 import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
@@ -91,9 +91,13 @@ public final class UNet {
   }
 
   /**
-   * GroupNorm of NHWC x with a two-pass variance: the group mean from per-channel means, then the mean squared
+   * GroupNorm of NHWC x with a two-pass variance: the group mean from per-channel sums, then the mean squared
    * deviation from it (E[x^2] - E[x]^2 loses every digit when the mean is large against the spread). Both passes are
    * per-channel reductions of x grouped afterwards, cheaper than a 5-D reshape of x. eps = 1e-5.
+   *
+   * <p>Means are sums times 1/n, a constant where H and W are static: the gradient of {@code Mean} asks for the input's
+   * element count at run time ({@code Size}, which bf16 auto mixed precision feeds with a float32 copy of the whole
+   * activation) and a {@code Div}; a constant scale has neither.
    */
   static <T extends TFloating> Operand<T> groupNorm(Ops tf, Class<T> dtype, Operand<T> x, int ch, int groups,
       Operand<T> gamma, Operand<T> beta) {
@@ -104,16 +108,32 @@ public final class UNet {
     float[][][] onesArr = new float[1][1][ch / groups];
     for (int k = 0; k < ch / groups; k++) onesArr[0][0][k] = 1f;
     Operand<T> ones = tf.dtypes.cast(tf.constant(onesArr), dtype); // broadcasts [B,G,1] to [B,G,C/G]
-    Operand<T> m1 = tf.math.mean(x, spatial); // [B, C]
-    Operand<T> gm = tf.math.mean(tf.reshape(m1, tf.constant(grouped)), last, Mean.keepDims(true)); // [B, G, 1]
+    Operand<T> perGroup = perGroupScale(tf, dtype, x, ch / groups);
+    Operand<T> s1 = tf.reduceSum(x, spatial); // [B, C]
+    Operand<T> gm = tf.math.mul(tf.reduceSum(tf.reshape(s1, tf.constant(grouped)), last, ReduceSum.keepDims(true)),
+        perGroup); // [B, G, 1]
     Operand<T> meanC = tf.reshape(tf.math.mul(ones, gm), tf.constant(perChannel));
-    Operand<T> dev2 = tf.math.mean(tf.math.squaredDifference(x, meanC), spatial); // [B, C]
-    Operand<T> var = tf.math.mean(tf.reshape(dev2, tf.constant(grouped)), last, Mean.keepDims(true));
+    Operand<T> dev2 = tf.reduceSum(tf.math.squaredDifference(x, meanC), spatial); // [B, C]
+    Operand<T> var = tf.math.mul(tf.reduceSum(tf.reshape(dev2, tf.constant(grouped)), last,
+        ReduceSum.keepDims(true)), perGroup);
     Operand<T> inv = tf.math.rsqrt(tf.math.add(var, tf.dtypes.cast(tf.constant(1e-5), dtype)));
     Operand<T> invC = tf.reshape(tf.math.mul(ones, inv), tf.constant(perChannel));
     Operand<T> scale = tf.math.mul(invC, gamma);
     Operand<T> shift = tf.math.sub(beta, tf.math.mul(meanC, scale));
     return tf.math.add(tf.math.mul(x, scale), shift);
+  }
+
+  /**
+   * 1 / (H * W * channels per group): a constant where H and W are static (the training graph), else from the
+   * run-time shape (a sampler loop body traced with unknown spatial dims); {@code Shape} carries no gradient.
+   */
+  private static <T extends TFloating> Operand<T> perGroupScale(Ops tf, Class<T> dtype, Operand<T> x, int perGroup) {
+    long h = x.shape().numDimensions() == 4 ? x.shape().size(1) : -1;
+    long w = x.shape().numDimensions() == 4 ? x.shape().size(2) : -1;
+    if (h > 0 && w > 0) return tf.dtypes.cast(tf.constant((float) (1.0 / (h * w * perGroup))), dtype);
+    Operand<TInt32> hw = tf.reduceProd(tf.slice(tf.shape(x), tf.constant(new int[] {1}), tf.constant(new int[] {2})),
+        tf.constant(0));
+    return tf.math.reciprocal(tf.dtypes.cast(tf.math.mul(hw, tf.constant(perGroup)), dtype));
   }
 
   private final class Pass<T extends TFloating> {

@@ -229,7 +229,7 @@ class UNetTest {
   void groupNormKeepsItsPrecisionWhenTheMeanDwarfsTheSpread() {
     // mean 1e4, spread 1: E[x^2] - E[x]^2 in float32 would lose every digit of the variance
     int b = 2;
-    int hw = 4;
+    int hw = 3; // 18 values per group: 1/n is not a power of two
     int ch = 4;
     int groups = 2;
     double[] x = new double[b * hw * hw * ch];
@@ -237,17 +237,37 @@ class UNetTest {
     for (int i = 0; i < x.length; i++) x[i] = 1e4 + (r.nextDouble() * 2 - 1) * (1 + i % ch);
     float[] xf = new float[x.length];
     for (int i = 0; i < x.length; i++) xf[i] = (float) x[i];
-    float[] out;
+    // static H and W (the training graph: 1/n is a constant) and unknown ones (a traced loop body: n at run time)
+    for (boolean staticShape : new boolean[] {true, false}) {
+      float[] out = groupNormOf(xf, new long[] {b, hw, hw, ch}, groups, staticShape);
+      checkGroupNorm(x, out, b, hw, ch, groups);
+    }
+  }
+
+  static float[] groupNormOf(float[] xf, long[] shape, int groups, boolean staticShape) {
+    int ch = (int) shape[3];
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Operand<TFloat32> xt = tf.reshape(tf.constant(xf), tf.constant(new long[] {b, hw, hw, ch}));
-      Operand<TFloat32> y = UNet.groupNorm(tf, TFloat32.class, xt, ch, groups, tf.constant(new float[] {1, 1, 1, 1}),
-          tf.constant(new float[] {0, 0, 0, 0}));
-      try (Session s = new Session(g); Result res = s.runner().fetch(y).run()) {
-        out = new float[x.length];
-        ((TFloat32) res.get(0)).asRawTensor().data().asFloats().read(out);
+      Operand<TFloat32> xt = staticShape ? tf.reshape(tf.constant(xf), tf.constant(shape))
+          : tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, -1, -1, ch)));
+      float[] ones = new float[ch];
+      java.util.Arrays.fill(ones, 1f);
+      Operand<TFloat32> y = UNet.groupNorm(tf, TFloat32.class, xt, ch, groups, tf.constant(ones),
+          tf.constant(new float[ch]));
+      try (Session s = new Session(g); TFloat32 feed = TFloat32.tensorOf(Shape.of(shape))) {
+        feed.asRawTensor().data().asFloats().write(xf);
+        Session.Runner run = s.runner().fetch(y);
+        if (!staticShape) run.feed(xt, feed);
+        try (Result res = run.run()) {
+          float[] out = new float[xf.length];
+          ((TFloat32) res.get(0)).asRawTensor().data().asFloats().read(out);
+          return out;
+        }
       }
     }
+  }
+
+  static void checkGroupNorm(double[] x, float[] out, int b, int hw, int ch, int groups) {
     // double-precision reference, straight from the definition
     int per = ch / groups;
     for (int n = 0; n < b; n++) {
