@@ -141,7 +141,7 @@ public final class Benchmark {
     int size = s.metadata().imageSize();
     try (TFloat32 xt = TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(t.length, size, size, s.metadata().channels()));
         TInt32 tt = TInt32.vectorOf(t);
-        TInt32 labels = s.metadata().numClasses() > 0 ? TInt32.vectorOf(filled(t.length, -1)) : null) {
+        TInt32 labels = s.metadata().numClasses() > 0 ? TInt32.vectorOf(noLabels(t.length)) : null) {
       xt.asRawTensor().data().asFloats().write(x);
       Session.Runner r = s.bundle().session().runner()
           .feed(sig.getInputs().get("x_t").name, xt)
@@ -155,21 +155,18 @@ public final class Benchmark {
     }
   }
 
-  private static int[] filled(int n, int v) {
+  /** -1 for each image: a conditional model's "no label" input. */
+  private static int[] noLabels(int n) {
     int[] a = new int[n];
-    Arrays.fill(a, v);
+    Arrays.fill(a, -1);
     return a;
   }
 
   /**
    * Sampling speed of an export with one sampler: one in-graph run of {@code num} images (after a 1-image warm-up), its
-   * time per network call against a single {@code denoise} call on a batch of the same size (the loop's overhead).
+   * time per network call against a single {@code denoise} call on a batch of the same size (the loop's overhead);
+   * with {@code profile}, also one traced denoise call's op times.
    */
-  public static ObjectNode sample(Path model, int num, SamplerSpec spec, String precision) {
-    return sample(model, num, spec, precision, false);
-  }
-
-  /** As {@link #sample(Path, int, SamplerSpec, String)}; with {@code profile}, also one traced denoise call's op times. */
   public static ObjectNode sample(Path model, int num, SamplerSpec spec, String precision, boolean profile) {
     long t0 = System.nanoTime();
     try (DiffusionSampler s = DiffusionSampler.load(model, precision)) {

@@ -300,4 +300,11 @@ class ConditionalTest {
     e = assertThrows(ConfigException.class, () -> ExperimentConfig.defaults(List.of("model.num_classes=4")));
     assertTrue(e.getMessage().contains("data.kind fashion_mnist has 10 classes"), e.getMessage());
   }
+
+  @Test
+  void benchProfilesAConditionalModelsDenoiseCall() {
+    var o = Benchmark.sample(model, 2, SamplerSpec.of("ddim", 2), "fp32", true);
+    assertEquals(2, o.get("network_calls").asInt());
+    assertTrue(o.get("denoise_profile").get("summed_op_ms").asDouble() > 0, o.toString());
+  }
 }
