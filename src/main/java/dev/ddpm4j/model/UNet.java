@@ -124,6 +124,45 @@ public final class UNet {
   }
 
   /**
+   * A 1x1 convolution as one matrix product over all pixels ([B*H*W, in] x [in, out]): the same weights and result,
+   * but oneDNN's 1x1 convolution gradients ran at a tenth of its MatMul speed (docs/BENCHMARKS.md).
+   */
+  static <T extends TFloating> Operand<T> pointwise(Ops tf, Operand<T> x, Operand<T> w, Operand<T> b, int in,
+      int out) {
+    Operand<T> y = tf.nn.biasAdd(tf.linalg.matMul(tf.reshape(x, tf.constant(new long[] {-1, in})),
+        tf.reshape(w, tf.constant(new long[] {in, out}))), b);
+    boolean known = x.shape().numDimensions() == 4 && x.shape().size(1) > 0 && x.shape().size(2) > 0;
+    Operand<TInt32> shape = known
+        ? tf.constant(new int[] {-1, (int) x.shape().size(1), (int) x.shape().size(2), out})
+        : tf.concat(List.of(tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {3})),
+            tf.constant(new int[] {out})), tf.constant(0));
+    return tf.reshape(y, shape);
+  }
+
+  /**
+   * Nearest-neighbour 2x upsampling followed by a 3x3 SAME convolution with weights w [3, 3, in, out], computed as one
+   * stride-2 transposed convolution of the small input. Each output row 2m sees input rows m-1 and m with the weight
+   * rows W0 and W1+W2, and row 2m+1 sees rows m and m+1 with W0+W1 and W2; the same holds for columns. So the 4x4
+   * kernel is K = M W M^T with M = [[0,0,1],[0,1,1],[1,1,0],[1,0,0]] (a transposed convolution flips its kernel), and
+   * the layer costs 16 instead of 4 * 9 multiply-adds per input pixel and channel pair, with no upsampled tensor
+   * (docs/BENCHMARKS.md). Same weights, same values up to float rounding.
+   */
+  static <T extends TFloating> Operand<T> upsampleConv(Ops tf, Class<T> dtype, Operand<T> x, Operand<T> w,
+      Operand<T> b, int in, int out, int res) {
+    Operand<T> m = tf.dtypes.cast(tf.constant(new float[][] {{0, 0, 1}, {0, 1, 1}, {1, 1, 0}, {1, 0, 0}}), dtype);
+    Operand<TInt32> swap = tf.constant(new int[] {1, 0, 2, 3});
+    Operand<T> rows = tf.reshape(tf.linalg.matMul(m, tf.reshape(w, tf.constant(new long[] {3, 3L * in * out}))),
+        tf.constant(new long[] {4, 3, in, out})); // [r, v, in, out]
+    Operand<T> cols = tf.linalg.matMul(m, tf.reshape(tf.linalg.transpose(rows, swap),
+        tf.constant(new long[] {3, 4L * in * out}))); // [c, r * in * out]
+    Operand<T> k = tf.linalg.transpose(tf.reshape(cols, tf.constant(new long[] {4, 4, in, out})),
+        tf.constant(new int[] {1, 0, 3, 2})); // [r, c, out, in]: a transposed convolution's filter layout
+    Operand<TInt32> batch = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {1}));
+    Operand<TInt32> sizes = tf.concat(List.of(batch, tf.constant(new int[] {2 * res, 2 * res, out})), tf.constant(0));
+    return tf.nn.biasAdd(tf.nn.conv2dBackpropInput(sizes, k, x, List.of(1L, 2L, 2L, 1L), "SAME"), b);
+  }
+
+  /**
    * 1 / (H * W * channels per group): a constant where H and W are static (the training graph), else from the
    * run-time shape (a sampler loop body traced with unknown spatial dims); {@code Shape} carries no gradient.
    */
@@ -262,8 +301,9 @@ public final class UNet {
         Operand<T> y = tf.nn.conv2dBackpropInput(sizes, w, x, List.of(1L, 2L, 2L, 1L), "SAME");
         return tf.nn.biasAdd(y, b);
       }
-      Operand<T> up = tf.image.resizeNearestNeighbor(x, tf.constant(new int[] {2 * res, 2 * res}));
-      return conv(name, up, ch, ch, 3, 1, 1.0);
+      Operand<T> w = p.get(name + ".w", new long[] {3, 3, ch, ch}, Init.fanAvgUniform(1.0, 9L * ch, 9L * ch));
+      Operand<T> b = p.get(name + ".b", new long[] {ch}, Init.ZEROS);
+      return upsampleConv(tf, dtype, x, w, b, ch, ch, res);
     }
 
     Operand<T> groupNorm(String name, Operand<T> x, int ch) {
@@ -278,6 +318,7 @@ public final class UNet {
       Init init = scale == 0 ? Init.ZEROS : Init.fanAvgUniform(scale, fanIn, fanOut);
       Operand<T> w = p.get(name + ".w", new long[] {k, k, in, out}, init);
       Operand<T> b = p.get(name + ".b", new long[] {out}, Init.ZEROS);
+      if (k == 1 && stride == 1) return pointwise(tf, x, w, b, in, out);
       return tf.nn.biasAdd(tf.nn.conv2d(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME"), b);
     }
 

@@ -244,6 +244,90 @@ class UNetTest {
     }
   }
 
+  @Test
+  void pointwiseProductIsTheOneByOneConvolution() {
+    // [2, 3, 5, 6] -> 4 channels: y[n,h,w,o] = b[o] + sum_c x[n,h,w,c] w[c,o], in double, from the definition
+    int b = 2, h = 3, wd = 5, in = 6, out = 4;
+    SplittableRandom r = new SplittableRandom(5);
+    double[] x = randomArray(r, b * h * wd * in, 1.0);
+    double[] w = randomArray(r, in * out, 1.0);
+    double[] bias = randomArray(r, out, 1.0);
+    double[] expected = new double[b * h * wd * out];
+    for (int p = 0; p < b * h * wd; p++) {
+      for (int o = 0; o < out; o++) {
+        double acc = bias[o];
+        for (int c = 0; c < in; c++) acc += x[p * in + c] * w[c * out + o];
+        expected[p * out + o] = acc;
+      }
+    }
+    // static H and W (training) and unknown ones (a traced sampler loop body): both must keep the pixel layout
+    for (boolean staticShape : new boolean[] {true, false}) {
+      try (Graph g = new Graph()) {
+        Ops tf = Ops.create(g);
+        Operand<TFloat64> xt = staticShape ? tf.reshape(tf.constant(x), tf.constant(new long[] {b, h, wd, in}))
+            : tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(-1, -1, -1, in)));
+        Operand<TFloat64> y = UNet.pointwise(tf, xt, tf.reshape(tf.constant(w), tf.constant(new long[] {1, 1, in, out})),
+            tf.constant(bias), in, out);
+        try (Session s = new Session(g); TFloat64 feed = TFloat64.tensorOf(Shape.of(b, h, wd, in))) {
+          feed.asRawTensor().data().asDoubles().write(x);
+          Session.Runner run = s.runner().fetch(y);
+          if (!staticShape) run.feed(xt, feed);
+          try (Result res = run.run()) {
+            assertEquals(Shape.of(b, h, wd, out), res.get(0).shape(), "static H/W: " + staticShape);
+            double[] got = new double[expected.length];
+            ((TFloat64) res.get(0)).asRawTensor().data().asDoubles().read(got);
+            assertArrayEquals(expected, got, 1e-12, "static H/W: " + staticShape);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void upsampleConvIsNearestUpsamplingThenAThreeByThreeConvolution() {
+    // the reference from the definition, in double: up[n,p,q,c] = x[n,p/2,q/2,c], then a 3x3 SAME convolution
+    int b = 2, res = 3, in = 3, out = 2, size = 2 * res;
+    SplittableRandom r = new SplittableRandom(7);
+    double[] x = randomArray(r, b * res * res * in, 1.0);
+    double[] w = randomArray(r, 9 * in * out, 1.0);
+    double[] bias = randomArray(r, out, 1.0);
+    double[] expected = new double[b * size * size * out];
+    for (int n = 0; n < b; n++) {
+      for (int p = 0; p < size; p++) {
+        for (int q = 0; q < size; q++) {
+          for (int o = 0; o < out; o++) {
+            double acc = bias[o];
+            for (int u = 0; u < 3; u++) {
+              for (int v = 0; v < 3; v++) {
+                int pp = p + u - 1, qq = q + v - 1;
+                if (pp < 0 || qq < 0 || pp >= size || qq >= size) continue;
+                for (int c = 0; c < in; c++) {
+                  acc += x[((n * res + pp / 2) * res + qq / 2) * in + c] * w[((u * 3 + v) * in + c) * out + o];
+                }
+              }
+            }
+            expected[((n * size + p) * size + q) * out + o] = acc;
+          }
+        }
+      }
+    }
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat64> xt = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(-1, res, res, in)));
+      Operand<TFloat64> y = UNet.upsampleConv(tf, TFloat64.class, xt,
+          tf.reshape(tf.constant(w), tf.constant(new long[] {3, 3, in, out})), tf.constant(bias), in, out, res);
+      try (Session s = new Session(g); TFloat64 feed = TFloat64.tensorOf(Shape.of(b, res, res, in))) {
+        feed.asRawTensor().data().asDoubles().write(x);
+        try (Result got = s.runner().feed(xt, feed).fetch(y).run()) {
+          assertEquals(Shape.of(b, size, size, out), got.get(0).shape());
+          double[] values = new double[expected.length];
+          ((TFloat64) got.get(0)).asRawTensor().data().asDoubles().read(values);
+          assertArrayEquals(expected, values, 1e-12);
+        }
+      }
+    }
+  }
+
   static float[] groupNormOf(float[] xf, long[] shape, int groups, boolean staticShape) {
     int ch = (int) shape[3];
     try (Graph g = new Graph()) {
