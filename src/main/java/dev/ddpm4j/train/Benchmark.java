@@ -109,11 +109,13 @@ public final class Benchmark {
       .setTraceLevel(org.tensorflow.proto.RunOptions.TraceLevel.FULL_TRACE).build();
 
   /**
-   * Op time per op type of one traced run, in milliseconds, the twelve largest first, and their sum over all ops
-   * (summed over threads, so it can exceed the wall time).
+   * Op time of one traced run, in milliseconds, summed over all ops (and over threads, so it can exceed the wall
+   * time): per op type, the twelve largest first, and the twelve costliest single ops, each named "node (type,
+   * output shape)" so a layer can be found in the graph.
    */
   static ObjectNode opTimes(org.tensorflow.proto.RunMetadata meta) {
     java.util.Map<String, Long> micros = new java.util.HashMap<>();
+    java.util.Map<String, Long> nodes = new java.util.HashMap<>();
     for (var dev : meta.getStepStats().getDevStatsList()) {
       for (var n : dev.getNodeStatsList()) {
         String label = n.getTimelineLabel();
@@ -121,15 +123,23 @@ public final class Benchmark {
             : n.getNodeName();
         if (type.isEmpty()) type = n.getNodeName();
         micros.merge(type, n.getAllEndRelMicros(), Long::sum);
+        String shape = n.getOutputCount() == 0 ? "" : n.getOutput(0).getTensorDescription().getShape().getDimList()
+            .stream().map(d -> Long.toString(d.getSize())).collect(java.util.stream.Collectors.joining("x"));
+        nodes.merge(n.getNodeName() + " (" + type + (shape.isEmpty() ? "" : ", " + shape) + ")",
+            n.getAllEndRelMicros(), Long::sum);
       }
     }
     long total = micros.values().stream().mapToLong(Long::longValue).sum();
     ObjectNode o = JSON.createObjectNode();
     o.put("summed_op_ms", round(total / 1000.0, 1));
-    ObjectNode top = o.putObject("top_op_types_ms");
-    micros.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(12)
-        .forEach(e -> top.put(e.getKey(), round(e.getValue() / 1000.0, 1)));
+    putLargest(o.putObject("top_op_types_ms"), micros);
+    putLargest(o.putObject("top_ops_ms"), nodes);
     return o;
+  }
+
+  private static void putLargest(ObjectNode into, java.util.Map<String, Long> micros) {
+    micros.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(12)
+        .forEach(e -> into.put(e.getKey(), round(e.getValue() / 1000.0, 1)));
   }
 
   /**

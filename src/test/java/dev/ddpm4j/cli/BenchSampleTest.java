@@ -30,6 +30,19 @@ class BenchSampleTest {
     }
     assertTrue(conv, "the U-Net's convolutions are among the costliest ops: " + p);
     assertTrue(top <= p.get("summed_op_ms").asDouble() + 0.5, "the listed ops are part of the sum: " + p);
+    // single ops: named "node (type, shape)", each within its type's total, largest first
+    JsonNode ops = p.get("top_ops_ms");
+    assertEquals(12, ops.size(), p.toString());
+    double previous = Double.MAX_VALUE;
+    for (Iterator<String> it = ops.fieldNames(); it.hasNext(); ) {
+      String op = it.next();
+      double ms = ops.get(op).asDouble();
+      assertTrue(ms <= previous, "largest first: " + ops);
+      previous = ms;
+      String type = op.substring(op.indexOf(" (") + 2, op.contains(", ") ? op.indexOf(", ") : op.length() - 1);
+      JsonNode typeMs = p.get("top_op_types_ms").get(type);
+      assertTrue(typeMs == null || ms <= typeMs.asDouble() + 0.05, op + " exceeds its type's total: " + p);
+    }
   }
 
   @Test
