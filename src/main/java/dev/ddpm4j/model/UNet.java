@@ -157,6 +157,12 @@ public final class UNet {
         tf.constant(new long[] {3, 4L * in * out}))); // [c, r * in * out]
     Operand<T> k = tf.linalg.transpose(tf.reshape(cols, tf.constant(new long[] {4, 4, in, out})),
         tf.constant(new int[] {1, 0, 3, 2})); // [r, c, out, in]: a transposed convolution's filter layout
+    return transposedConv2x(tf, x, k, b, out, res);
+  }
+
+  /** Stride-2 SAME transposed conv of x [B, res, res, in] by k [kh, kw, out, in], plus bias: [B, 2res, 2res, out]. */
+  static <T extends TFloating> Operand<T> transposedConv2x(Ops tf, Operand<T> x, Operand<T> k, Operand<T> b, int out,
+      int res) {
     Operand<TInt32> batch = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {1}));
     Operand<TInt32> sizes = tf.concat(List.of(batch, tf.constant(new int[] {2 * res, 2 * res, out})), tf.constant(0));
     return tf.nn.biasAdd(tf.nn.conv2dBackpropInput(sizes, k, x, List.of(1L, 2L, 2L, 1L), "SAME"), b);
@@ -296,10 +302,7 @@ public final class UNet {
       if (cfg.upsample().equals("transposed_conv")) {
         Operand<T> w = p.get(name + ".w", new long[] {4, 4, ch, ch}, Init.fanAvgUniform(1.0, 16L * ch, 16L * ch));
         Operand<T> b = p.get(name + ".b", new long[] {ch}, Init.ZEROS);
-        Operand<TInt32> batch = tf.slice(tf.shape(x), tf.constant(new int[] {0}), tf.constant(new int[] {1}));
-        Operand<TInt32> sizes = tf.concat(List.of(batch, tf.constant(new int[] {2 * res, 2 * res, ch})), tf.constant(0));
-        Operand<T> y = tf.nn.conv2dBackpropInput(sizes, w, x, List.of(1L, 2L, 2L, 1L), "SAME");
-        return tf.nn.biasAdd(y, b);
+        return transposedConv2x(tf, x, w, b, ch, res);
       }
       Operand<T> w = p.get(name + ".w", new long[] {3, 3, ch, ch}, Init.fanAvgUniform(1.0, 9L * ch, 9L * ch));
       Operand<T> b = p.get(name + ".b", new long[] {ch}, Init.ZEROS);
