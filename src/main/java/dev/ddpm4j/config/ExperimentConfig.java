@@ -93,7 +93,11 @@ public record ExperimentConfig(
   }
 
   public static final List<String> DATA_KINDS = List.of("fashion_mnist", "image_folder", "synthetic");
-  public static final List<String> SPLITS = List.of("train", "test");
+  /**
+   * {@code train}: the training images; {@code test}: the held-out ones (Fashion-MNIST's t10k, an image folder's
+   * held-out tenth); {@code all}: every file of an image folder (no held-out set).
+   */
+  public static final List<String> SPLITS = List.of("train", "test", "all");
   public static final List<String> RESIZE_MODES = List.of("pad", "resize", "crop");
   public static final List<String> NORMALIZATIONS = List.of("minus_one_one", "mean_std");
   public static final List<String> SYNTHETIC_PATTERNS = List.of("shapes", "gradients", "rings");
@@ -348,6 +352,10 @@ public record ExperimentConfig(
         b.problem("model.heads", model.heads(), "must divide every level's channel count; " + w + " is not divisible");
         break;
       }
+    }
+    if (data.split().equals("all") && !data.kind().equals("image_folder")) {
+      b.problem("data.split", data.split(), "all is for an image folder (every file, none held out); "
+          + data.kind() + " has train and test");
     }
     if (data.kind().equals("fashion_mnist") && data.channels() != 1) {
       b.problem("data.channels", data.channels(), "Fashion-MNIST is grayscale: channels must be 1");

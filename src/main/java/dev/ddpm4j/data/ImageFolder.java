@@ -23,7 +23,14 @@ import org.apache.commons.imaging.Imaging;
 /**
  * Every PNG/JPEG/BMP/GIF/TIFF under a root folder, recursively (TinyImageNet's {@code train/<wnid>/images/*.JPEG}
  * included), decoded with Commons Imaging, converted to the configured channel count and brought to the configured
- * size. Labels are the first folder level under the root.
+ * size. Labels are the first folder level under the root (class names come from every file, so both splits share
+ * them).
+ *
+ * <p>{@code data.split} chooses the images: a folder has no test split of its own, so a fixed tenth of its files is
+ * held out ({@code test}) and the rest is for training ({@code train}); {@code all} reads every file. A file is held out when the SHA-256 of
+ * {@value #HOLDOUT_SALT} and its path relative to the root (with '/') falls in the lowest tenth: the same files on every
+ * machine and for every run, and adding or removing files never moves another file between the splits. Training never
+ * reads a held-out file.
  */
 public final class ImageFolder {
   private static final Logger LOG = Logger.getLogger(ImageFolder.class.getName());
@@ -32,7 +39,50 @@ public final class ImageFolder {
   public static final Set<String> UNSUPPORTED = Set.of("webp", "heic", "heif", "avif", "jxl", "jp2", "svg", "ico",
       "psd", "pcx", "pnm", "pgm", "ppm", "pbm", "xpm", "dcx", "wbmp");
 
+  public static final String HOLDOUT_SALT = "ddpm4j-holdout-v1:";
+  /** The held-out share in thousandths. */
+  public static final int HOLDOUT_PER_MILLE = 100;
+
   private ImageFolder() {}
+
+  /** Whether a file (its path relative to the folder root, '/'-separated) is held out of training. */
+  public static boolean heldOut(String relative) {
+    return bucket(relative) < HOLDOUT_PER_MILLE;
+  }
+
+  private static long bucket(String relative) {
+    try {
+      byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+          .digest((HOLDOUT_SALT + relative).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      long v = 0;
+      for (int i = 0; i < 8; i++) v = (v << 8) | (h[i] & 0xff);
+      return Long.remainderUnsigned(v, 1000);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A file's path under the root as the split rule sees it. */
+  public static String relative(Path root, Path file) {
+    Path rel = root.relativize(file);
+    StringBuilder b = new StringBuilder();
+    for (Path part : rel) b.append(b.length() == 0 ? "" : "/").append(part);
+    return b.toString();
+  }
+
+  /**
+   * The held-out files among {@code files} (relative paths): those {@link #heldOut} picks; should a small folder get
+   * none, the one with the lowest hash (so at least one image is held out of any folder of 2 or more).
+   */
+  public static java.util.Set<String> heldOutOf(List<String> files) {
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    for (String f : files) if (heldOut(f)) out.add(f);
+    if (out.isEmpty() && files.size() >= 2) {
+      out.add(files.stream().min(java.util.Comparator.comparingLong(ImageFolder::bucket)
+          .thenComparing(java.util.Comparator.naturalOrder())).orElseThrow());
+    }
+    return out;
+  }
 
   public static String extension(Path p) {
     String n = p.getFileName().toString();
@@ -44,21 +94,18 @@ public final class ImageFolder {
     Path root = Path.of(cfg.path());
     if (!Files.exists(root)) throw new DataException(root, "image folder not found (data.path)");
     if (!Files.isDirectory(root)) throw new DataException(root, "data.path must be a folder of images");
-    List<Path> files;
-    try (Stream<Path> s = Files.walk(root)) {
-      files = s.filter(Files::isRegularFile)
-          .filter(p -> READABLE.contains(extension(p)) || UNSUPPORTED.contains(extension(p)))
-          .sorted().toList();
-    } catch (IOException e) {
-      throw new DataException(root, "cannot list folder: " + e.getMessage(), e);
-    }
+    List<Path> files = list(root);
+    TreeMap<String, Integer> classes = new TreeMap<>();
+    for (Path f : files) classes.putIfAbsent(labelOf(root, f), 0);
+    java.util.Set<String> held = heldOutOf(files.stream().map(f -> relative(root, f)).toList());
+    boolean test = cfg.split().equals("test");
+    if (!cfg.split().equals("all")) files = files.stream().filter(f -> held.contains(relative(root, f)) == test).toList();
     if (files.isEmpty()) {
-      throw new DataException(root, "no images found (looked for " + new java.util.TreeSet<>(READABLE) + " recursively)");
+      throw new DataException(root, test ? "no held-out images: a folder needs at least 2 images to hold one out"
+          : "every image is held out; a folder needs at least 2 images");
     }
     if (cfg.limit() > 0 && files.size() > cfg.limit()) files = files.subList(0, cfg.limit());
 
-    TreeMap<String, Integer> classes = new TreeMap<>();
-    for (Path f : files) classes.putIfAbsent(labelOf(root, f), 0);
     List<String> classNames = new ArrayList<>(classes.keySet());
     for (int i = 0; i < classNames.size(); i++) classes.put(classNames.get(i), i);
 
@@ -97,6 +144,33 @@ public final class ImageFolder {
       labels[j] = classes.get(labelOf(root, files.get(i)));
     }
     return new Dataset(root.getFileName().toString(), pixels, labels, kept.size(), size, size, c, classNames, skipped);
+  }
+
+  /** Every image file under the root, sorted (the unsupported formats included, to be reported). */
+  private static List<Path> list(Path root) {
+    List<Path> files;
+    try (Stream<Path> s = Files.walk(root)) {
+      files = s.filter(Files::isRegularFile)
+          .filter(p -> READABLE.contains(extension(p)) || UNSUPPORTED.contains(extension(p)))
+          .sorted().toList();
+    } catch (IOException e) {
+      throw new DataException(root, "cannot list folder: " + e.getMessage(), e);
+    }
+    if (files.isEmpty()) {
+      throw new DataException(root, "no images found (looked for " + new java.util.TreeSet<>(READABLE) + " recursively)");
+    }
+    return files;
+  }
+
+  /** The split of a folder's files, as paths relative to the root: what a run stores in its split.json. */
+  public record Split(List<String> train, List<String> heldOut) {}
+
+  public static Split split(ExperimentConfig.Data cfg) {
+    Path root = Path.of(cfg.path());
+    if (!Files.isDirectory(root)) throw new DataException(root, "image folder not found (data.path)");
+    List<String> all = list(root).stream().map(f -> relative(root, f)).toList();
+    java.util.Set<String> held = heldOutOf(all);
+    return new Split(all.stream().filter(f -> !held.contains(f)).toList(), List.copyOf(held));
   }
 
   private static String labelOf(Path root, Path file) {
@@ -140,6 +214,45 @@ public final class ImageFolder {
     }
     byte[] rgb = toRgb(img);
     return channels == 3 ? rgb : Pixels.rgbToGray(rgb);
+  }
+
+  /** Images read by {@link #readAllExact}: their bytes (NHWC), how many, and how many files were skipped. */
+  public record Exact(byte[] pixels, int count, int skipped) {}
+
+  /**
+   * Every readable image under a folder, recursively, in sorted order (hidden files and the {@code grid.png} that
+   * {@code sample --grid} writes beside its images left out), each decoded by {@link #readExact}.
+   *
+   * @param limit at most this many (the first in sorted order); null for all
+   * @param skipBad skip unreadable or wrongly shaped files and count them, instead of failing on the first
+   */
+  public static Exact readAllExact(Path dir, int channels, int size, Integer limit, boolean skipBad) {
+    if (!Files.isDirectory(dir)) throw new DataException(dir, "no such folder (--images)");
+    List<Path> files;
+    try (Stream<Path> st = Files.walk(dir)) {
+      files = st.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith("."))
+          .filter(p -> !p.getFileName().toString().equals("grid.png"))
+          .filter(p -> READABLE.contains(extension(p))).sorted().toList();
+    } catch (IOException e) {
+      throw new DataException(dir, "cannot list: " + e.getMessage(), e);
+    }
+    if (files.isEmpty()) throw new DataException(dir, "no images found (--images)");
+    if (limit != null && files.size() > limit) files = files.subList(0, limit);
+    int per = size * size * channels;
+    byte[] px = new byte[files.size() * per];
+    int kept = 0;
+    int skipped = 0;
+    for (Path f : files) {
+      try {
+        System.arraycopy(readExact(f, channels, size), 0, px, kept * per, per);
+        kept++;
+      } catch (DataException e) {
+        if (!skipBad) throw new DataException(e.file(), e.getMessage().substring(e.file().toString().length() + 2)
+            + " (--skip-bad skips such files)");
+        skipped++;
+      }
+    }
+    return new Exact(java.util.Arrays.copyOf(px, kept * per), kept, skipped);
   }
 
   /** Brings an image to size x size: pad (must fit), resize (any size, aspect ignored) or crop (shorter side to size). */

@@ -13,15 +13,13 @@ import java.util.stream.Stream;
  * The real images a config's dataset offers for training and for held-out measurement, and the files they come from:
  * <ul>
  *   <li>{@code fashion_mnist}: the train and t10k IDX files;
- *   <li>{@code image_folder}: one folder has no test split, so a fixed 10% of its images (every image whose position
- *       in a permutation seeded by {@link #HOLDOUT_SEED} falls in the last tenth; the same for every run) is held out;
+ *   <li>{@code image_folder}: one folder has no test split, so a fixed tenth of its files is held out by a hash of
+ *       each file's path ({@link ImageFolder}); training reads only the rest;
  *   <li>{@code synthetic}: a generator, so the held-out set is a fresh draw with another seed.
  * </ul>
  * {@code data.limit} applies to the training images only.
  */
 public record Splits(Dataset train, Dataset test, String testDescription, List<Path> files) {
-  public static final long HOLDOUT_SEED = 0x7E57L;
-  public static final double HOLDOUT_SHARE = 0.1;
 
   public static Splits of(ExperimentConfig.Data cfg, long seed) {
     switch (cfg.kind()) {
@@ -32,18 +30,10 @@ public record Splits(Dataset train, Dataset test, String testDescription, List<P
         return new Splits(tr, te, "the t10k test split", fashionMnistFiles(Path.of(cfg.path())));
       }
       case "image_folder" -> {
-        Dataset all = ImageFolder.load(withLimit(cfg, 0));
-        int n = all.size();
-        int held = Math.max(1, (int) Math.round(n * HOLDOUT_SHARE));
-        if (n < 2) throw new DataException(Path.of(cfg.path()), "needs at least 2 images to hold some out");
-        int[] perm = BatchIterator.permutation(HOLDOUT_SEED, 0, n);
-        int[] trainIdx = java.util.Arrays.copyOfRange(perm, 0, n - held);
-        int[] testIdx = java.util.Arrays.copyOfRange(perm, n - held, n);
-        java.util.Arrays.sort(trainIdx);
-        java.util.Arrays.sort(testIdx);
-        Dataset tr = all.select(trainIdx);
-        if (cfg.limit() > 0) tr = tr.limit(cfg.limit());
-        return new Splits(tr, all.select(testIdx), "a fixed 10% of the folder held out", folderFiles(cfg));
+        Dataset tr = ImageFolder.load(withSplit(cfg, "train"));
+        Dataset te = ImageFolder.load(withSplit(cfg, "test"));
+        return new Splits(tr, te, "the folder's held-out tenth (" + te.size() + " images, never trained on)",
+            folderFiles(cfg));
       }
       default -> {
         return new Splits(Synthetic.generate(cfg, seed), Synthetic.generate(withLimit(cfg, 0), seed + 1),

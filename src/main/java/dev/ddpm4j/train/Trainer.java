@@ -61,6 +61,51 @@ public final class Trainer {
     stopRequested = true;
   }
 
+  /**
+   * {@code split.json}: which images training reads and which are held out for measurement. For an image folder the
+   * held-out files by name; when a resumed run finds them changed (files added or removed), it says so.
+   */
+  private void writeSplit(Path runDir, ExperimentConfig.Data d) {
+    com.fasterxml.jackson.databind.ObjectMapper om = new com.fasterxml.jackson.databind.ObjectMapper()
+        .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
+    var j = om.createObjectNode();
+    j.put("data", d.kind());
+    switch (d.kind()) {
+      case "fashion_mnist" -> {
+        j.put("training", "the train IDX files (60,000 images)");
+        j.put("held_out", "the t10k IDX files (10,000 images), never trained on");
+      }
+      case "image_folder" -> {
+        dev.ddpm4j.data.ImageFolder.Split sp = dev.ddpm4j.data.ImageFolder.split(d);
+        j.put("rule", "a file is held out when sha256(\"" + dev.ddpm4j.data.ImageFolder.HOLDOUT_SALT
+            + "\" + its path under data.path) mod 1000 < " + dev.ddpm4j.data.ImageFolder.HOLDOUT_PER_MILLE);
+        j.put("training_files", sp.train().size());
+        j.put("held_out_files", sp.heldOut().size());
+        sp.heldOut().forEach(j.putArray("held_out")::add);
+        Path old = runDir.resolve("split.json");
+        if (resume && Files.isRegularFile(old)) {
+          try {
+            var before = new java.util.ArrayList<String>();
+            om.readTree(old.toFile()).path("held_out").forEach(x -> before.add(x.asText()));
+            if (!before.equals(sp.heldOut())) {
+              progress.message("warning: the folder's held-out files changed since the run started (" + before.size()
+                  + " then, " + sp.heldOut().size() + " now): files were added or removed; the old split.json is "
+                  + "replaced");
+            }
+          } catch (IOException e) {
+            progress.message("note: " + old + " unreadable (" + e.getMessage() + "); written again");
+          }
+        }
+      }
+      default -> j.put("held_out", "a fresh draw of the synthetic generator (seed + 1)");
+    }
+    try {
+      Files.writeString(runDir.resolve("split.json"), om.writeValueAsString(j) + "\n");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + runDir.resolve("split.json") + ": " + e.getMessage(), e);
+    }
+  }
+
   public Outcome run() {
     Path runDir = cfg.runDir();
     Checkpoints checkpoints = new Checkpoints(runDir.resolve("checkpoints"), cfg.train().keepCheckpoints());
@@ -78,8 +123,11 @@ public final class Trainer {
     }
 
     Dataset data = Datasets.load(cfg.data(), cfg.run().seed());
-    progress.message(String.format("data: %s, %d images %dx%dx%d%s", data.name(), data.size(), data.height(),
-        data.width(), data.channels(), data.skipped() > 0 ? " (" + data.skipped() + " unreadable files skipped)" : ""));
+    progress.message(String.format("data: %s, %d training images %dx%dx%d, %d class%s%s%s", data.name(), data.size(),
+        data.height(), data.width(), data.channels(), data.classNames().size(),
+        data.classNames().size() == 1 ? "" : "es",
+        cfg.data().kind().equals("image_folder") ? " (the folder's held-out tenth is not read)" : "",
+        data.skipped() > 0 ? " (" + data.skipped() + " unreadable files skipped)" : ""));
     if (data.size() < cfg.train().batchSize()) {
       progress.message("note: the dataset has fewer images (" + data.size() + ") than train.batch_size; "
           + "batches repeat images across epochs");
@@ -92,6 +140,7 @@ public final class Trainer {
           100 * signal, signal));
     }
     writeClassNames(runDir, data.classNames());
+    writeSplit(runDir, cfg.data());
     Normalizer norm = Normalizer.of(cfg.data());
     if (cfg.distributed().enabled()) {
       progress.message(String.format("distributed: %d tasks %s, %d replicas of %d images each (the chief, task 0, "

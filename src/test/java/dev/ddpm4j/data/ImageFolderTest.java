@@ -38,7 +38,7 @@ class ImageFolderTest {
 
   ExperimentConfig.Data cfg(String... overrides) {
     List<String> o = new ArrayList<>(List.of("data.kind=image_folder", "data.path=" + root, "data.image_size=8",
-        "data.channels=3", "data.resize=crop", "model.channel_mults=[1]", "model.attention_resolutions=[]"));
+        "data.channels=3", "data.resize=crop", "data.split=all", "model.channel_mults=[1]", "model.attention_resolutions=[]"));
     o.addAll(List.of(overrides));
     return ExperimentConfig.defaults(o).data();
   }
