@@ -60,6 +60,21 @@ final class TrainCommand implements Callable<Integer> {
       Path stored = cfg.runDir().resolve("config.yaml");
       if (resume != null && Files.isRegularFile(stored)) cfg = resumed(stored, options.overrides);
     }
+    try { // before any training: the run would end by replacing a shipped model
+      Exporter.requireNotShipped(Path.of(cfg.export().dir(), cfg.run().name()).toAbsolutePath().normalize(),
+          "run.name (--set run.name=NAME) or export.dir");
+    } catch (IllegalArgumentException e) {
+      throw new Main.UserError("run.name " + cfg.run().name() + ": " + e.getMessage());
+    }
+    var latest = new dev.ddpm4j.train.Checkpoints(cfg.runDir().resolve("checkpoints"), 1).latest();
+    if (resume != null && latest.isEmpty()) {
+      throw new Main.UserError("--resume: " + cfg.runDir() + " has no checkpoint to resume (looked for "
+          + cfg.runDir().resolve("checkpoints").resolve("step-*") + "); start the run without --resume");
+    }
+    if (resume == null && latest.isPresent()) {
+      throw new Main.UserError("run " + cfg.runDir() + " already has checkpoints (latest step "
+          + latest.get().state().step() + "); continue it with --resume, or choose another run.name");
+    }
     Progress progress = Progress.forConsole(cfg.train().steps());
     progress.message("run " + cfg.runDir() + ": " + cfg.train().steps() + " steps of batch " + cfg.train().batchSize());
     Trainer.Outcome o = new Trainer(cfg, resume != null, progress, (c, runDir, bar) -> {

@@ -37,6 +37,28 @@ public final class Exporter {
 
   private Exporter() {}
 
+  /** The file that marks a model shipped with ddpm4j (committed under savedmodels/): no command replaces it. */
+  public static final String SHIPPED = "SHIPPED";
+
+  /** Whether a folder holds a shipped model. */
+  public static boolean isShipped(Path dir) {
+    return Files.isRegularFile(dir.resolve(SHIPPED));
+  }
+
+  /**
+   * Refuses a target folder that holds a shipped model, even with --force: the README's commands must never change a
+   * committed model. Replacing one on purpose means deleting the folder first.
+   *
+   * @param chosenBy the keys or options that chose the folder, for the message
+   */
+  public static void requireNotShipped(Path target, String chosenBy) {
+    if (isShipped(target)) {
+      throw new IllegalArgumentException(target + " holds a model shipped with ddpm4j (it has a " + SHIPPED
+          + " file) and no command replaces it, --force included; choose another folder by " + chosenBy
+          + " (to replace the shipped model on purpose, delete the folder first)");
+    }
+  }
+
   /**
    * @param checkpoint {@code latest} or a step number
    * @param out target folder, or null for {@code export.dir/run.name}
@@ -68,6 +90,7 @@ public final class Exporter {
     String w = weights != null ? weights : cfg.export().weights();
     if (!w.equals("ema") && !w.equals("raw")) throw new IllegalArgumentException("weights must be ema or raw, got " + w);
     Path target = (out != null ? out : Path.of(cfg.export().dir(), cfg.run().name())).toAbsolutePath().normalize();
+    requireNotShipped(target, "export.dir and run.name (or --out)");
     if (Files.exists(target) && !force) {
       throw new IllegalArgumentException(target + " already exists; use --force to replace it");
     }

@@ -114,7 +114,27 @@ public final class Trainer {
       throw new IllegalStateException("run " + runDir + " already has checkpoints (latest step "
           + latest.get().state().step() + "); continue it with --resume, or choose another run.name");
     }
-    if (resume && latest.isEmpty()) progress.message("no checkpoint in " + runDir + "; starting a new run");
+    if (resume && latest.isEmpty()) {
+      throw new IllegalStateException("no checkpoint to resume in " + runDir.resolve("checkpoints"));
+    }
+    boolean created = !Files.exists(runDir);
+    try {
+      return run(runDir, checkpoints, latest);
+    } catch (RuntimeException e) {
+      // a run that failed before its first checkpoint (bad data, a graph that cannot be built) leaves nothing behind:
+      // a stub would later be taken for a run, and its config.yaml named in errors about the user's own file
+      if (created && checkpoints.latest().isEmpty()) {
+        try {
+          Checkpoints.deleteTree(runDir);
+        } catch (IOException | RuntimeException cleanup) {
+          e.addSuppressed(cleanup);
+        }
+      }
+      throw e;
+    }
+  }
+
+  private Outcome run(Path runDir, Checkpoints checkpoints, java.util.Optional<Checkpoints.Checkpoint> latest) {
     try {
       Files.createDirectories(runDir.resolve("samples"));
       Files.writeString(runDir.resolve("config.yaml"), cfg.toYaml());

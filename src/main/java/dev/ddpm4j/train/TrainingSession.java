@@ -60,11 +60,12 @@ public final class TrainingSession implements AutoCloseable {
             : new Progress(System.err, false, 1));
         String port = tasks.get(0).substring(tasks.get(0).lastIndexOf(':') + 1);
         cfg = cfg.toBuilder().setOperationTimeoutInMs((long) (dist.stepTimeoutS() * 1000)).build();
-        this.session = TargetSessions.open(graph, "grpc://localhost:" + port, cfg);
+        ConfigProto c = cfg;
+        this.session = openInitialized(() -> TargetSessions.open(graph, "grpc://localhost:" + port, c));
       } else {
-        this.session = new Session(graph, cfg);
+        ConfigProto c = cfg;
+        this.session = openInitialized(() -> new Session(graph, c));
       }
-      session.initialize();
     } catch (RuntimeException e) {
       if (built != null) built.close();
       graph.close();
@@ -73,6 +74,22 @@ public final class TrainingSession implements AutoCloseable {
     this.height = config.data().imageSize();
     this.width = config.data().imageSize();
     this.channels = config.data().channels();
+  }
+
+  /**
+   * Opens a session and runs its initializers; when they fail, closes the session before rethrowing: TF Java's
+   * {@code Graph.close()} waits for every session on the graph, so a session left open would hang the caller's
+   * cleanup (and Ctrl-C after it) forever.
+   */
+  static Session openInitialized(java.util.function.Supplier<Session> open) {
+    Session s = open.get();
+    try {
+      s.initialize();
+      return s;
+    } catch (RuntimeException e) {
+      s.close();
+      throw e;
+    }
   }
 
   public static ConfigProto sessionConfig(int intra, int inter) {

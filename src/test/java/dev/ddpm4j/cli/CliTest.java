@@ -37,6 +37,35 @@ class CliTest {
   }
 
   @Test
+  void noCommandReplacesTheShippedModel() throws Exception {
+    java.nio.file.Path shipped = java.nio.file.Path.of("savedmodels/default");
+    assertTrue(dev.ddpm4j.export.Exporter.isShipped(shipped), "the shipped model carries its SHIPPED marker");
+    String before = treeHash(shipped);
+    dev.ddpm4j.config.ExperimentConfig cfg = dev.ddpm4j.config.ExperimentConfig.load(
+        java.nio.file.Path.of("configs/default.yaml"), java.util.List.of());
+    assertFalse(dev.ddpm4j.export.Exporter.isShipped(java.nio.file.Path.of(cfg.export().dir(), cfg.run().name())),
+        "the README's train command exports beside the shipped model, not over it");
+    Outcome o = run("train", "--config", "configs/default.yaml", "--set", "run.name=default", "--set",
+        "run.output_dir=" + java.nio.file.Files.createTempDirectory("ddpm4j-cli"), "--set", "train.steps=1");
+    assertEquals(Main.EXIT_INPUT, o.code(), o.err());
+    assertTrue(o.err().contains("run.name default") && o.err().contains("shipped with ddpm4j"), o.err());
+    assertEquals(1, o.err().strip().lines().count(), "one line: " + o.err());
+    assertEquals(before, treeHash(shipped));
+  }
+
+  /** SHA-256 over a folder's file names and bytes. */
+  static String treeHash(java.nio.file.Path dir) throws Exception {
+    java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+    try (var files = java.nio.file.Files.walk(dir)) {
+      for (var p : files.filter(java.nio.file.Files::isRegularFile).sorted().toList()) {
+        md.update(p.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        md.update(java.nio.file.Files.readAllBytes(p));
+      }
+    }
+    return java.util.HexFormat.of().formatHex(md.digest());
+  }
+
+  @Test
   void everySubcommandHasHelpWithDefaults() {
     for (String cmd : new String[] {"config", "train", "sample", "export", "bench", "info", "plot", "schedule", "eval",
         "features"}) {
@@ -119,8 +148,24 @@ class CliTest {
     assertEquals(3, java.nio.file.Files.readAllLines(tmp.resolve("runs/smoke/metrics.jsonl")).size() + 1);
 
     Outcome again = run(args.toArray(String[]::new));
-    assertEquals(1, again.code());
-    assertTrue(again.err().contains("--resume"), again.err());
+    assertEquals(Main.EXIT_INPUT, again.code(), "re-training a run is a usage error: " + again.err());
+    assertTrue(again.err().contains("--resume") && again.err().strip().lines().count() == 1, again.err());
+
+    java.util.List<String> ghost = new java.util.ArrayList<>(args);
+    ghost.addAll(java.util.List.of("--resume", "--set", "run.name=ghost"));
+    Outcome nothing = run(ghost.toArray(String[]::new));
+    assertEquals(Main.EXIT_INPUT, nothing.code(), nothing.err());
+    assertTrue(nothing.err().contains("--resume: " + tmp.resolve("runs/ghost") + " has no checkpoint to resume")
+        && nothing.err().contains("checkpoints/step-*"), nothing.err());
+    assertFalse(java.nio.file.Files.exists(tmp.resolve("runs/ghost")), "nothing was started");
+
+    java.util.List<String> bad = new java.util.ArrayList<>(args);
+    bad.addAll(java.util.List.of("--set", "run.name=baddata", "--set", "data.kind=image_folder", "--set",
+        "data.path=" + tmp.resolve("no-such-folder")));
+    Outcome failed = run(bad.toArray(String[]::new));
+    assertEquals(Main.EXIT_INPUT, failed.code(), failed.err());
+    assertFalse(java.nio.file.Files.exists(tmp.resolve("runs/baddata")),
+        "a run that failed before its first checkpoint leaves no stub run directory");
     Outcome changed = run("train", "--resume", tmp.resolve("runs/smoke").toString(), "--set", "train.steps=9",
         "--set", "model.base_channels=32", "--set", "diffusion.prediction=v");
     assertEquals(Main.EXIT_INPUT, changed.code());

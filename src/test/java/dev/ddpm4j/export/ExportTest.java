@@ -90,6 +90,20 @@ class ExportTest {
   }
 
   @Test
+  void aShippedModelIsNeverReplacedEvenWithForce() throws Exception {
+    Path shipped = tmp.resolve("shipped");
+    java.nio.file.Files.createDirectories(shipped);
+    java.nio.file.Files.writeString(shipped.resolve(Exporter.SHIPPED), "shipped\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Exporter.export(cfg.runDir(), "latest", shipped, null, true));
+    assertTrue(e.getMessage().contains("shipped with ddpm4j") && e.getMessage().contains("--force included"),
+        e.getMessage());
+    try (var files = java.nio.file.Files.list(shipped)) {
+      assertEquals(List.of(shipped.resolve(Exporter.SHIPPED)), files.toList(), "nothing written");
+    }
+  }
+
+  @Test
   void sampleIsDeterministicPerSeedWithPixelsFromTheExactInverse() {
     GeneratedImages a = sampler.sample(3, 5);
     GeneratedImages b = sampler.sample(3, 5);
