@@ -3,14 +3,14 @@ package dev.ddpm4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ddpm4j.config.ExperimentConfig;
-import dev.ddpm4j.data.DataException;
 import dev.ddpm4j.data.Dataset;
-import dev.ddpm4j.data.Datasets;
 import dev.ddpm4j.data.ImageFolder;
-import dev.ddpm4j.data.Normalizer;
+import dev.ddpm4j.data.Splits;
 import dev.ddpm4j.diffusion.Elbo;
-import dev.ddpm4j.diffusion.Schedule;
 import dev.ddpm4j.export.Exporter;
+
+import dev.ddpm4j.features.BoundEvaluator;
+import dev.ddpm4j.features.Calibration;
 import dev.ddpm4j.features.FeatureModel;
 import dev.ddpm4j.features.QualityEvaluator;
 import dev.ddpm4j.features.QualityEvaluator.Metric;
@@ -30,7 +30,6 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -55,6 +54,12 @@ final class EvalCommand implements Callable<Integer> {
         description = "A folder of PNG (or other readable) images written by anything; needs --config for the data "
             + "they are compared with. Every image must have the config's size and channel count.")
     Path images;
+
+    @Option(names = "--calibrate",
+        description = "Calibrate the feature network on the data of --config (default: configs/default.yaml): score "
+            + "real training images under blur, noise, quantization, a shift and pure noise against the floor, print "
+            + "the table and store it beside the network as calibration.json (what every evaluation checks).")
+    boolean calibrate;
   }
 
   @ArgGroup(exclusive = true, multiplicity = "1")
@@ -63,8 +68,8 @@ final class EvalCommand implements Callable<Integer> {
   @Mixin ConfigOptions options;
 
   @Option(names = "--metric", defaultValue = "bpd", split = ",",
-      description = "Comma list of fid, kid, prdc, classes, copies (sample quality), or one of bpd, mse "
-          + "(default: bpd; fid for --images).")
+      description = "Comma list of fid, kid, prdc, classes, copies, detail (sample quality; fid and kid in both "
+          + "feature spaces), or one of bpd, mse (default: bpd; fid,detail for --images).")
   List<String> metrics;
 
   @Option(names = "--num", description = "Images: generated ones to score (default 1000) or test images for bpd/mse "
@@ -99,7 +104,8 @@ final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     if (!format.equals("table") && !format.equals("json")) throw new Main.UserError("--format must be table or json");
-    if (source.images != null && metrics.equals(List.of("bpd"))) metrics = List.of("fid");
+    if (source.calibrate) return calibrate();
+    if (source.images != null && metrics.equals(List.of("bpd"))) metrics = List.of("fid", "detail");
     Set<Metric> quality = EnumSet.noneOf(Metric.class);
     List<String> bound = new ArrayList<>();
     for (String m : metrics) {
@@ -109,18 +115,21 @@ final class EvalCommand implements Callable<Integer> {
       } else if (m.trim().equals("bpd") || m.trim().equals("mse")) {
         bound.add(m.trim());
       } else {
-        throw new Main.UserError("unknown metric '" + m + "' (available: fid, kid, prdc, classes, copies, bpd, mse)");
+        throw new Main.UserError("unknown metric '" + m + "' (available: fid, kid, prdc, classes, copies, detail, bpd, "
+            + "mse)");
       }
     }
     if (!quality.isEmpty() && !bound.isEmpty()) {
-      throw new Main.UserError("bpd/mse score test images and fid/kid/prdc/classes/copies score generated images; "
+      throw new Main.UserError("bpd/mse score test images and fid/kid/prdc/classes/copies/detail score generated images; "
           + "run them as two evaluations");
     }
     if (bound.size() > 1) throw new Main.UserError("choose one of bpd and mse");
     if (batch < 1 || buckets < 1) throw new Main.UserError("--batch and --buckets must be >= 1");
     if (num != null && num < 1) throw new Main.UserError("--num must be >= 1");
     if (source.images != null) {
-      if (!bound.isEmpty()) throw new Main.UserError("--images can be scored with fid, kid, prdc, classes and copies");
+      if (!bound.isEmpty()) {
+        throw new Main.UserError("--images can be scored with fid, kid, prdc, classes, copies and detail");
+      }
       if (options.config == null) throw new Main.UserError("--images needs --config F: the data the images are compared with");
       return quality(options.resolve(), null, quality);
     }
@@ -172,10 +181,11 @@ final class EvalCommand implements Callable<Integer> {
     int[] requested = null;
     if (s == null) {
       long t0 = System.nanoTime();
-      Loaded l = loadImages(source.images, cfg.data().channels(), cfg.data().imageSize());
-      pixels = l.pixels;
-      n = l.count;
-      skipped = l.skipped;
+      ImageFolder.Exact l = ImageFolder.readAllExact(source.images, cfg.data().channels(), cfg.data().imageSize(), num,
+          skipBad);
+      pixels = l.pixels();
+      n = l.count();
+      skipped = l.skipped();
       samplingSeconds = (System.nanoTime() - t0) / 1e9;
       what = source.images.toString();
     } else {
@@ -194,40 +204,33 @@ final class EvalCommand implements Callable<Integer> {
     try (FeatureModel fm = FeatureModel.load(featureDir, "ddpm4j features train --config <the training config> --out "
         + featureDir)) {
       RealFeatures real = RealFeatures.of(fm, cfg.data(), cfg.run().seed(), log::message);
-      r = new QualityEvaluator(fm, real, seed).evaluate(pixels, n, metrics, requested);
+      r = new QualityEvaluator(fm, real, seed, RealFeatures.region(cfg.data())).evaluate(pixels, n, metrics, requested);
     }
     print(r, metrics, what, skipped, samplingSeconds);
     return 0;
   }
 
-  private record Loaded(byte[] pixels, int count, int skipped) {}
-
-  private Loaded loadImages(Path dir, int channels, int size) {
-    if (!Files.isDirectory(dir)) throw new DataException(dir, "no such folder (--images)");
-    List<Path> files;
-    try (Stream<Path> st = Files.walk(dir)) {
-      files = st.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith("."))
-          .filter(p -> ImageFolder.READABLE.contains(ImageFolder.extension(p))).sorted().toList();
-    } catch (IOException e) {
-      throw new DataException(dir, "cannot list: " + e.getMessage(), e);
+  private int calibrate() throws IOException {
+    ExperimentConfig cfg = options.resolve();
+    int n = num != null ? num : 1000;
+    if (n < 2) throw new Main.UserError("--num must be >= 2 for a calibration");
+    Path featureDir = features != null ? features : FeatureModel.defaultDir(cfg.data());
+    Progress log = Progress.forConsole(n);
+    try (FeatureModel fm = FeatureModel.load(featureDir, "ddpm4j features train --config <the training config> --out "
+        + featureDir)) {
+      RealFeatures real = RealFeatures.of(fm, cfg.data(), cfg.run().seed(), log::message);
+      QualityEvaluator ev = new QualityEvaluator(fm, real, seed, RealFeatures.region(cfg.data()));
+      Calibration c = Calibration.run(ev, real, Splits.of(cfg.data(), cfg.run().seed()).train(), n, seed, log::message);
+      boolean written = c.write(featureDir);
+      PrintWriter o = spec.commandLine().getOut();
+      c.table().forEach(o::println);
+      o.println(written ? "stored in " + featureDir.resolve(Calibration.FILE)
+          : featureDir.resolve(Calibration.FILE) + " already holds this network's calibration on this data; kept");
+      o.flush();
+      return 0;
+    } catch (IllegalArgumentException e) {
+      throw new Main.UserError(e.getMessage());
     }
-    if (files.isEmpty()) throw new DataException(dir, "no images found (--images)");
-    if (num != null && files.size() > num) files = files.subList(0, num);
-    int per = size * size * channels;
-    byte[] px = new byte[files.size() * per];
-    int kept = 0;
-    int skipped = 0;
-    for (Path f : files) {
-      try {
-        System.arraycopy(ImageFolder.readExact(f, channels, size), 0, px, kept * per, per);
-        kept++;
-      } catch (DataException e) {
-        if (!skipBad) throw new DataException(e.file(), e.getMessage().substring(e.file().toString().length() + 2)
-            + " (--skip-bad skips such files)");
-        skipped++;
-      }
-    }
-    return new Loaded(java.util.Arrays.copyOf(px, kept * per), kept, skipped);
   }
 
   private void print(QualityEvaluator.Report r, Set<Metric> metrics, String what, int skipped, double sampling) {
@@ -242,8 +245,9 @@ final class EvalCommand implements Callable<Integer> {
       j.put("held_out_images", r.heldOutImages());
       j.put("held_out", r.heldOutDescription());
       j.put("floor_images", f.n());
-      put(j, "", g);
-      put(j, "floor_", f);
+      g.put(j, "");
+      f.put(j, "floor_");
+      if (!r.warnings().isEmpty()) r.warnings().forEach(j.putArray("warnings")::add);
       ObjectNode sec = j.putObject("seconds");
       sec.put(source.images != null ? "reading" : "sampling", round(sampling, 2));
       sec.put("features", round(r.featureSeconds(), 2));
@@ -253,11 +257,14 @@ final class EvalCommand implements Callable<Integer> {
       o.printf("%d images (%s)%s, scored against %d held-out real images (%s)%n", g.n(), what,
           skipped > 0 ? ", " + skipped + " files skipped" : "", r.heldOutImages(), r.heldOutDescription());
       o.printf("%-28s %14s %14s%n", "metric", "images", "real floor");
-      if (g.fid() != null) row(o, "FID", g.fid(), f.fid());
+      if (g.fid() != null) row(o, "FID (classifier)", g.fid(), f.fid());
+      if (g.fidDetail() != null) row(o, "FID (detail)", g.fidDetail(), f.fidDetail());
       if (g.kid() != null) {
-        o.printf("%-28s %14s %14s%n", "KID (x1000, +- std)", String.format("%.3f +- %.3f", 1000 * g.kid().mean(),
-            1000 * g.kid().std()), String.format("%.3f +- %.3f", 1000 * f.kid().mean(), 1000 * f.kid().std()));
+        kidRow(o, "KID (classifier, x1000)", g.kid(), f.kid());
+        kidRow(o, "KID (detail, x1000)", g.kidDetail(), f.kidDetail());
       }
+      if (g.detailRatio() != null) row(o, "detail ratio (1 = real)", g.detailRatio(), f.detailRatio());
+      if (g.histogram() != null) row(o, "pixel histogram distance", g.histogram(), f.histogram());
       if (g.prdc() != null) {
         row(o, "precision (k=5)", g.prdc().precision(), f.prdc().precision());
         row(o, "recall", g.prdc().recall(), f.prdc().recall());
@@ -277,8 +284,14 @@ final class EvalCommand implements Callable<Integer> {
       if (g.copies() != null) row(o, "copies (share)", g.copies().share(), f.copies().share());
       o.printf("floor: %d real training images (copies: held-out images); %s %.1fs, features %.1fs, scoring %.1fs%n",
           f.n(), source.images != null ? "reading" : "sampling", sampling, r.featureSeconds(), r.scoringSeconds());
+      r.warnings().forEach(w -> o.println("warning: " + w));
     }
     o.flush();
+  }
+
+  private static void kidRow(PrintWriter o, String name, dev.ddpm4j.metrics.Kid.Result a, dev.ddpm4j.metrics.Kid.Result b) {
+    o.printf("%-28s %14s %14s%n", name, String.format("%.3f +- %.3f", 1000 * a.mean(), 1000 * a.std()),
+        String.format("%.3f +- %.3f", 1000 * b.mean(), 1000 * b.std()));
   }
 
   private static void row(PrintWriter o, String name, double a, double b) {
@@ -290,81 +303,14 @@ final class EvalCommand implements Callable<Integer> {
     return Math.round(v * s) / s;
   }
 
-  static void put(ObjectNode j, String prefix, QualityEvaluator.Scores s) {
-    if (s.fid() != null) j.put(prefix + "fid", s.fid());
-    if (s.kid() != null) {
-      j.put(prefix + "kid", s.kid().mean());
-      j.put(prefix + "kid_std", s.kid().std());
-    }
-    if (s.prdc() != null) {
-      j.put(prefix + "precision", s.prdc().precision());
-      j.put(prefix + "recall", s.prdc().recall());
-      j.put(prefix + "density", s.prdc().density());
-      j.put(prefix + "coverage", s.prdc().coverage());
-    }
-    if (s.classes() != null) {
-      j.put(prefix + "class_entropy_bits", s.classes().entropyBits());
-      j.put(prefix + "confident_share", s.classes().confidentShare());
-      if (!Double.isNaN(s.classes().requestedShare())) j.put(prefix + "requested_class_share", s.classes().requestedShare());
-      var h = j.putArray(prefix + "class_histogram");
-      for (int c : s.classes().histogram()) h.add(c);
-    }
-    if (s.copies() != null) j.put(prefix + "copies", s.copies().share());
-  }
-
   private int bound(ExperimentConfig cfg, DiffusionSampler s, String metric) {
     if (cfg.data().kind().equals("synthetic")) {
       throw new Main.UserError("synthetic data has no test split: the bound would score the training images; "
           + "evaluate a model trained on fashion_mnist or an image folder");
     }
-    if (cfg.data().kind().equals("fashion_mnist")) { // its own test split: the t10k files
-      cfg = ExperimentConfig.parse(cfg.toYaml(), "stored config", List.of("data.split=test"));
-    }
-    Dataset data = Datasets.load(cfg.data(), cfg.run().seed()).limit(num != null ? num : 64);
-    Normalizer norm = Normalizer.of(cfg.data());
-    int dims = data.imageBytes();
-    float[] x0 = new float[data.size() * dims];
-    norm.normalize(data.pixels(), 0, x0, 0, x0.length);
-    double[] scale = norm.scale().stream().mapToDouble(Double::doubleValue).toArray();
-    double[] shift = norm.shift().stream().mapToDouble(Double::doubleValue).toArray();
-    boolean[] scored = ownPixels(cfg, data);
-    Elbo.Denoise net = (xt, t) -> batched(s, xt, t, dims);
-    long t0 = System.nanoTime();
-    Elbo.Result r = Elbo.evaluate(Schedule.of(cfg.diffusion()), cfg.diffusion().variance(), x0, data.size(), dims,
-        scale, shift, scored, true, net, seed, buckets);
-    printBound(r, data, cfg, (System.nanoTime() - t0) / 1e9, metric, scored != null);
+    BoundEvaluator.Report r = BoundEvaluator.evaluate(cfg, s, num != null ? num : 64, batch, seed, buckets);
+    printBound(r.result(), r.data(), r.config(), r.seconds(), metric, r.ownRegion());
     return 0;
-  }
-
-  /**
-   * The dimensions of the data's own pixels when a dataset was padded to the model's size (Fashion-MNIST's centered
-   * 28x28), else null (all).
-   */
-  static boolean[] ownPixels(ExperimentConfig cfg, Dataset data) {
-    int size = data.height();
-    int own = 28;
-    if (!cfg.data().kind().equals("fashion_mnist") || !cfg.data().resize().equals("pad") || size <= own) return null;
-    int c = data.channels();
-    boolean[] m = new boolean[size * size * c];
-    int o = (size - own) / 2;
-    for (int y = o; y < o + own; y++) for (int x = o; x < o + own; x++) for (int k = 0; k < c; k++) m[(y * size + x) * c + k] = true;
-    return m;
-  }
-
-  private Elbo.Prediction batched(DiffusionSampler s, float[] xt, int[] t, int dims) {
-    float[] out = new float[xt.length];
-    float[] logVar = null;
-    for (int start = 0; start < t.length; start += batch) {
-      int n = Math.min(batch, t.length - start);
-      float[] x = java.util.Arrays.copyOfRange(xt, start * dims, (start + n) * dims);
-      DiffusionSampler.Denoised d = s.denoise(x, java.util.Arrays.copyOfRange(t, start, start + n));
-      System.arraycopy(d.x0(), 0, out, start * dims, n * dims);
-      if (d.logVariance() != null) {
-        if (logVar == null) logVar = new float[xt.length];
-        System.arraycopy(d.logVariance(), 0, logVar, start * dims, n * dims);
-      }
-    }
-    return new Elbo.Prediction(out, logVar);
   }
 
   private void printBound(Elbo.Result r, Dataset data, ExperimentConfig cfg, double seconds, String metric,

@@ -2,7 +2,11 @@ package dev.ddpm4j.cli;
 
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.features.FeatureTrainer;
+import dev.ddpm4j.data.Splits;
+import dev.ddpm4j.features.Calibration;
 import dev.ddpm4j.features.FeatureModel;
+import dev.ddpm4j.features.QualityEvaluator;
+import dev.ddpm4j.features.RealFeatures;
 import dev.ddpm4j.train.Progress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -26,7 +30,8 @@ final class FeaturesCommand implements Runnable {
 
   @Command(name = "train", mixinStandardHelpOptions = true,
       description = "Train the feature network (a small CNN classifier) on the config's training images and labels, "
-          + "print its held-out accuracy and write it as a SavedModel (signatures features and logits).")
+          + "print its held-out accuracy, write it as a SavedModel (signatures features and logits), then calibrate "
+          + "it (the table eval --calibrate prints, stored beside it as calibration.json).")
   static final class Train implements Callable<Integer> {
     @Mixin ConfigOptions options;
 
@@ -52,6 +57,10 @@ final class FeaturesCommand implements Runnable {
     @Option(names = "--force", description = "Replace an existing feature network.")
     boolean force;
 
+    @Option(names = "--calibration-images", defaultValue = "1000",
+        description = "Real images per calibration row, 0 to skip the calibration (default: ${DEFAULT-VALUE}).")
+    int calibrationImages;
+
     @Spec CommandSpec spec;
 
     @Override
@@ -74,6 +83,20 @@ final class FeaturesCommand implements Runnable {
           + "%d steps, %.0fs); written to %s%n", r.testAccuracy(), r.testImages(), r.trainImages(), r.steps(),
           r.seconds(), r.dir());
       spec.commandLine().getOut().flush();
+      if (calibrationImages > 1) {
+        try (FeatureModel fm = FeatureModel.load(r.dir(), "ddpm4j features train")) {
+          Progress log = Progress.forConsole(calibrationImages);
+          RealFeatures real = RealFeatures.of(fm, cfg.data(), cfg.run().seed(), log::message);
+          QualityEvaluator ev = new QualityEvaluator(fm, real, 0, RealFeatures.region(cfg.data()));
+          Calibration c = Calibration.run(ev, real, Splits.of(cfg.data(), cfg.run().seed()).train(),
+              calibrationImages, 0, log::message);
+          c.write(r.dir());
+          c.table().forEach(spec.commandLine().getOut()::println);
+          spec.commandLine().getOut().flush();
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException("cannot store the calibration in " + r.dir() + ": " + e.getMessage(), e);
+        }
+      }
       return 0;
     }
   }

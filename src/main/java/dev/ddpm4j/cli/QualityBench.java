@@ -30,7 +30,8 @@ final class QualityBench {
     Progress log = Progress.forConsole(n);
     try (FeatureModel fm = FeatureModel.load(featureDir, "ddpm4j features train --out " + featureDir)) {
       RealFeatures real = RealFeatures.of(fm, cfg.data(), cfg.run().seed(), log::message);
-      QualityEvaluator evaluator = new QualityEvaluator(fm, real, seed);
+      QualityEvaluator evaluator = new QualityEvaluator(fm, real, seed, RealFeatures.region(cfg.data()));
+      boolean first = true;
       s.sample(1, seed, specs.get(0)); // warm-up: the first call of a signature builds its kernels
       List<Float> scales = guidance != null ? guidance : java.util.Collections.singletonList(null);
       for (SamplerSpec spec : specs) for (Float w : scales) {
@@ -44,7 +45,10 @@ final class QualityBench {
         byte[] px = SamplerChoice.pixels(s, spec, n, batch, seed, labels, w == null ? 1f : w, Progress.forConsole(n));
         double sampling = (System.nanoTime() - t0) / 1e9;
         QualityEvaluator.Report r = evaluator.evaluate(px, n, EnumSet.of(QualityEvaluator.Metric.FID,
-            QualityEvaluator.Metric.KID, QualityEvaluator.Metric.PRDC, QualityEvaluator.Metric.CLASSES), requested);
+            QualityEvaluator.Metric.KID, QualityEvaluator.Metric.PRDC, QualityEvaluator.Metric.CLASSES,
+            QualityEvaluator.Metric.DETAIL), requested);
+        if (first) r.warnings().forEach(x -> log.message("warning: " + x));
+        first = false;
         ObjectNode j = new ObjectMapper().createObjectNode();
         j.put("mode", "quality");
         j.put("model", model.toString());
@@ -61,8 +65,9 @@ final class QualityBench {
         j.put("batch", batch);
         j.put("sampling_s", Math.round(sampling * 10) / 10.0);
         j.put("seconds_per_1000_images", Math.round(sampling / n * 1000 * 10) / 10.0);
-        EvalCommand.put(j, "", r.images());
-        EvalCommand.put(j, "floor_", r.floor());
+        r.images().put(j, "");
+        r.floor().put(j, "floor_");
+        if (!r.warnings().isEmpty()) r.warnings().forEach(j.putArray("warnings")::add);
         j.put("scoring_s", Math.round((r.featureSeconds() + r.scoringSeconds()) * 10) / 10.0);
         j.put("peak_rss_mb", Benchmark.peakRssKb() / 1024);
         out.accept(j.toString());

@@ -28,9 +28,10 @@ public final class FeatureModel implements AutoCloseable {
   private final SavedModelBundle bundle;
   private final JsonNode meta;
   private final String hash;
+  private DetailSpace detail;
 
-  /** The features and logits of n images (row-major). */
-  public record Output(Features features, float[] logits, int classes) {}
+  /** The features, logits and detail features ({@link DetailSpace}) of n images (row-major). */
+  public record Output(Features features, float[] logits, int classes, Features detail) {}
 
   private FeatureModel(Path dir, SavedModelBundle bundle, JsonNode meta, String hash) {
     this.dir = dir;
@@ -131,13 +132,19 @@ public final class FeatureModel implements AutoCloseable {
         }
       }
     }
-    return new Output(new Features(features, n, FeatureNet.WIDTH), logits, k);
+    return new Output(new Features(features, n, FeatureNet.WIDTH), logits, k, detailSpace().apply(pixels, n));
+  }
+
+  private synchronized DetailSpace detailSpace() {
+    if (detail == null) detail = new DetailSpace(imageSize(), channels(), DetailSpace.weightsOf(bundle.graph(), bundle.session()));
+    return detail;
   }
 
   static String hash(Path dir) {
     try (Stream<Path> s = Files.walk(dir)) {
       MessageDigest md = MessageDigest.getInstance("SHA-256");
       for (Path p : s.filter(Files::isRegularFile).filter(p -> !p.startsWith(dir.resolve(RealFeatures.CACHE)))
+          .filter(p -> !p.equals(dir.resolve(Calibration.FILE)))
           .sorted().toList()) {
         md.update(dir.relativize(p).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         md.update(Files.readAllBytes(p));
@@ -152,6 +159,7 @@ public final class FeatureModel implements AutoCloseable {
 
   @Override
   public void close() {
+    if (detail != null) detail.close();
     bundle.close();
   }
 }

@@ -44,15 +44,21 @@ class EvalQualityTest {
 
   @Test
   void scoresAModelsSamplesNextToTheRealFloorReproducibly() throws Exception {
-    String[] args = {"eval", "--model", model.toString(), "--metric", "fid,kid,prdc,classes,copies", "--num", "24",
+    String[] args = {"eval", "--model", model.toString(), "--metric", "fid,kid,prdc,classes,copies,detail", "--num", "24",
         "--batch", "10", "--sampler", "ddim", "--steps", "5", "--features", features.toString(), "--format", "json"};
     JsonNode a = json(CliTest.run(args));
     assertEquals(24, a.get("images").asInt());
     assertEquals(16, a.get("floor_images").asInt(), "the floor draws min(n, training images) real images");
     for (String k : List.of("fid", "floor_fid", "kid", "kid_std", "floor_kid", "precision", "recall", "density",
-        "coverage", "floor_precision", "class_entropy_bits", "confident_share", "copies", "floor_copies")) {
+        "coverage", "floor_precision", "class_entropy_bits", "confident_share", "copies", "floor_copies", "fid_detail",
+        "floor_fid_detail", "kid_detail", "floor_kid_detail", "detail_ratio", "floor_detail_ratio", "histogram_tv",
+        "floor_histogram_tv")) {
       assertTrue(a.has(k) && Double.isFinite(a.get(k).asDouble()), k + " in " + a);
     }
+    String warnings = a.get("warnings").toString();
+    assertTrue(warnings.contains("has no calibration") && warnings.contains("eval --calibrate"), warnings);
+    assertTrue(warnings.contains("held-out real images"), "512 held-out images are too few for a stable FID: "
+        + warnings);
     assertEquals(24, sum(a.get("class_histogram")));
     assertTrue(a.get("seconds").has("sampling") && a.get("seconds").has("scoring"), a.toString());
     JsonNode b = json(CliTest.run(args));
