@@ -118,11 +118,8 @@ public final class RealFeatures {
    * larger square (the padding has no detail to compare), else the whole image.
    */
   public static Detail region(ExperimentConfig.Data data) {
-    int own = 28;
-    if (data.kind().equals("fashion_mnist") && data.resize().equals("pad") && data.imageSize() > own) {
-      return new Detail((data.imageSize() - own) / 2, own);
-    }
-    return Detail.whole(data.imageSize());
+    int[] r = dev.ddpm4j.data.Datasets.ownRegion(data);
+    return new Detail(r[0], r[1]);
   }
 
   private static double[] laplacian(Detail region, Dataset d) {

@@ -217,6 +217,7 @@ public final class Trainer {
     ExperimentConfig.Train tc = cfg.train();
     Progress bar = progress;
     long savedStep = step;
+    GridQuality gridQuality = null;
     double lossSum = 0;
     int lossCount = 0;
     long intervalStart = System.nanoTime();
@@ -270,8 +271,11 @@ public final class Trainer {
           savedStep = step;
         }
         if (tc.sampleEvery() > 0 && (step % tc.sampleEvery() == 0 || final_)) {
-          Path grid = writeSamples(ts, norm, runDir, step);
-          bar.message(String.format("step %d: wrote %s", step, grid));
+          Samples grid = writeSamples(ts, norm, runDir, step);
+          if (gridQuality == null) gridQuality = new GridQuality(data, cfg);
+          GridQuality.Scores q = gridQuality.score(grid.pixels(), grid.n());
+          writeGridQuality(runDir, step, q);
+          bar.message(String.format("step %d: wrote %s; %s", step, grid.file(), q.describe()));
           intervalStart = System.nanoTime();
           intervalSteps = 0;
         }
@@ -365,8 +369,29 @@ public final class Trainer {
     return new Checkpoints.State(step, p.epoch(), p.cursor(), before + (System.nanoTime() - started) / 1e9);
   }
 
+  /** A grid written: its file and its images' pixels. */
+  record Samples(Path file, byte[] pixels, int n) {}
+
+  /** Appends a grid's model-free scores to {@code samples/quality.jsonl}. */
+  private static void writeGridQuality(Path runDir, long step, GridQuality.Scores q) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("step", step);
+    o.put("images", q.n());
+    o.put("detail_ratio", q.detailRatio());
+    o.put("histogram_tv", q.histogram());
+    o.put("floor_detail_ratio", q.floorDetailRatio());
+    o.put("floor_histogram_tv", q.floorHistogram());
+    o.put("reference", "training images");
+    Path f = runDir.resolve("samples").resolve("quality.jsonl");
+    try {
+      Files.writeString(f, o + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot append to " + f + ": " + e.getMessage(), e);
+    }
+  }
+
   /** Draws {@code train.sample_images} images with the EMA weights and writes the grid PNG. */
-  static Path writeSamples(TrainingSession ts, Normalizer norm, Path runDir, long step) {
+  static Samples writeSamples(TrainingSession ts, Normalizer norm, Path runDir, long step) {
     ExperimentConfig c = ts.config;
     int n = c.train().sampleImages();
     int s = c.data().imageSize();
@@ -378,7 +403,7 @@ public final class Trainer {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
     }
-    return file;
+    return new Samples(file, px, n);
   }
 
   private static void writeMetric(Path runDir, long step, double loss, TrainingSession.StepResult r, double ips,

@@ -145,6 +145,11 @@ class CliTest {
     java.nio.file.Path model = tmp.resolve("models/smoke");
     assertTrue(java.nio.file.Files.isRegularFile(model.resolve("saved_model.pb")), "train exports at the end");
     assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve("runs/smoke/samples/step-000006.png")));
+    var quality = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+        java.nio.file.Files.readAllLines(tmp.resolve("runs/smoke/samples/quality.jsonl")).get(0));
+    assertEquals(6, quality.get("step").asInt(), quality.toString());
+    assertTrue(quality.get("detail_ratio").asDouble() > 0 && quality.has("floor_histogram_tv"), quality.toString());
+    assertTrue(java.nio.file.Files.readString(tmp.resolve("runs/smoke/split.json")).contains("\"data\" : \"synthetic\""));
     assertEquals(3, java.nio.file.Files.readAllLines(tmp.resolve("runs/smoke/metrics.jsonl")).size() + 1);
 
     Outcome again = run(args.toArray(String[]::new));
