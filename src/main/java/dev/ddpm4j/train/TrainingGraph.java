@@ -154,6 +154,7 @@ public final class TrainingGraph {
         in.put("t", rows(tf, t, k * slice, slice));
         in.put("noise", rows(tf, noise, k * slice, slice));
         in.put("step", stepRead);
+        in.put("first_row", tf.constant(k * slice));
         if (classes > 0) in.put("labels", rows(tf, labelsSeen, k * slice, slice));
         Map<String, Operand<?>> out = replica.function.call(on, in);
         losses.add(cast(out.get("loss")));
@@ -266,11 +267,37 @@ public final class TrainingGraph {
 
   /** Dropout with masks keyed by (run seed, layer, step): the same at the same step, so a resumed run repeats them. */
   static UNet.Dropout dropout(long seed, double rate, Operand<TInt64> step) {
+    return dropout(seed, rate, step, null, 0);
+  }
+
+  /**
+   * Dropout of one replica's rows of the global batch: the mask of the whole batch [batch, H, W, C] is drawn (keyed by
+   * run seed, layer and step, as in one process) and rows [firstRow, firstRow + rows) are kept, so row i of the global
+   * batch gets the same mask on whichever replica computes it, and R replicas train exactly as one process does.
+   *
+   * @param firstRow the replica's first row (int32 scalar), or null in one process (the mask has x's shape)
+   * @param batch the global batch size when firstRow is set
+   */
+  static UNet.Dropout dropout(long seed, double rate, Operand<TInt64> step, Operand<TInt32> firstRow, int batch) {
     return new UNet.Dropout() {
       @Override
       public <T extends TFloating> Operand<T> apply(Ops o, Operand<T> x, int layer) {
-        Operand<TFloat32> u = o.random.statelessRandomUniform(o.shape(x), key(o, seed ^ (TAG_DROPOUT + layer), step),
-            TFloat32.class);
+        Operand<TInt64> k = key(o, seed ^ (TAG_DROPOUT + layer), step);
+        Operand<TFloat32> u;
+        if (firstRow == null) {
+          u = o.random.statelessRandomUniform(o.shape(x), k, TFloat32.class);
+        } else {
+          Operand<TInt32> shape = o.shape(x);
+          Operand<TInt32> rest = o.slice(shape, o.constant(new int[] {1}), o.constant(new int[] {-1}));
+          Operand<TInt32> full = o.concat(List.of(o.constant(new int[] {batch}), rest), o.constant(0));
+          Operand<TFloat32> all = o.random.statelessRandomUniform(full, k, TFloat32.class);
+          Operand<TInt32> zeros = o.zerosLike(rest);
+          Operand<TInt32> begin = o.concat(List.of(o.reshape(firstRow, o.constant(new int[] {1})), zeros),
+              o.constant(0));
+          Operand<TInt32> size = o.concat(List.of(o.slice(shape, o.constant(new int[] {0}), o.constant(new int[] {1})),
+              o.fill(o.shape(rest), o.constant(-1))), o.constant(0));
+          u = o.slice(all, begin, size);
+        }
         Operand<TBool> keep = o.math.greaterEqual(u, o.constant((float) rate));
         Class<T> type = x.type();
         Operand<T> scaled = o.math.mul(x, o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type));
@@ -333,7 +360,9 @@ public final class TrainingGraph {
       Placeholder<TInt32> t = r.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
       Placeholder<TFloat32> noise = r.placeholder(TFloat32.class, Placeholder.shape(image));
       Placeholder<TInt64> step = r.placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
-      sig.input("x0", x0).input("xt", xt).input("t", t).input("noise", noise).input("step", step);
+      Placeholder<TInt32> firstRow = r.placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+      sig.input("x0", x0).input("xt", xt).input("t", t).input("noise", noise).input("step", step)
+          .input("first_row", firstRow);
       Condition cond = Condition.none();
       if (cfg.model().conditional()) {
         Placeholder<TInt32> labels = r.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
@@ -341,7 +370,7 @@ public final class TrainingGraph {
         cond = Condition.labels(labels, null);
       }
       Operand<TFloat32> out = unet.apply(r, TFloat32.class, new MapParams<>(w), xt, t, cond,
-          dropout(cfg.run().seed(), cfg.model().dropout(), step));
+          dropout(cfg.run().seed(), cfg.model().dropout(), step, firstRow, cfg.train().batchSize()));
       DiffusionOps<TFloat32> d = new DiffusionOps<>(r, TFloat32.class, schedule, cfg.diffusion().variance());
       Operand<TFloat32> loss = d.loss(cfg.diffusion(), out, x0, noise, xt, t, binWidth, lows, highs);
       Output<?>[] wrt = new Output<?>[names.size()];

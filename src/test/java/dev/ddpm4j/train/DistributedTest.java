@@ -89,7 +89,8 @@ class DistributedTest {
     worker(cluster, 1);
     worker(cluster, 2);
     Path chiefLog = tmp.resolve("chief.log");
-    Process chief = ddpm4j(chiefLog, "train", "--config", config("dist").toString(), "--set",
+    // dropout on (the default config has 0.1): every replica must draw its rows' masks of the global batch
+    Process chief = ddpm4j(chiefLog, "train", "--config", config("dist", "model.dropout=0.1").toString(), "--set",
         "distributed.cluster=" + cluster, "--set", "distributed.chief_replica=false", "--set", "train.steps=6",
         "--set", "train.checkpoint_every=6");
     assertTrue(chief.waitFor(240, TimeUnit.SECONDS), "chief finished");
@@ -98,7 +99,7 @@ class DistributedTest {
     assertTrue(log.contains("2 replicas of 4 images each") && log.contains("2 replicas"), log);
 
     ExperimentConfig single = TinyConfigs.config(tmp.resolve("runs"), "run.name=single", "train.steps=6",
-        "train.checkpoint_every=6", "train.intra_op_threads=1", "train.inter_op_threads=1");
+        "train.checkpoint_every=6", "train.intra_op_threads=1", "train.inter_op_threads=1", "model.dropout=0.1");
     new Trainer(single, false, new Progress(new java.io.PrintStream(new java.io.ByteArrayOutputStream()), false, 1),
         null).run();
     ExperimentConfig dist = ExperimentConfig.load(tmp.resolve("runs/dist/config.yaml"), List.of(
@@ -106,7 +107,14 @@ class DistributedTest {
     Map<String, float[]> a = weights(single);
     Map<String, float[]> b = weights(dist);
     assertEquals(a.keySet(), b.keySet());
-    for (String n : a.keySet()) assertArrayEquals(a.get(n), b.get(n), 1e-4f, n);
+    double max = 0;
+    for (String n : a.keySet()) {
+      for (int i = 0; i < a.get(n).length; i++) max = Math.max(max, Math.abs(a.get(n)[i] - b.get(n)[i]));
+    }
+    System.out.println("distributed against one process, dropout 0.1, 6 steps: max weight difference " + max);
+    // summation order differs (two half-batch means against one mean), so not bit-identical; masks drawn per replica
+    // (the defect this guards against) differ by about 1e-3 after 6 steps
+    assertTrue(max < 1e-5, "max weight difference " + max);
   }
 
   @Test
