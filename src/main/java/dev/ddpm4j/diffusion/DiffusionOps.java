@@ -21,7 +21,8 @@ public final class DiffusionOps<T extends TFloating> {
   private final Ops tf;
   private final Class<T> dtype;
   private final Schedule schedule;
-  private final double[] vlbWeight;
+  /** log sigma_t^2 of a fixed variance (the first step clipped, {@link Schedule#fixedVariance}); null if learned. */
+  private final double[] fixedLogVariance;
   private final boolean learned;
 
   public DiffusionOps(Ops tf, Class<T> dtype, Schedule schedule) {
@@ -37,7 +38,13 @@ public final class DiffusionOps<T extends TFloating> {
     this.dtype = dtype;
     this.schedule = schedule;
     this.learned = variance.equals("learned_range");
-    this.vlbWeight = learned ? null : vlbX0Weights(schedule, variance);
+    if (learned) {
+      this.fixedLogVariance = null;
+    } else {
+      double[] v = schedule.fixedVariance(variance);
+      this.fixedLogVariance = new double[v.length];
+      for (int i = 0; i < v.length; i++) fixedLogVariance[i] = Math.log(v[i]);
+    }
   }
 
   /** A network output split into the parameterization's channels and, for a learned variance, f = (v + 1) / 2. */
@@ -207,7 +214,10 @@ public final class DiffusionOps<T extends TFloating> {
    */
   public Operand<T> loss(ExperimentConfig.Diffusion cfg, Operand<T> out, Operand<T> x0, Operand<T> noise,
       Operand<T> xt, Operand<TInt32> t) {
-    if (learned) throw new IllegalArgumentException("a learned variance's loss needs the pixel bins (scale, low, high)");
+    if (learned || cfg.loss().equals("weighted_vlb")) {
+      throw new IllegalArgumentException(cfg.loss() + " with variance " + cfg.variance()
+          + " needs the pixel bins (scale, low, high) for the bound's decoder term");
+    }
     return loss(cfg, out, x0, noise, xt, t, null, null, null);
   }
 
@@ -216,9 +226,10 @@ public final class DiffusionOps<T extends TFloating> {
    * <ul>
    *   <li>{@code simple}: the MSE between the parameterization's output and its target (times the min-SNR-gamma
    *       weight when snr_gamma > 0);
-   *   <li>{@code weighted_vlb}: the bound's term L_{t-1} in nats per dimension; with a fixed variance w_t ||x_0 -
-   *       x0_theta||^2 (see {@link #vlbX0Weights}), with a learned one the KL (the decoder at t = 0) of {@link
-   *       #vlbTerm}, training mean and variance;
+   *   <li>{@code weighted_vlb}: the bound's term L_{t-1} of {@link #vlbTerm} in nats per dimension: the KL for t
+   *       &gt;= 1 (with a fixed variance sigma_t^2 that is w_t ||x_0 - x0_theta||^2 plus a constant, see {@link
+   *       #vlbX0Weights}) and the discretized decoder -log p(x_0|x_1) at t = 0, as improved-diffusion's {@code
+   *       _vb_terms_bpd}; with a learned variance it trains mean and variance;
    *   <li>{@code hybrid} (learned variance only; Nichol and Dhariwal 2021): simple + vlb_weight * T * L_t in bits per
    *       dimension, with the mean's gradient stopped inside L_t so that only the variance learns from the bound. With
    *       T uniform timesteps, T * L_t estimates the whole bound L_vlb, so vlb_weight is the paper's lambda (0.001).
@@ -239,8 +250,9 @@ public final class DiffusionOps<T extends TFloating> {
       if (cfg.loss().equals("simple")) return simple;
     }
     if (!learned) {
-      Operand<T> x0Err = tf.math.mean(tf.math.squaredDifference(x0, predictedX0(cfg.prediction(), mean, xt, t)), dims);
-      return tf.math.mean(tf.math.mul(x0Err, perExample(vlbWeight, t)), tf.constant(0));
+      if (scale == null) throw new IllegalArgumentException("weighted_vlb needs the pixel bins (scale, low, high)");
+      return tf.math.mean(vlbTerm(predictedX0(cfg.prediction(), mean, xt, t), extract(fixedLogVariance, t), x0, xt, t,
+          scale, low, high), tf.constant(0));
     }
     boolean hybrid = cfg.loss().equals("hybrid");
     Operand<T> meanForBound = hybrid ? tf.stopGradient(mean) : mean;

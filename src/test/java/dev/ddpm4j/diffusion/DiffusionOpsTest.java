@@ -124,8 +124,11 @@ class DiffusionOpsTest {
   }
 
   @Test
-  void weightedVlbForEpsIsTheSeedsWeighting() {
-    // L_{t-1} = beta_t^2 / (2 sigma_t^2 alpha_t (1 - alpha_bar_t)) ||eps - eps_theta||^2, sigma_t^2 = beta_t
+  void weightedVlbForEpsIsTheSeedsWeightingAndTheDecoderAtTheFirstStep() {
+    // t >= 1: L_{t-1} = KL(q(x_{t-1}|x_t,x_0) || N(mu_theta, sigma_t^2))
+    //       = beta_t^2 / (2 sigma_t^2 alpha_t (1 - alpha_bar_t)) ||eps - eps_theta||^2 (the seed's weighting)
+    //         + (log sigma_t^2 - log beta~_t - 1 + beta~_t / sigma_t^2) / 2 (zero for sigma_t^2 = beta~_t);
+    // t = 0: the discretized decoder -log p(x_0|x_1) over the 8-bit bins, as improved-diffusion's _vb_terms_bpd
     double[][][][] epsPred = {{{{1.0}}}, {{{0.1}}}, {{{0.3}}}, {{{-1.5}}}};
     for (String variance : new String[] {"beta", "beta_tilde"}) {
       var cfg = dev.ddpm4j.config.ExperimentConfig.defaults(java.util.List.of("diffusion.loss=weighted_vlb",
@@ -134,7 +137,7 @@ class DiffusionOpsTest {
         DiffusionOps<TFloat64> d = new DiffusionOps<>(tf, TFloat64.class, schedule, variance);
         var t = tf.constant(T);
         var xt = d.qSample(tf.constant(X0), t, tf.constant(EPS));
-        return d.loss(cfg, tf.constant(epsPred), tf.constant(X0), tf.constant(EPS), xt, t);
+        return d.loss(cfg, tf.constant(epsPred), tf.constant(X0), tf.constant(EPS), xt, t, SCALE, LOW, HIGH);
       });
       double expected = 0;
       for (int i = 0; i < 4; i++) {
@@ -142,11 +145,22 @@ class DiffusionOpsTest {
         // at the first step both fixed variances use the clipped beta~_2 (improved-DDPM's convention)
         double sigma2 = k == 0 ? schedule.posteriorVariance[1]
             : variance.equals("beta") ? schedule.betas[k] : schedule.posteriorVariance[k];
-        double w = schedule.betas[k] * schedule.betas[k] / (2 * sigma2 * schedule.alphas[k] * (1 - schedule.alphaBar[k]));
-        double diff = EPS[i][0][0][0] - epsPred[i][0][0][0];
-        expected += w * diff * diff / 4;
+        double x0 = X0[i][0][0][0];
+        double e = EPS[i][0][0][0];
+        double diff = e - epsPred[i][0][0][0];
+        if (k == 0) {
+          double xt = Math.sqrt(schedule.alphaBar[0]) * x0 + Math.sqrt(1 - schedule.alphaBar[0]) * e;
+          double x0Pred = (xt - Math.sqrt(1 - schedule.alphaBar[0]) * epsPred[i][0][0][0]) / Math.sqrt(schedule.alphaBar[0]);
+          double mu = schedule.posteriorMeanCoef1[0] * x0Pred + schedule.posteriorMeanCoef2[0] * xt;
+          long pixel = Math.round((x0 + 1) * 127.5);
+          expected -= Elbo.discretizedLogLikelihood(x0, pixel, SCALE[0] / 2, mu, Math.sqrt(sigma2)) / 4;
+        } else {
+          double w = schedule.betas[k] * schedule.betas[k] / (2 * sigma2 * schedule.alphas[k] * (1 - schedule.alphaBar[k]));
+          double tilde = schedule.posteriorVariance[k];
+          expected += (w * diff * diff + 0.5 * (Math.log(sigma2) - Math.log(tilde) - 1 + tilde / sigma2)) / 4;
+        }
       }
-      assertEquals(expected, loss[0], 1e-9 * Math.abs(expected), variance);
+      assertEquals(expected, loss[0], 1e-7 * Math.abs(expected), variance);
     }
   }
 
