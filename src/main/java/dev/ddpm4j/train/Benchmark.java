@@ -43,6 +43,13 @@ public final class Benchmark {
     float[] x = new float[batch * s * s * c];
     SplittableRandom r = new SplittableRandom(cfg.run().seed());
     for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
+    // a class-conditional model trains on labels: random classes, as a real batch would carry
+    int[] labels = null;
+    if (cfg.model().conditional()) {
+      labels = new int[batch];
+      for (int i = 0; i < batch; i++) labels[i] = r.nextInt(cfg.model().numClasses());
+    }
+    int[] y = labels;
     long t0 = System.nanoTime();
     Timing timing;
     double buildSeconds;
@@ -51,9 +58,9 @@ public final class Benchmark {
     try (TrainingSession ts = new TrainingSession(cfg)) {
       precision = ts.precision;
       buildSeconds = (System.nanoTime() - t0) / 1e9;
-      for (int i = 0; i < 3; i++) ts.step(x); // warm-up: the first runs optimize and allocate
-      timing = time(steps, () -> ts.step(x));
-      if (profile) profileNode = profile(ts, x);
+      for (int i = 0; i < 3; i++) ts.step(x, y); // warm-up: the first runs optimize and allocate
+      timing = time(steps, () -> ts.step(x, y));
+      if (profile) profileNode = profile(ts, x, y);
     }
     double ceiling = matmulGflops(2048, 5, tc.intraOpThreads(), tc.interOpThreads(), "fp32");
     double ceilingBf16 = precision.equals("bf16")
@@ -93,12 +100,14 @@ public final class Benchmark {
    * One fully traced training step (RunMetadata step stats): op time summed per op type, in milliseconds, largest
    * first, with each type's share of the summed op time. Ops run on two threads, so the sum exceeds the wall time.
    */
-  static ObjectNode profile(TrainingSession ts, float[] batch) {
+  static ObjectNode profile(TrainingSession ts, float[] batch, int[] labels) {
     int s = ts.config.data().imageSize();
     int c = ts.config.data().channels();
-    try (TFloat32 x = TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(batch.length / (s * s * c), s, s, c))) {
+    try (TFloat32 x = TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(batch.length / (s * s * c), s, s, c));
+        org.tensorflow.types.TInt32 y = labels != null ? org.tensorflow.types.TInt32.vectorOf(labels) : null) {
       x.asRawTensor().data().asFloats().write(batch);
       Session.Runner r = ts.session.runner().feed(ts.net.x0, x).addTarget(ts.net.train).setOptions(FULL_TRACE);
+      if (y != null) r.feed(ts.net.labels, y);
       try (org.tensorflow.Result res = r.runAndFetchMetadata()) {
         return opTimes(res.getMetadata().orElseThrow());
       }

@@ -52,4 +52,15 @@ class BenchSampleTest {
     assertEquals(0, o.code(), o.err());
     assertTrue(!new ObjectMapper().readTree(o.out()).has("denoise_profile"), o.out());
   }
+
+  @Test
+  void benchTrainRunsAClassConditionalConfigWithItsProfile() throws Exception {
+    java.nio.file.Path cfg = java.nio.file.Files.createTempFile("ddpm4j-cond", ".yaml");
+    java.nio.file.Files.writeString(cfg, dev.ddpm4j.TinyConfigs.config(null, "model.num_classes=2").toYaml());
+    CliTest.Outcome o = CliTest.run("bench", "--config", cfg.toString(), "--mode", "train", "--batch", "4", "--steps",
+        "2", "--profile");
+    assertEquals(0, o.code(), o.err());
+    JsonNode j = new ObjectMapper().readTree(o.out());
+    assertTrue(j.get("images_per_s").asDouble() > 0 && j.has("profile"), o.out());
+  }
 }
