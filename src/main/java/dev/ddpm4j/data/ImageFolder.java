@@ -124,6 +124,7 @@ public final class ImageFolder {
     });
     int skipped = 0;
     List<Integer> kept = new ArrayList<>();
+    List<DataException> bad = new ArrayList<>();
     for (int i = 0; i < files.size(); i++) {
       if (errors[i] == null) {
         kept.add(i);
@@ -131,10 +132,10 @@ public final class ImageFolder {
         skipped++;
         LOG.warning("skipping " + errors[i].getMessage());
       } else {
-        throw new DataException(errors[i].file(), errors[i].getMessage().substring(errors[i].file().toString().length() + 2)
-            + " (set data.skip_bad_files: true to skip such files)");
+        bad.add(errors[i]);
       }
     }
+    if (!bad.isEmpty()) throw badFiles(bad, files.size(), classes.size());
     if (kept.isEmpty()) throw new DataException(root, "all " + files.size() + " image files were unreadable and skipped");
     byte[] pixels = new byte[kept.size() * per];
     int[] labels = new int[kept.size()];
@@ -144,6 +145,28 @@ public final class ImageFolder {
       labels[j] = classes.get(labelOf(root, files.get(i)));
     }
     return new Dataset(root.getFileName().toString(), pixels, labels, kept.size(), size, size, c, classNames, skipped);
+  }
+
+  /** How many bad files one error lists by name. */
+  static final int LISTED_BAD_FILES = 10;
+
+  /**
+   * One error for every bad file of a folder: the first's path and problem, then up to {@link #LISTED_BAD_FILES} more
+   * by name, how many there are, and what was found otherwise.
+   */
+  static DataException badFiles(List<DataException> bad, int files, int classes) {
+    DataException first = bad.get(0);
+    StringBuilder m = new StringBuilder(first.getMessage().substring(first.file().toString().length() + 2));
+    if (bad.size() > 1) {
+      m.append("; ").append(bad.size() - 1).append(" more bad file").append(bad.size() > 2 ? "s" : "").append(": ");
+      for (int k = 1; k < Math.min(bad.size(), LISTED_BAD_FILES + 1); k++) {
+        m.append(k > 1 ? "; " : "").append(bad.get(k).getMessage());
+      }
+      if (bad.size() > LISTED_BAD_FILES + 1) m.append("; ... (").append(bad.size() - LISTED_BAD_FILES - 1).append(" not listed)");
+    }
+    m.append(String.format(" (%d of %d image files in %d class folder%s are bad; set data.skip_bad_files: true to skip "
+        + "them)", bad.size(), files, classes, classes == 1 ? "" : "s"));
+    return new DataException(first.file(), m.toString());
   }
 
   /** Every image file under the root, sorted (the unsupported formats included, to be reported). */

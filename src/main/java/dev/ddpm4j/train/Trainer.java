@@ -316,13 +316,28 @@ public final class Trainer {
   static void checkLabels(ExperimentConfig cfg, Dataset data) {
     int n = cfg.model().numClasses();
     if (n == 0) return;
-    if (data.classNames().size() < 2 || data.classNames().contains("")) {
-      throw new ConfigException(cfg.runDir().resolve("config.yaml").toString(), "model.num_classes", String.valueOf(n),
-          data.name() + " carries no class labels (an image folder's labels are its first-level folders; images "
-              + "directly under data.path have none); use model.num_classes: 0");
+    if (data.classNames().contains("")) {
+      List<String> stray = new ArrayList<>();
+      try (var files = Files.list(Path.of(cfg.data().path()))) {
+        files.filter(Files::isRegularFile).map(f -> f.getFileName().toString())
+            .filter(f -> dev.ddpm4j.data.ImageFolder.READABLE.contains(dev.ddpm4j.data.ImageFolder.extension(Path.of(f))))
+            .sorted().forEach(stray::add);
+      } catch (IOException e) {
+        stray.add("(cannot list: " + e.getMessage() + ")");
+      }
+      throw new ConfigException("the config", "model.num_classes", String.valueOf(n), stray.size() + " image file"
+          + (stray.size() == 1 ? " lies" : "s lie") + " directly under data.path " + cfg.data().path() + " and so "
+          + "carry no class label (an image folder's labels are its first-level folders): "
+          + String.join(", ", stray.subList(0, Math.min(10, stray.size()))) + (stray.size() > 10 ? ", ..." : "")
+          + "; move them into a class folder, or use model.num_classes: 0");
+    }
+    if (data.classNames().size() < 2) {
+      throw new ConfigException("the config", "model.num_classes", String.valueOf(n),
+          data.name() + " carries no class labels (an image folder's labels are its first-level folders); use "
+              + "model.num_classes: 0");
     }
     if (data.classNames().size() != n) {
-      throw new ConfigException(cfg.runDir().resolve("config.yaml").toString(), "model.num_classes", String.valueOf(n),
+      throw new ConfigException("the config", "model.num_classes", String.valueOf(n),
           data.name() + " has " + data.classNames().size() + " classes " + data.classNames());
     }
   }

@@ -114,6 +114,20 @@ class ImageFolderTest {
   }
 
   @Test
+  void everyBadFileIsListedInOneError() throws IOException {
+    Files.writeString(root.resolve("n01/images/x.png"), "not a png");
+    Files.write(root.resolve("n02/images/y.png"), new byte[0]);
+    Files.writeString(root.resolve("n03/images/z.webp"), "webp");
+    DataException e = assertThrows(DataException.class, () -> ImageFolder.load(cfg()));
+    String m = e.getMessage();
+    assertEquals(root.resolve("n01/images/x.png"), e.file(), "the first bad file (sorted) leads");
+    assertTrue(m.contains("2 more bad files") && m.contains("n02/images/y.png: empty file")
+        && m.contains("z.webp: unsupported image format"), m);
+    assertTrue(m.contains("(3 of 10 image files in 4 class folders are bad; set data.skip_bad_files: true"), m);
+    assertEquals(3, ImageFolder.load(cfg("data.skip_bad_files=true")).skipped());
+  }
+
+  @Test
   void truncatedFileIsNamedOrSkipped() throws IOException {
     Path good = root.resolve("n01/images/a.png");
     byte[] bytes = Files.readAllBytes(good);

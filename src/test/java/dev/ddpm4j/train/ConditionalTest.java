@@ -293,6 +293,22 @@ class ConditionalTest {
   }
 
   @Test
+  void aStrayImageAtTheFolderRootIsNamed() throws Exception {
+    Path root = tmp.resolve("stray");
+    byte[] px = new byte[16];
+    dev.ddpm4j.PngBytes.write(root.resolve("cats/a.png"), 4, 4, 1, px);
+    dev.ddpm4j.PngBytes.write(root.resolve("dogs/b.png"), 4, 4, 1, px);
+    dev.ddpm4j.PngBytes.write(root.resolve("oops.png"), 4, 4, 1, px);
+    ExperimentConfig cfg = ExperimentConfig.defaults(List.of("data.kind=image_folder", "data.path=" + root,
+        "data.image_size=4", "data.channels=1", "data.split=all", "model.channel_mults=[1]",
+        "model.attention_resolutions=[]", "model.num_classes=2"));
+    dev.ddpm4j.data.Dataset d = dev.ddpm4j.data.ImageFolder.load(cfg.data());
+    ConfigException e = assertThrows(ConfigException.class, () -> Trainer.checkLabels(cfg, d));
+    assertTrue(e.getMessage().contains("1 image file lies directly under data.path") && e.getMessage().contains("oops.png")
+        && e.getMessage().contains("move them into a class folder"), e.getMessage());
+  }
+
+  @Test
   void configsRefuseClassCountsTheDataDoesNotHave() {
     ConfigException e = assertThrows(ConfigException.class, () -> rings(tmp, "model.num_classes=3"));
     assertTrue(e.getMessage().contains("model.num_classes = 3: data.kind synthetic (pattern rings) has 2 classes"),
