@@ -71,6 +71,17 @@ final class TrainCommand implements Callable<Integer> {
       throw new Main.UserError("--resume: " + cfg.runDir() + " has no checkpoint to resume (looked for "
           + cfg.runDir().resolve("checkpoints").resolve("step-*") + "); start the run without --resume");
     }
+    if (resume != null && cfg.train().maxMinutes() > 0
+        && latest.get().state().elapsedSeconds() >= cfg.train().maxMinutes() * 60) {
+      throw new Main.UserError(String.format("--resume: the run's time budget is spent (train.max_minutes = %s, %.1f "
+          + "minutes trained, step %d of %d); extend it with --set train.max_minutes=M (0 = no limit)",
+          cfg.train().maxMinutes(), latest.get().state().elapsedSeconds() / 60, latest.get().state().step(),
+          cfg.train().steps()));
+    }
+    if (resume != null && latest.get().state().step() >= cfg.train().steps()) {
+      throw new Main.UserError("--resume: " + cfg.runDir() + " already reached train.steps = " + cfg.train().steps()
+          + "; extend it with --set train.steps=N (to export it again: ddpm4j export --run " + cfg.runDir() + " --force)");
+    }
     if (resume == null && latest.isPresent()) {
       throw new Main.UserError("run " + cfg.runDir() + " already has checkpoints (latest step "
           + latest.get().state().step() + "); continue it with --resume, or choose another run.name");

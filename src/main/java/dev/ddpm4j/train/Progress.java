@@ -13,6 +13,8 @@ public final class Progress {
   private double smoothed = Double.NaN;
   private long lastDraw;
   private String note = "";
+  private long deadline;
+  private boolean hasDeadline;
 
   /** A fixed note shown at the end of every line (for example the number of replicas). */
   public void note(String note) {
@@ -23,6 +25,15 @@ public final class Progress {
     this.out = out;
     this.terminal = terminal;
     this.total = total;
+  }
+
+  /**
+   * A time budget that ends the work after {@code seconds} from now (train.max_minutes): the ETA is then the sooner
+   * of the steps left and the budget left, marked "(time budget)" when the budget ends first.
+   */
+  public void deadline(double seconds) {
+    deadline = System.nanoTime() + (long) (Math.max(0, seconds) * 1e9);
+    hasDeadline = true;
   }
 
   public static Progress forConsole(long total) {
@@ -58,9 +69,18 @@ public final class Progress {
     int filled = (int) Math.min(width, Math.round(width * (double) step / Math.max(1, total)));
     String bar = "#".repeat(filled) + ".".repeat(width - filled);
     long eta = Math.round(Math.max(0, total - step) * secondsPerStep);
+    String budget = "";
+    if (hasDeadline) {
+      long left = Math.max(0, Math.round((deadline - System.nanoTime()) / 1e9));
+      if (left < eta) {
+        eta = left;
+        budget = " (time budget)";
+      }
+    }
     String loss = Double.isNaN(smoothed) ? "" : String.format("  loss %.4f", smoothed);
-    return String.format("[%s] %d/%d%s  %.1f img/s  ETA %s%s", bar, step, total, loss, imagesPerSecond, duration(eta),
-        note);
+    String perStep = secondsPerStep > 0 ? String.format("  %.3f s/step", secondsPerStep) : "";
+    return String.format("[%s] %d/%d%s  %.1f img/s%s  ETA %s%s%s", bar, step, total, loss, imagesPerSecond, perStep,
+        duration(eta), budget, note);
   }
 
   /** Ends the bar's line. */

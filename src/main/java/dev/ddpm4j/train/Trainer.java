@@ -216,6 +216,7 @@ public final class Trainer {
       long step, BatchIterator.Position position, double elapsedBefore) {
     ExperimentConfig.Train tc = cfg.train();
     Progress bar = progress;
+    if (tc.maxMinutes() > 0) bar.deadline(tc.maxMinutes() * 60 - elapsedBefore);
     long savedStep = step;
     GridQuality gridQuality = null;
     double lossSum = 0;

@@ -132,6 +132,19 @@ class CliTest {
   }
 
   @Test
+  void resumingASpentTimeBudgetSaysHowToExtendIt(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) {
+    String[] set = {"train", "--config", "configs/smoke.yaml", "--set", "run.output_dir=" + tmp.resolve("runs"), "--set",
+        "export.dir=" + tmp.resolve("models"), "--set", "train.steps=100000", "--set", "train.max_minutes=0.02",
+        "--set", "train.sample_every=0", "--set", "diffusion.timesteps=10", "--set", "data.synthetic.num_images=16"};
+    Outcome t = run(set);
+    assertEquals(0, t.code(), t.err());
+    Outcome again = run("train", "--resume", tmp.resolve("runs/smoke").toString());
+    assertEquals(Main.EXIT_INPUT, again.code(), again.err());
+    assertTrue(again.err().contains("time budget is spent (train.max_minutes = 0.02")
+        && again.err().contains("--set train.max_minutes="), again.err());
+  }
+
+  @Test
   void trainExportSampleAndEvalEndToEnd(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
     String[] set = {"--set", "run.output_dir=" + tmp.resolve("runs"), "--set", "export.dir=" + tmp.resolve("models"),
         "--set", "train.steps=6", "--set", "train.checkpoint_every=3", "--set", "train.sample_every=6",

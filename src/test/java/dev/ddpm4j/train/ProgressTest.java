@@ -14,13 +14,22 @@ class ProgressTest {
     p.step(1.0);
     p.step(0.0);
     assertEquals(0.98, p.smoothedLoss(), 1e-12); // exponential smoothing with factor 0.98
-    assertEquals("[############............] 50/100  loss 0.9800  64.0 img/s  ETA 1m15s", p.line(50, 64, 1.5));
+    assertEquals("[############............] 50/100  loss 0.9800  64.0 img/s  1.500 s/step  ETA 1m15s", p.line(50, 64, 1.5));
   }
 
   @Test
   void withoutALossTheLineShowsProgressAndSpeed() {
     Progress p = new Progress(new PrintStream(new ByteArrayOutputStream()), false, 1000);
-    assertEquals("[######..................] 250/1000  12.5 img/s  ETA 1m00s", p.line(250, 12.5, 0.08));
+    assertEquals("[######..................] 250/1000  12.5 img/s  0.080 s/step  ETA 1m00s", p.line(250, 12.5, 0.08));
+  }
+
+  @Test
+  void aTimeBudgetShortensTheEta() {
+    Progress p = new Progress(new PrintStream(new ByteArrayOutputStream()), false, 1000);
+    p.deadline(120.4); // train.max_minutes: 2 minutes left; 750 steps at 1 s would take 12m30s
+    assertTrue(p.line(250, 64, 1.0).endsWith("1.000 s/step  ETA 2m00s (time budget)"), p.line(250, 64, 1.0));
+    p.deadline(3600);
+    assertTrue(p.line(250, 64, 1.0).endsWith("ETA 12m30s"), "the steps end first: " + p.line(250, 64, 1.0));
   }
 
   @Test
