@@ -65,6 +65,15 @@ public final class Main implements Runnable {
       return (e instanceof ConfigException || e instanceof DataException || e instanceof UserError)
           ? EXIT_INPUT : EXIT_FAILURE;
     });
+    // a bad option value, an unknown or repeated option: one line naming it and exit 2, as every other input error
+    cl.setParameterExceptionHandler((ex, a) -> {
+      CommandLine c = ex.getCommandLine();
+      String sub = c.getCommandSpec().qualifiedName().replaceFirst("^\\S+\\s*", "");
+      c.getErr().println("ddpm4j " + c.getCommandName() + ": error: " + ex.getMessage() + " (see ddpm4j "
+          + (sub.isEmpty() ? "" : sub + " ") + "--help)");
+      c.getErr().flush();
+      return EXIT_INPUT;
+    });
     return cl.execute(args);
   }
 

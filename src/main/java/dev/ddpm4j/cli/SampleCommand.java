@@ -71,6 +71,18 @@ final class SampleCommand implements Callable<Integer> {
     if (numOption != null && numOption < 1) throw new Main.UserError("--num must be >= 1, got " + numOption);
     if (batch < 1) throw new Main.UserError("--batch must be >= 1, got " + batch);
     if (startIndex < 0) throw new Main.UserError("--start-index must be >= 0, got " + startIndex);
+    var parsed = spec.commandLine().getParseResult();
+    if (outDir != null && parsed.hasMatchedOption("--out")) {
+      throw new Main.UserError("--out writes one grid file and --out-dir one PNG per image; choose one (--out-dir DIR "
+          + "--grid writes DIR/grid.png too)");
+    }
+    if (grid && outDir == null) {
+      throw new Main.UserError("--grid adds grid.png to --out-dir; without --out-dir the output is a grid already "
+          + "(--out FILE)");
+    }
+    if (outDir != null && Files.exists(outDir) && !Files.isDirectory(outDir)) {
+      throw new Main.UserError(outDir + " is a file, not a folder (--out-dir takes the folder to write images into)");
+    }
     PrintWriter o = spec.commandLine().getOut();
     long t0 = System.nanoTime();
     try (DiffusionSampler s = samplerChoice.load(model)) {
@@ -82,6 +94,11 @@ final class SampleCommand implements Callable<Integer> {
       seed = seedOption != null ? seedOption : sd instanceof Number v ? v.longValue() : 0;
       SamplerSpec choice = samplerChoice.spec(s.metadata().timesteps());
       java.util.function.IntUnaryOperator labels = samplerChoice.labels(s);
+      if (labels == null && parsed.hasMatchedOption("--guidance")) {
+        throw new Main.UserError(s.metadata().numClasses() == 0
+            ? "--guidance: this model is unconditional (no classes), so there is nothing to guide"
+            : "--guidance needs --class (a class name or index, all, or balanced)");
+      }
       int classes = s.metadata().numClasses();
       boolean perClass = "all".equals(samplerChoice.clazz);
       // --class all: --num images of every class, one grid row per class

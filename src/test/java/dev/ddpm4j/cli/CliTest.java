@@ -66,6 +66,29 @@ class CliTest {
   }
 
   @Test
+  void badOptionsAndConflictsAreOneLineAndExitTwo(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+      throws Exception {
+    java.nio.file.Path file = java.nio.file.Files.writeString(tmp.resolve("a-file"), "x");
+    String[][] cases = {
+        {"Invalid value for option '--num'", "sample", "--model", "savedmodels/default", "--num", "abc"},
+        {"should be specified only once", "sample", "--model", "savedmodels/default", "--num", "1", "--num", "2"},
+        {"Unknown options: '--nmu'", "sample", "--model", "savedmodels/default", "--nmu", "2"},
+        {"--out writes one grid file and --out-dir one PNG per image", "sample", "--model", "savedmodels/default",
+            "--out", tmp.resolve("g.png").toString(), "--out-dir", tmp.resolve("d").toString()},
+        {"--grid adds grid.png to --out-dir", "sample", "--model", "savedmodels/default", "--grid"},
+        {"is a file, not a folder", "sample", "--model", "savedmodels/default", "--out-dir", file.toString()},
+        {"--guidance: this model is unconditional", "sample", "--model", "savedmodels/default", "--num", "1",
+            "--guidance", "2", "--out", tmp.resolve("g.png").toString()}};
+    for (String[] c : cases) {
+      Outcome o = run(java.util.Arrays.copyOfRange(c, 1, c.length));
+      assertEquals(Main.EXIT_INPUT, o.code(), String.join(" ", c) + ": " + o.err());
+      assertTrue(o.err().contains(c[0]), String.join(" ", c) + ": " + o.err());
+      assertEquals(1, o.err().strip().lines().count(), "one line, no usage text: " + o.err());
+    }
+    assertFalse(java.nio.file.Files.exists(tmp.resolve("g.png")), "nothing written");
+  }
+
+  @Test
   void everySubcommandHasHelpWithDefaults() {
     for (String cmd : new String[] {"config", "train", "sample", "export", "bench", "info", "plot", "schedule", "eval",
         "features"}) {
