@@ -12,7 +12,7 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
-/** The loss curve of a run ({@code metrics.jsonl}) as a PNG, log-scaled loss against step. */
+/** The loss curve of a run ({@code metrics.jsonl}) as a PNG: loss against step, log-scaled when it spans a decade. */
 public final class LossPlot {
   private LossPlot() {}
 
@@ -42,11 +42,25 @@ public final class LossPlot {
     return out;
   }
 
+  /**
+   * A log-scaled loss axis only when the losses span at least a decade: XChart labels a logarithmic axis at powers of
+   * ten only, so a short run's curve (0.9 to 0.5, say) had no numbers on its axis.
+   */
+  static boolean logScale(double[] losses) {
+    double min = Double.POSITIVE_INFINITY;
+    double max = 0;
+    for (double v : losses) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    return max >= 10 * min;
+  }
+
   public static void write(Path metrics, String title, Path png) throws IOException {
     double[][] xy = read(metrics);
     XYChart chart = new XYChartBuilder().width(800).height(450).title(title).xAxisTitle("step")
         .yAxisTitle("loss (mean over log interval)").build();
-    chart.getStyler().setYAxisLogarithmic(true);
+    chart.getStyler().setYAxisLogarithmic(logScale(xy[1]));
     chart.getStyler().setLegendVisible(false);
     chart.addSeries("loss", xy[0], xy[1]).setMarker(SeriesMarkers.NONE);
     Path parent = png.toAbsolutePath().getParent();

@@ -48,4 +48,10 @@ class LossPlotTest {
         () -> QualityPlot.write(java.util.List.of(tmp.resolve("none.jsonl")), "t", png));
     assertTrue(e.getMessage().contains("no lines with fid and network_calls"), e.getMessage());
   }
+
+  @Test
+  void aLogAxisOnlyWhenTheLossSpansADecade() {
+    assertTrue(!LossPlot.logScale(new double[] {0.9, 0.5}), "a short run: linear, so its axis has numbers");
+    assertTrue(LossPlot.logScale(new double[] {0.92, 0.2, 0.031}), "0.92 to 0.031: log");
+  }
 }
