@@ -9,8 +9,13 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
-    description = "Export a trained run as a TensorFlow SavedModel (signatures sample, sample_ddim, denoise, q_sample).")
+    description = "Export a trained run as a TensorFlow SavedModel with the signatures " + ExportCommand.SIGNATURES
+        + " (README \"The exported SavedModel\" gives their inputs and outputs).")
 final class ExportCommand implements Callable<Integer> {
+  /** Every signature an export has; a test checks it against SamplerKind. */
+  static final String SIGNATURES = "sample (= serving_default), sample_ancestral, sample_ddim, sample_dpmpp_2m, "
+      + "sample_dpmpp_3m, sample_dpmpp_2m_sde, denoise, q_sample";
+
   @Option(names = "--run", required = true, paramLabel = "DIR", description = "Run directory (runs/<name>).")
   Path run;
 
