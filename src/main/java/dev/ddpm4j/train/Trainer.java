@@ -398,11 +398,15 @@ public final class Trainer {
     o.put("floor_detail_ratio", q.floorDetailRatio());
     o.put("floor_histogram_tv", q.floorHistogram());
     o.put("reference", "training images");
-    Path f = runDir.resolve("samples").resolve("quality.jsonl");
+    appendLine(runDir.resolve("samples").resolve("quality.jsonl"), o);
+  }
+
+  /** Appends one JSON line to a run's log file. */
+  private static void appendLine(Path file, ObjectNode line) {
     try {
-      Files.writeString(f, o + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+      Files.writeString(file, line + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot append to " + f + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("cannot append to " + file + ": " + e.getMessage(), e);
     }
   }
 
@@ -432,12 +436,7 @@ public final class Trainer {
     o.put("images_per_s", Math.round(ips * 10) / 10.0);
     o.put("elapsed_s", Math.round(elapsed * 10) / 10.0);
     if (stoppedBy != null) o.put("stopped_by", stoppedBy);
-    try {
-      Files.writeString(runDir.resolve("metrics.jsonl"), o.toString() + "\n", StandardCharsets.UTF_8,
-          StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot append to " + runDir.resolve("metrics.jsonl") + ": " + e.getMessage(), e);
-    }
+    appendLine(runDir.resolve("metrics.jsonl"), o);
   }
 
   /** Drops metric lines past the checkpoint a run resumes from, so the curve continues without duplicates. */
