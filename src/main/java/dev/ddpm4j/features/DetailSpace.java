@@ -28,7 +28,7 @@ import org.tensorflow.types.TUint8;
  * SavedModel), so no second network needs training, storing or versioning.
  */
 final class DetailSpace implements AutoCloseable {
-  static final int WIDTH = 4 * 32 + 64;
+  static final int WIDTH = 4 * FeatureNet.CONV_WIDTHS[1] + FeatureNet.CONV_WIDTHS[3];
   static final String[] WEIGHTS = {"conv0", "conv1", "conv2", "conv3"};
   private static final int BATCH = 250;
 
@@ -51,7 +51,7 @@ final class DetailSpace implements AutoCloseable {
     images = tf.withName("images").placeholder(TUint8.class, Placeholder.shape(Shape.of(-1, size, size, channels)));
     Operand<TFloat32> h = tf.math.sub(tf.math.div(tf.dtypes.cast(images, TFloat32.class), tf.constant(127.5f)),
         tf.constant(1f));
-    int[] widths = {32, 32, 64, 64};
+    int[] widths = FeatureNet.CONV_WIDTHS;
     int in = channels;
     Operand<TFloat32> h1 = null;
     for (int k = 0; k < 4; k++) {
@@ -72,7 +72,7 @@ final class DetailSpace implements AutoCloseable {
     int half = size / 2;
     Operand<TFloat32> quadrants = tf.nn.avgPool(tf.math.square(h1), List.of(1L, (long) half, (long) half, 1L),
         List.of(1L, (long) half, (long) half, 1L), "VALID");
-    Operand<TFloat32> q = tf.reshape(tf.math.sqrt(quadrants), tf.constant(new long[] {-1, 4 * 32}));
+    Operand<TFloat32> q = tf.reshape(tf.math.sqrt(quadrants), tf.constant(new long[] {-1, 4L * widths[1]}));
     Operand<TFloat32> g = tf.math.sqrt(tf.math.mean(tf.math.square(h), tf.constant(new int[] {1, 2})));
     features = tf.concat(List.of(q, g), tf.constant(1));
     session = new Session(graph);

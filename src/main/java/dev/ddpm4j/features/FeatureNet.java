@@ -25,7 +25,8 @@ import org.tensorflow.types.TUint8;
 public final class FeatureNet {
   /** Width of the feature layer. */
   public static final int WIDTH = 128;
-  private static final int[] CONV_WIDTHS = {32, 32, 64, 64, 64};
+  /** Output channels of conv0..conv4 ({@link DetailSpace} reads the first four). */
+  static final int[] CONV_WIDTHS = {32, 32, 64, 64, 64};
   private static final boolean[] POOL_AFTER = {false, true, false, true, true};
 
   private final int imageSize;
