@@ -161,6 +161,39 @@ final class Binder {
     return List.copyOf(out);
   }
 
+  /**
+   * A colour: {@code black}, {@code white}, or an RGB triple {@code [r, g, b]} of integers in [0, 255]; returned as
+   * the three values.
+   */
+  List<Integer> rgb(String path, List<Integer> def) {
+    JsonNode n = get(path);
+    if (n == null) return def;
+    String rule = "must be black, white or an RGB triple [r, g, b] of integers in [0, 255]";
+    if (n.isTextual()) {
+      switch (n.textValue()) {
+        case "black": return List.of(0, 0, 0);
+        case "white": return List.of(255, 255, 255);
+        default:
+          String hint = suggest(n.textValue(), List.of("black", "white"));
+          problem(path, n.textValue(), rule + (hint != null ? " (did you mean '" + hint + "'?)" : ""));
+          return def;
+      }
+    }
+    if (!n.isArray() || n.size() != 3) {
+      problem(path, n, rule);
+      return def;
+    }
+    List<Integer> out = new ArrayList<>();
+    for (JsonNode e : n) {
+      if (!e.isIntegralNumber() || !e.canConvertToInt() || e.intValue() < 0 || e.intValue() > 255) {
+        problem(path, n, rule);
+        return def;
+      }
+      out.add(e.intValue());
+    }
+    return List.copyOf(out);
+  }
+
   /** Reports every key in the tree that no binding asked for, with the closest known key as a hint. */
   void reportUnknownKeys() {
     walk(tree.root, "");

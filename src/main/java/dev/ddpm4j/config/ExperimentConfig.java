@@ -25,7 +25,7 @@ public record ExperimentConfig(
 
   /** Where the images come from and how they become model inputs. */
   public record Data(
-      String kind, String path, String split, int imageSize, int channels, String resize,
+      String kind, String path, String split, int imageSize, int channels, String resize, List<Integer> background,
       String normalization, List<Double> mean, List<Double> std, boolean randomFlip,
       boolean skipBadFiles, int limit, int prefetch, Synthetic synthetic) {}
 
@@ -187,6 +187,7 @@ public record ExperimentConfig(
         b.integer("data.image_size", 32, v -> v >= 4 && v <= 1024, "must be in [4, 1024]"),
         b.integer("data.channels", 1, v -> v == 1 || v == 3, "must be 1 (grayscale) or 3 (RGB)"),
         b.choice("data.resize", "pad", RESIZE_MODES),
+        b.rgb("data.background", List.of(0, 0, 0)),
         b.choice("data.normalization", "minus_one_one", NORMALIZATIONS),
         b.doubleList("data.mean", List.of(0.5), v -> v >= 0 && v <= 1, "entries must be in [0, 1]"),
         b.doubleList("data.std", List.of(0.5), v -> v > 0, "entries must be > 0"),

@@ -10,10 +10,16 @@ import java.util.List;
  * @param labels one class index per image (the first folder level for image folders, the class for IDX)
  * @param classNames names of the label values, index = label
  * @param skipped files that could not be read and were skipped ({@code data.skip_bad_files})
+ * @param transparent images that had transparent pixels, composited onto {@code data.background} at load time
  */
 public record Dataset(
     String name, byte[] pixels, int[] labels, int size, int height, int width, int channels,
-    List<String> classNames, int skipped) {
+    List<String> classNames, int skipped, int transparent) {
+
+  public Dataset(String name, byte[] pixels, int[] labels, int size, int height, int width, int channels,
+      List<String> classNames, int skipped) {
+    this(name, pixels, labels, size, height, width, channels, classNames, skipped, 0);
+  }
 
   public Dataset {
     if ((long) size * height * width * channels != pixels.length) {

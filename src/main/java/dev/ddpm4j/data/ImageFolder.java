@@ -113,11 +113,15 @@ public final class ImageFolder {
     int c = cfg.channels();
     int per = size * size * c;
     byte[][] decoded = new byte[files.size()][];
+    boolean[] transparent = new boolean[files.size()];
     DataException[] errors = new DataException[files.size()];
     List<Path> all = files;
+    int[] background = cfg.background().stream().mapToInt(Integer::intValue).toArray();
     IntStream.range(0, files.size()).parallel().forEach(i -> {
       try {
-        decoded[i] = readImage(all.get(i), c, size, cfg.resize());
+        Decoded d = read(all.get(i), c, size, cfg.resize(), background);
+        decoded[i] = d.pixels();
+        transparent[i] = d.transparent();
       } catch (DataException e) {
         errors[i] = e;
       }
@@ -139,12 +143,15 @@ public final class ImageFolder {
     if (kept.isEmpty()) throw new DataException(root, "all " + files.size() + " image files were unreadable and skipped");
     byte[] pixels = new byte[kept.size() * per];
     int[] labels = new int[kept.size()];
+    int withAlpha = 0;
     for (int j = 0; j < kept.size(); j++) {
       int i = kept.get(j);
       System.arraycopy(decoded[i], 0, pixels, j * per, per);
       labels[j] = classes.get(labelOf(root, files.get(i)));
+      if (transparent[i]) withAlpha++;
     }
-    return new Dataset(root.getFileName().toString(), pixels, labels, kept.size(), size, size, c, classNames, skipped);
+    return new Dataset(root.getFileName().toString(), pixels, labels, kept.size(), size, size, c, classNames, skipped,
+        withAlpha);
   }
 
   /** How many bad files one error lists by name. */
@@ -201,8 +208,14 @@ public final class ImageFolder {
     return rel.getNameCount() > 1 ? rel.getName(0).toString() : "";
   }
 
-  /** Decodes one file to {@code channels} x {@code size} x {@code size} bytes, or throws naming the file. */
-  public static byte[] readImage(Path file, int channels, int size, String resize) {
+  /** One decoded file: its pixels, and whether it had any pixel that was not fully opaque. */
+  record Decoded(byte[] pixels, boolean transparent) {}
+
+  /**
+   * Decodes one file to {@code channels} x {@code size} x {@code size} bytes, transparency composited onto
+   * {@code background} (RGB, 0-255), or throws naming the file.
+   */
+  static Decoded read(Path file, int channels, int size, String resize, int[] background) {
     String ext = extension(file);
     if (UNSUPPORTED.contains(ext) || !READABLE.contains(ext)) {
       throw new DataException(file, "unsupported image format '." + ext + "' (readable: " + new java.util.TreeSet<>(READABLE) + ")");
@@ -210,9 +223,20 @@ public final class ImageFolder {
     BufferedImage img = decode(file);
     int w = img.getWidth();
     int h = img.getHeight();
-    byte[] rgb = toRgb(img);
+    byte[] rgb = toRgb(img, background);
     byte[] px = channels == 3 ? rgb : Pixels.rgbToGray(rgb);
-    return fit(px, w, h, channels, size, resize, file);
+    return new Decoded(fit(px, w, h, channels, size, resize, file), translucent(img));
+  }
+
+  /** Whether any pixel of the image has alpha below full opacity. */
+  static boolean translucent(BufferedImage img) {
+    if (!img.getColorModel().hasAlpha()) return false;
+    Raster a = img.getAlphaRaster();
+    if (a == null) return false;
+    int max = (1 << a.getSampleModel().getSampleSize(0)) - 1;
+    int[] v = a.getSamples(0, 0, img.getWidth(), img.getHeight(), 0, (int[]) null);
+    for (int x : v) if (x < max) return true;
+    return false;
   }
 
   /**
@@ -235,7 +259,7 @@ public final class ImageFolder {
       throw new DataException(file, "image has " + have + " colour channel" + (have == 1 ? " (grey)" : "s (RGB)")
           + ", expected " + channels);
     }
-    byte[] rgb = toRgb(img);
+    byte[] rgb = toRgb(img, BLACK);
     return channels == 3 ? rgb : Pixels.rgbToGray(rgb);
   }
 
@@ -346,8 +370,13 @@ public final class ImageFolder {
     throw new DataException(file, "corrupt or truncated " + format.getName() + " data: " + first.getMessage());
   }
 
-  /** Interleaved 8-bit RGB; alpha is composited onto black; single-band gray is read as stored (no color management). */
-  static byte[] toRgb(BufferedImage img) {
+  private static final int[] BLACK = {0, 0, 0};
+
+  /**
+   * Interleaved 8-bit RGB; transparency is composited onto {@code background} (straight alpha: {@code c * a + b * (1 -
+   * a)}, rounded); single-band gray is read as stored (no color management).
+   */
+  static byte[] toRgb(BufferedImage img, int[] background) {
     int w = img.getWidth();
     int h = img.getHeight();
     byte[] out = new byte[w * h * 3];
@@ -361,11 +390,10 @@ public final class ImageFolder {
       int[] a = bands == 2 ? r.getSamples(0, 0, w, h, 1, (int[]) null) : null;
       for (int i = 0; i < w * h; i++) {
         double g = v[i] * 255.0 / max;
-        if (a != null) g = g * a[i] / max;
-        byte b = (byte) Math.round(g);
-        out[3 * i] = b;
-        out[3 * i + 1] = b;
-        out[3 * i + 2] = b;
+        for (int k = 0; k < 3; k++) {
+          double o = a == null ? g : (g * a[i] + background[k] * (max - a[i])) / max;
+          out[3 * i + k] = (byte) Math.round(o);
+        }
       }
       return out;
     }
@@ -374,9 +402,9 @@ public final class ImageFolder {
     for (int i = 0; i < w * h; i++) {
       int p = argb[i];
       int a = alpha ? (p >>> 24) : 255;
-      out[3 * i] = (byte) Math.round(((p >> 16) & 0xff) * a / 255.0);
-      out[3 * i + 1] = (byte) Math.round(((p >> 8) & 0xff) * a / 255.0);
-      out[3 * i + 2] = (byte) Math.round((p & 0xff) * a / 255.0);
+      out[3 * i] = (byte) Math.round((((p >> 16) & 0xff) * a + background[0] * (255 - a)) / 255.0);
+      out[3 * i + 1] = (byte) Math.round((((p >> 8) & 0xff) * a + background[1] * (255 - a)) / 255.0);
+      out[3 * i + 2] = (byte) Math.round(((p & 0xff) * a + background[2] * (255 - a)) / 255.0);
     }
     return out;
   }

@@ -59,13 +59,13 @@ public record Splits(Dataset train, Dataset test, String testDescription, List<P
   }
 
   static ExperimentConfig.Data withSplit(ExperimentConfig.Data d, String split) {
-    return new ExperimentConfig.Data(d.kind(), d.path(), split, d.imageSize(), d.channels(), d.resize(),
+    return new ExperimentConfig.Data(d.kind(), d.path(), split, d.imageSize(), d.channels(), d.resize(), d.background(),
         d.normalization(), d.mean(), d.std(), d.randomFlip(), d.skipBadFiles(), split.equals("test") ? 0 : d.limit(),
         d.prefetch(), d.synthetic());
   }
 
   static ExperimentConfig.Data withLimit(ExperimentConfig.Data d, int limit) {
-    return new ExperimentConfig.Data(d.kind(), d.path(), d.split(), d.imageSize(), d.channels(), d.resize(),
+    return new ExperimentConfig.Data(d.kind(), d.path(), d.split(), d.imageSize(), d.channels(), d.resize(), d.background(),
         d.normalization(), d.mean(), d.std(), d.randomFlip(), d.skipBadFiles(), limit, d.prefetch(), d.synthetic());
   }
 }

@@ -106,6 +106,13 @@ public final class Trainer {
     }
   }
 
+  /** {@code data.background} as the config spells it. */
+  static String backgroundName(List<Integer> rgb) {
+    if (rgb.equals(List.of(0, 0, 0))) return "black";
+    if (rgb.equals(List.of(255, 255, 255))) return "white";
+    return rgb.toString();
+  }
+
   public Outcome run() {
     Path runDir = cfg.runDir();
     Checkpoints checkpoints = new Checkpoints(runDir.resolve("checkpoints"), cfg.train().keepCheckpoints());
@@ -143,11 +150,13 @@ public final class Trainer {
     }
 
     Dataset data = Datasets.load(cfg.data(), cfg.run().seed());
-    progress.message(String.format("data: %s, %d training images %dx%dx%d, %d class%s%s%s", data.name(), data.size(),
+    progress.message(String.format("data: %s, %d training images %dx%dx%d, %d class%s%s%s%s", data.name(), data.size(),
         data.height(), data.width(), data.channels(), data.classNames().size(),
         data.classNames().size() == 1 ? "" : "es",
         cfg.data().kind().equals("image_folder") ? " (the folder's held-out tenth is not read)" : "",
-        data.skipped() > 0 ? " (" + data.skipped() + " unreadable files skipped)" : ""));
+        data.skipped() > 0 ? " (" + data.skipped() + " unreadable files skipped)" : "",
+        data.transparent() > 0 ? "; " + data.transparent() + " had transparency, composited onto "
+            + backgroundName(cfg.data().background()) + " (data.background)" : ""));
     if (data.size() < cfg.train().batchSize()) {
       progress.message("note: the dataset has fewer images (" + data.size() + ") than train.batch_size; "
           + "batches repeat images across epochs");
