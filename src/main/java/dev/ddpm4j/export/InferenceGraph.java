@@ -259,7 +259,7 @@ public final class InferenceGraph {
   }
 
   /** Pixels: the exact inverse of the training normalization, rounded and clipped to [0, 255]. */
-  private static Operand<TFloat32> toPixels(Ops tf, Operand<TFloat32> x, float[] scale, float[] shift) {
+  static Operand<TFloat32> toPixels(Ops tf, Operand<TFloat32> x, float[] scale, float[] shift) {
     Operand<TFloat32> px = tf.math.round(tf.math.div(tf.math.sub(x, tf.constant(shift)), tf.constant(scale)));
     return tf.math.minimum(tf.math.maximum(px, tf.constant(0f)), tf.constant(255f));
   }
