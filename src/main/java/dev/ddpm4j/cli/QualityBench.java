@@ -53,7 +53,7 @@ final class QualityBench {
         j.put("mode", "quality");
         j.put("model", model.toString());
         j.put("sampler", spec.sampler());
-        j.put("precision", s.precision());
+        j.put("sampling_precision", s.precision()); // "precision" is PRDC's
         j.put("network_calls", spec.isFullAncestral() ? s.metadata().timesteps() : spec.steps());
         j.put("spacing", spec.spacing() == null ? "all" : spec.spacing());
         if (spec.eta() != 0) j.put("eta", spec.eta());

@@ -87,6 +87,9 @@ class EvalQualityTest {
     for (String k : List.of("fid", "floor_fid", "kid", "precision", "recall", "seconds_per_1000_images")) {
       assertTrue(first.has(k), k + " in " + first);
     }
+    // PRDC's precision is a fraction; the arithmetic the images were sampled in has a key of its own
+    assertTrue(first.get("precision").isNumber(), first.toString());
+    assertTrue(List.of("fp32", "bf16").contains(first.get("sampling_precision").asText()), first.toString());
   }
 
   static int sum(JsonNode arr) {
