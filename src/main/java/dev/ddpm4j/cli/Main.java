@@ -36,6 +36,8 @@ public final class Main implements Runnable {
   public static void main(String[] args) {
     // before anything loads TensorFlow: the same oneDNN configuration on every x86 CPU, under mvn exec:java too
     dev.ddpm4j.platform.Platform.enableOneDnn();
+    // and none of the INFO lines TensorFlow's native abseil prints whatever TF_CPP_MIN_LOG_LEVEL says
+    dev.ddpm4j.platform.NativeLogFilter.install();
     int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
     System.exit(code);
   }

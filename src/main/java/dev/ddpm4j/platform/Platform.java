@@ -72,7 +72,7 @@ public final class Platform {
     return done.toString();
   }
 
-  static boolean isLinux() {
+  public static boolean isLinux() {
     return System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux");
   }
 
