@@ -3,6 +3,7 @@ package dev.ddpm4j.cli;
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.model.ModelInfo;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -35,6 +36,14 @@ final class InfoCommand implements Callable<Integer> {
         Boolean.TRUE.equals(env.get("onednn_active")) ? "in use" : "not in use", env.get("tf_enable_onednn_opts"),
         Boolean.TRUE.equals(env.get("amx")) ? "yes" : "no", Boolean.TRUE.equals(env.get("native_bf16")) ? "yes" : "no");
     out.printf("precision: %s (train.precision %s)%n", env.get("precision"), env.get("precision_setting"));
+    List<org.tensorflow.LocalDevices.Device> devices = org.tensorflow.LocalDevices.list();
+    out.printf("TensorFlow devices: %s%n", devices.stream().map(d -> d.name().replaceFirst(".*/device:", "") + " ("
+        + d.type() + (d.type().equals("CPU") ? "" : String.format(", %.1f GiB", d.memoryBytes() / 1073741824.0)) + ")")
+        .collect(java.util.stream.Collectors.joining(", ")));
+    if (devices.stream().noneMatch(d -> d.type().equals("GPU"))) {
+      out.println("GPU: none seen by TensorFlow (the GPU build is mvn -Pgpu, with CUDA 12.5 and cuDNN 9.3; see README "
+          + "\"GPU\")");
+    }
     out.flush();
     return 0;
   }

@@ -130,6 +130,10 @@ class CliTest {
     assertTrue(o.out().contains("parameters per level:"), o.out());
     assertTrue(o.out().matches("(?s).*total\\s+176,849.*"), o.out());
     assertTrue(o.out().contains("forward FLOPs per image"), o.out());
+    // the devices TensorFlow sees: this CPU always, and on a machine without a GPU, a line that says so
+    assertTrue(o.out().matches("(?s).*TensorFlow devices: CPU:0 \\(CPU\\).*"), o.out());
+    var gpus = org.tensorflow.LocalDevices.list().stream().filter(d -> d.type().equals("GPU")).count();
+    assertEquals(gpus == 0, o.out().contains("GPU: none seen by TensorFlow"), o.out());
   }
 
   @Test
