@@ -84,7 +84,14 @@ public final class QualityEvaluator {
       if (classes != null) {
         j.put(prefix + "class_entropy_bits", classes.entropyBits());
         j.put(prefix + "confident_share", classes.confidentShare());
-        if (!Double.isNaN(classes.requestedShare())) j.put(prefix + "requested_class_share", classes.requestedShare());
+        if (!Double.isNaN(classes.requestedShare())) {
+          j.put(prefix + "requested_class_share", classes.requestedShare());
+          var by = j.putArray(prefix + "requested_class_share_by_class");
+          for (double v : classes.requestedShareByClass()) {
+            if (Double.isNaN(v)) by.addNull();
+            else by.add(v);
+          }
+        }
         var h = j.putArray(prefix + "class_histogram");
         for (int c : classes.histogram()) h.add(c);
       }

@@ -4,9 +4,12 @@ package dev.ddpm4j.metrics;
  * What a classifier says about a set of images, from its logits: the histogram of predicted classes, the entropy of
  * that histogram in bits (log2 K when every class is equally common, 0 when all images are one class), and the share
  * of confident predictions (largest softmax probability at least {@link #CONFIDENT}); for images drawn for requested
- * classes, the share predicted as their requested class (NaN when no class was requested).
+ * classes, the share predicted as their requested class (NaN when no class was requested), overall and per requested
+ * class ({@code requestedShareByClass[c]}: of the images drawn for class c, the share predicted as c; NaN for a class
+ * nobody asked for).
  */
-public record ClassStats(int[] histogram, double entropyBits, double confidentShare, double requestedShare, int n) {
+public record ClassStats(int[] histogram, double entropyBits, double confidentShare, double requestedShare,
+    double[] requestedShareByClass, int n) {
   public static final double CONFIDENT = 0.9;
 
   public static ClassStats of(float[] logits, int n, int classes) {
@@ -20,13 +23,19 @@ public record ClassStats(int[] histogram, double entropyBits, double confidentSh
     int confident = 0;
     int asked = 0;
     int hit = 0;
+    int[] askedBy = new int[classes];
+    int[] hitBy = new int[classes];
     for (int i = 0; i < n; i++) {
       int best = argmax(logits, i, classes);
       hist[best]++;
       if (softmax(logits, i, classes)[best] >= CONFIDENT) confident++;
       if (requested != null && requested[i] >= 0) {
         asked++;
-        if (requested[i] == best) hit++;
+        askedBy[requested[i]]++;
+        if (requested[i] == best) {
+          hit++;
+          hitBy[requested[i]]++;
+        }
       }
     }
     double h = 0;
@@ -35,7 +44,9 @@ public record ClassStats(int[] histogram, double entropyBits, double confidentSh
       double p = (double) c / n;
       h -= p * Math.log(p) / Math.log(2);
     }
-    return new ClassStats(hist, h, (double) confident / n, asked > 0 ? (double) hit / asked : Double.NaN, n);
+    double[] by = new double[classes];
+    for (int c = 0; c < classes; c++) by[c] = askedBy[c] > 0 ? (double) hitBy[c] / askedBy[c] : Double.NaN;
+    return new ClassStats(hist, h, (double) confident / n, asked > 0 ? (double) hit / asked : Double.NaN, by, n);
   }
 
   public static int argmax(float[] logits, int row, int classes) {

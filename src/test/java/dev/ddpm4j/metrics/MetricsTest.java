@@ -217,5 +217,11 @@ class MetricsTest {
     assertArrayEquals(new int[] {1, 2, 1}, s.histogram());
     assertEquals(1.5, s.entropyBits(), 1e-12); // -(1/4 log 1/4 + 1/2 log 1/2 + 1/4 log 1/4)
     assertEquals(0.75, s.confidentShare(), 1e-12);
+    // drawn for classes 0, 1, 1, 1: predicted 0, 1, 1, 2 -> 3 of 4 overall; class 0 1/1, class 1 2/3, class 2 none
+    ClassStats r = ClassStats.of(logits, 4, 3, new int[] {0, 1, 1, 1});
+    assertEquals(0.75, r.requestedShare(), 1e-12);
+    assertEquals(1.0, r.requestedShareByClass()[0], 1e-12);
+    assertEquals(2.0 / 3, r.requestedShareByClass()[1], 1e-12);
+    assertTrue(Double.isNaN(r.requestedShareByClass()[2]));
   }
 }
