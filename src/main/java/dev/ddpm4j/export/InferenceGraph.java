@@ -246,20 +246,19 @@ public final class InferenceGraph {
           norm.highs(), size, size, ch);
       Operand<TFloat32> samples = tf.withName(p + "_samples").identity(loop.sample(tf.withSubScope(p), p + "_loop",
           new SamplerLoop.Inputs(seed, first, n, ts, eta, condition), weights));
-      float[] scale = new float[ch];
-      float[] shift = new float[ch];
-      for (int c = 0; c < ch; c++) {
-        scale[c] = (float) (double) norm.scale().get(c);
-        shift[c] = (float) (double) norm.shift().get(c);
-      }
-      Operand<TUint8> images = tf.withName(p + "_images").dtypes.cast(toPixels(tf, samples, scale, shift),
-          TUint8.class);
+      Operand<TUint8> images = tf.withName(p + "_images").dtypes.cast(toPixels(tf, samples, norm), TUint8.class);
       return new Outputs(samples, images);
     }
   }
 
   /** Pixels: the exact inverse of the training normalization, rounded and clipped to [0, 255]. */
-  static Operand<TFloat32> toPixels(Ops tf, Operand<TFloat32> x, float[] scale, float[] shift) {
+  static Operand<TFloat32> toPixels(Ops tf, Operand<TFloat32> x, Normalizer norm) {
+    float[] scale = new float[norm.channels()];
+    float[] shift = new float[norm.channels()];
+    for (int c = 0; c < scale.length; c++) {
+      scale[c] = (float) (double) norm.scale().get(c);
+      shift[c] = (float) (double) norm.shift().get(c);
+    }
     Operand<TFloat32> px = tf.math.round(tf.math.div(tf.math.sub(x, tf.constant(shift)), tf.constant(scale)));
     return tf.math.minimum(tf.math.maximum(px, tf.constant(0f)), tf.constant(255f));
   }
