@@ -26,6 +26,8 @@ public final class NativeLogFilter {
    */
   static final Pattern ABSL_INFO = Pattern.compile("I\\d{4} [\\d:.]+ +\\d+ [^ \\]]+:\\d+\\] .*");
   static final String ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR";
+  /** A start of line that may still grow into {@link #ABSL_INFO}: I and up to 4 digits, or I, 4 digits, a space, more. */
+  private static final Pattern ABSL_INFO_START = Pattern.compile("I(\\d{0,4}|\\d{4} .*)");
 
   private static Thread reader;
 
@@ -52,9 +54,7 @@ public final class NativeLogFilter {
 
   /** Whether a partial line may still become one {@link #dropped} would drop (so it has to wait for its end). */
   static boolean mayBeDropped(String partial) {
-    if (ABSL_PREAMBLE.startsWith(partial)) return true;
-    // the INFO prefix up to the file name: I, 4 digits, space, time, spaces, thread id, space
-    return partial.isEmpty() || Pattern.compile("I(\\d{0,4}|\\d{4} [\\d:. ]*[^\\n\\r]*)").matcher(partial).matches();
+    return ABSL_PREAMBLE.startsWith(partial) || ABSL_INFO_START.matcher(partial).matches();
   }
 
   /**
