@@ -162,22 +162,20 @@ final class Binder {
   }
 
   /**
-   * A colour: {@code black}, {@code white}, or an RGB triple {@code [r, g, b]} of integers in [0, 255]; returned as
-   * the three values.
+   * A colour: one of {@code named} (black, white), or an RGB triple {@code [r, g, b]} of integers in [0, 255];
+   * returned as the three values.
    */
-  List<Integer> rgb(String path, List<Integer> def) {
+  List<Integer> rgb(String path, List<Integer> def, Map<String, List<Integer>> named) {
     JsonNode n = get(path);
     if (n == null) return def;
-    String rule = "must be black, white or an RGB triple [r, g, b] of integers in [0, 255]";
+    List<String> names = named.keySet().stream().sorted().toList();
+    String rule = "must be " + String.join(", ", names) + " or an RGB triple [r, g, b] of integers in [0, 255]";
     if (n.isTextual()) {
-      switch (n.textValue()) {
-        case "black": return List.of(0, 0, 0);
-        case "white": return List.of(255, 255, 255);
-        default:
-          String hint = suggest(n.textValue(), List.of("black", "white"));
-          problem(path, n.textValue(), rule + (hint != null ? " (did you mean '" + hint + "'?)" : ""));
-          return def;
-      }
+      List<Integer> v = named.get(n.textValue());
+      if (v != null) return v;
+      String hint = suggest(n.textValue(), names);
+      problem(path, n.textValue(), rule + (hint != null ? " (did you mean '" + hint + "'?)" : ""));
+      return def;
     }
     if (!n.isArray() || n.size() != 3) {
       problem(path, n, rule);

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A fully resolved, validated experiment: what to train on, which U-Net, which diffusion, how to train, sample, export
@@ -27,7 +28,14 @@ public record ExperimentConfig(
   public record Data(
       String kind, String path, String split, int imageSize, int channels, String resize, List<Integer> background,
       String normalization, List<Double> mean, List<Double> std, boolean randomFlip,
-      boolean skipBadFiles, int limit, int prefetch, Synthetic synthetic) {}
+      boolean skipBadFiles, int limit, int prefetch, Synthetic synthetic) {
+
+    /** {@code data.background} as a config spells it: its name in {@link #NAMED_COLOURS}, or the triple. */
+    public String backgroundName() {
+      return NAMED_COLOURS.entrySet().stream().filter(e -> e.getValue().equals(background)).map(Map.Entry::getKey)
+          .findFirst().orElse(background.toString());
+    }
+  }
 
   /** The synthetic dataset ({@code data.kind: synthetic}). */
   public record Synthetic(String pattern, int numImages) {}
@@ -99,6 +107,9 @@ public record ExperimentConfig(
    */
   public static final List<String> SPLITS = List.of("train", "test", "all");
   public static final List<String> RESIZE_MODES = List.of("pad", "resize", "crop");
+  /** The colours {@code data.background} takes by name; any other is an RGB triple. */
+  public static final Map<String, List<Integer>> NAMED_COLOURS = Map.of("black", List.of(0, 0, 0), "white",
+      List.of(255, 255, 255));
   public static final List<String> NORMALIZATIONS = List.of("minus_one_one", "mean_std");
   public static final List<String> SYNTHETIC_PATTERNS = List.of("shapes", "gradients", "rings");
   public static final List<String> UPSAMPLE_MODES = List.of("nearest_conv", "transposed_conv");
@@ -187,7 +198,7 @@ public record ExperimentConfig(
         b.integer("data.image_size", 32, v -> v >= 4 && v <= 1024, "must be in [4, 1024]"),
         b.integer("data.channels", 1, v -> v == 1 || v == 3, "must be 1 (grayscale) or 3 (RGB)"),
         b.choice("data.resize", "pad", RESIZE_MODES),
-        b.rgb("data.background", List.of(0, 0, 0)),
+        b.rgb("data.background", NAMED_COLOURS.get("black"), NAMED_COLOURS),
         b.choice("data.normalization", "minus_one_one", NORMALIZATIONS),
         b.doubleList("data.mean", List.of(0.5), v -> v >= 0 && v <= 1, "entries must be in [0, 1]"),
         b.doubleList("data.std", List.of(0.5), v -> v > 0, "entries must be > 0"),

@@ -106,13 +106,6 @@ public final class Trainer {
     }
   }
 
-  /** {@code data.background} as the config spells it. */
-  static String backgroundName(List<Integer> rgb) {
-    if (rgb.equals(List.of(0, 0, 0))) return "black";
-    if (rgb.equals(List.of(255, 255, 255))) return "white";
-    return rgb.toString();
-  }
-
   public Outcome run() {
     Path runDir = cfg.runDir();
     Checkpoints checkpoints = new Checkpoints(runDir.resolve("checkpoints"), cfg.train().keepCheckpoints());
@@ -156,7 +149,7 @@ public final class Trainer {
         cfg.data().kind().equals("image_folder") ? " (the folder's held-out tenth is not read)" : "",
         data.skipped() > 0 ? " (" + data.skipped() + " unreadable files skipped)" : "",
         data.transparent() > 0 ? "; " + data.transparent() + " had transparency, composited onto "
-            + backgroundName(cfg.data().background()) + " (data.background)" : ""));
+            + cfg.data().backgroundName() + " (data.background)" : ""));
     if (data.size() < cfg.train().batchSize()) {
       progress.message("note: the dataset has fewer images (" + data.size() + ") than train.batch_size; "
           + "batches repeat images across epochs");

@@ -90,6 +90,13 @@ class BackgroundTest {
         .contains("did you mean 'white'"));
   }
 
+  @Test
+  void theBackgroundIsNamedAsAConfigWouldSpellIt() {
+    assertEquals("black", cfg().backgroundName());
+    assertEquals("white", cfg("data.background=[255, 255, 255]").backgroundName());
+    assertEquals("[10, 20, 30]", cfg("data.background=[10, 20, 30]").backgroundName());
+  }
+
   static void assertArrayEquals(int[] want, int[] got) {
     org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, java.util.Arrays.toString(got));
   }
