@@ -223,20 +223,9 @@ public final class ImageFolder {
     BufferedImage img = decode(file);
     int w = img.getWidth();
     int h = img.getHeight();
-    byte[] rgb = toRgb(img, background);
-    byte[] px = channels == 3 ? rgb : Pixels.rgbToGray(rgb);
-    return new Decoded(fit(px, w, h, channels, size, resize, file), translucent(img));
-  }
-
-  /** Whether any pixel of the image has alpha below full opacity. */
-  static boolean translucent(BufferedImage img) {
-    if (!img.getColorModel().hasAlpha()) return false;
-    Raster a = img.getAlphaRaster();
-    if (a == null) return false;
-    int max = (1 << a.getSampleModel().getSampleSize(0)) - 1;
-    int[] v = a.getSamples(0, 0, img.getWidth(), img.getHeight(), 0, (int[]) null);
-    for (int x : v) if (x < max) return true;
-    return false;
+    Decoded rgb = toRgb(img, background);
+    byte[] px = channels == 3 ? rgb.pixels() : Pixels.rgbToGray(rgb.pixels());
+    return new Decoded(fit(px, w, h, channels, size, resize, file), rgb.transparent());
   }
 
   /**
@@ -259,7 +248,7 @@ public final class ImageFolder {
       throw new DataException(file, "image has " + have + " colour channel" + (have == 1 ? " (grey)" : "s (RGB)")
           + ", expected " + channels);
     }
-    byte[] rgb = toRgb(img, BLACK);
+    byte[] rgb = toRgb(img, BLACK).pixels();
     return channels == 3 ? rgb : Pixels.rgbToGray(rgb);
   }
 
@@ -373,10 +362,10 @@ public final class ImageFolder {
   private static final int[] BLACK = {0, 0, 0};
 
   /**
-   * Interleaved 8-bit RGB; transparency is composited onto {@code background} (straight alpha: {@code c * a + b * (1 -
-   * a)}, rounded); single-band gray is read as stored (no color management).
+   * Interleaved 8-bit RGB, and whether any pixel was not fully opaque; transparency is composited onto {@code
+   * background} ({@link #over}); single-band gray is read as stored (no color management).
    */
-  static byte[] toRgb(BufferedImage img, int[] background) {
+  static Decoded toRgb(BufferedImage img, int[] background) {
     int w = img.getWidth();
     int h = img.getHeight();
     byte[] out = new byte[w * h * 3];
@@ -388,25 +377,29 @@ public final class ImageFolder {
       int max = (1 << bits) - 1;
       int[] v = r.getSamples(0, 0, w, h, 0, (int[]) null);
       int[] a = bands == 2 ? r.getSamples(0, 0, w, h, 1, (int[]) null) : null;
+      boolean transparent = false;
       for (int i = 0; i < w * h; i++) {
         double g = v[i] * 255.0 / max;
-        for (int k = 0; k < 3; k++) {
-          double o = a == null ? g : (g * a[i] + background[k] * (max - a[i])) / max;
-          out[3 * i + k] = (byte) Math.round(o);
-        }
+        if (a != null && a[i] < max) transparent = true;
+        for (int k = 0; k < 3; k++) out[3 * i + k] = (byte) (a == null ? Math.round(g) : over(g, a[i], max, background[k]));
       }
-      return out;
+      return new Decoded(out, transparent);
     }
     int[] argb = img.getRGB(0, 0, w, h, null, 0, w);
     boolean alpha = img.getColorModel().hasAlpha();
+    boolean transparent = false;
     for (int i = 0; i < w * h; i++) {
       int p = argb[i];
       int a = alpha ? (p >>> 24) : 255;
-      out[3 * i] = (byte) Math.round((((p >> 16) & 0xff) * a + background[0] * (255 - a)) / 255.0);
-      out[3 * i + 1] = (byte) Math.round((((p >> 8) & 0xff) * a + background[1] * (255 - a)) / 255.0);
-      out[3 * i + 2] = (byte) Math.round(((p & 0xff) * a + background[2] * (255 - a)) / 255.0);
+      if (a < 255) transparent = true;
+      for (int k = 0; k < 3; k++) out[3 * i + k] = (byte) over((p >> (16 - 8 * k)) & 0xff, a, 255, background[k]);
     }
-    return out;
+    return new Decoded(out, transparent);
+  }
+
+  /** A value {@code c} (0-255) at alpha {@code a} of {@code max} over {@code background}: c a + b (1 - a), rounded. */
+  private static long over(double c, int a, int max, int background) {
+    return Math.round((c * a + background * (max - a)) / max);
   }
 
   /** javax.imageio reading that reports truncation (ImageIO's JPEG reader only warns about it). */

@@ -91,6 +91,23 @@ class BackgroundTest {
   }
 
   @Test
+  void aPalettePngWithATransparentEntryIsCountedAndComposited() throws Exception {
+    // index 0 fully transparent, index 1 opaque red: the emoji set has two such files (the moons)
+    java.awt.image.IndexColorModel palette = new java.awt.image.IndexColorModel(8, 2, new byte[] {0, (byte) 255},
+        new byte[] {0, 0}, new byte[] {0, 0}, new byte[] {0, (byte) 255});
+    BufferedImage img = new BufferedImage(4, 4, BufferedImage.TYPE_BYTE_INDEXED, palette);
+    img.getRaster().setSample(1, 0, 0, 1);
+    Path dir = tmp.resolve("palette");
+    Files.createDirectories(dir.resolve("a"));
+    ImageIO.write(img, "png", dir.resolve("a/p.png").toFile());
+    ImageIO.write(new BufferedImage(4, 4, BufferedImage.TYPE_INT_RGB), "png", dir.resolve("a/q.png").toFile());
+    root = dir;
+    Dataset d = ImageFolder.load(cfg("data.background=white"));
+    assertEquals(1, d.transparent());
+    assertArrayEquals(new int[] {255, 255, 255, 255, 0, 0}, firstPixels(d));
+  }
+
+  @Test
   void theBackgroundIsNamedAsAConfigWouldSpellIt() {
     assertEquals("black", cfg().backgroundName());
     assertEquals("white", cfg("data.background=[255, 255, 255]").backgroundName());
