@@ -143,6 +143,34 @@ class MetricsTest {
     assertEquals(500, diff.subsetSize());
   }
 
+  @Test
+  void kidOverSubsetsIsTheMeanAndSpreadOfEachSubsetScoredFromScratch() {
+    Features x = gaussian(60, new double[4], identity(4, 1.0), 21);
+    Features y = gaussian(200, new double[] {0.3, 0, 0, 0}, identity(4, 1.0), 22);
+    for (int size : new int[] {60, 30}) { // x whole (its term computed once), then neither set whole
+      SplittableRandom r = new SplittableRandom(11);
+      double[] v = new double[7];
+      for (int s = 0; s < v.length; s++) {
+        v[s] = Kid.mmd2Unbiased(x.select(Kid.subset(r, x.n(), size)), y.select(Kid.subset(r, y.n(), size)));
+      }
+      double mean = java.util.Arrays.stream(v).average().orElseThrow();
+      double var = java.util.Arrays.stream(v).map(a -> (a - mean) * (a - mean)).sum() / (v.length - 1);
+      Kid.Result got = Kid.compute(x, y, v.length, size, 11);
+      assertEquals(mean, got.mean(), 1e-12 * Math.abs(mean), "subset size " + size);
+      assertEquals(Math.sqrt(var), got.std(), 1e-9 * Math.sqrt(var), "subset size " + size);
+      assertTrue(got.std() > 0, "subsets differ: " + got);
+      assertEquals(7, got.subsets());
+      assertEquals(size, got.subsetSize());
+    }
+    // both sets whole: every subset is both sets reordered, so one value, no spread, and it says so
+    Features z = gaussian(60, new double[] {0.3, 0, 0, 0}, identity(4, 1.0), 23);
+    Kid.Result whole = Kid.compute(x, z, 100, 1000, 5);
+    assertEquals(Kid.mmd2Unbiased(x, z), whole.mean(), 0);
+    assertEquals(0, whole.std(), 0);
+    assertEquals(1, whole.subsets());
+    assertEquals(60, whole.subsetSize());
+  }
+
   static double k(Features a, int i, Features b, int j) {
     double dot = 0;
     for (int c = 0; c < a.d(); c++) dot += a.values()[i * a.d() + c] * (double) b.values()[j * b.d() + c];
