@@ -46,15 +46,13 @@ public final class Kid {
       xs[s] = subset(rng, x.n(), m);
       ys[s] = subset(rng, y.n(), m);
     }
-    double pairs = (double) m * (m - 1);
-    double kxxWhole = xWhole ? kernelSum(x, x, true) / pairs : Double.NaN;
-    double kyyWhole = yWhole ? kernelSum(y, y, true) / pairs : Double.NaN;
+    double kxxWhole = xWhole ? kernelSum(x, x, true) : Double.NaN;
+    double kyyWhole = yWhole ? kernelSum(y, y, true) : Double.NaN;
     double[] values = IntStream.range(0, subsets).parallel().mapToDouble(s -> {
       Features a = xWhole ? x : x.select(xs[s]);
       Features b = yWhole ? y : y.select(ys[s]);
-      double kxx = xWhole ? kxxWhole : kernelSum(a, a, true) / pairs;
-      double kyy = yWhole ? kyyWhole : kernelSum(b, b, true) / pairs;
-      return kxx + kyy - 2 * kernelSum(a, b, false) / ((double) m * m);
+      return mmd2(xWhole ? kxxWhole : kernelSum(a, a, true), yWhole ? kyyWhole : kernelSum(b, b, true),
+          kernelSum(a, b, false), m);
     }).toArray();
     double mean = 0;
     for (double v : values) mean += v;
@@ -69,9 +67,11 @@ public final class Kid {
   public static double mmd2Unbiased(Features x, Features y) {
     int m = x.n();
     if (y.n() != m) throw new IllegalArgumentException("sets must have the same size");
-    double kxx = kernelSum(x, x, true);
-    double kyy = kernelSum(y, y, true);
-    double kxy = kernelSum(x, y, false);
+    return mmd2(kernelSum(x, x, true), kernelSum(y, y, true), kernelSum(x, y, false), m);
+  }
+
+  /** MMD^2_u from the three kernel sums of two sets of m rows (the within-set sums without their diagonals). */
+  private static double mmd2(double kxx, double kyy, double kxy, int m) {
     return kxx / ((double) m * (m - 1)) + kyy / ((double) m * (m - 1)) - 2 * kxy / ((double) m * m);
   }
 
