@@ -299,9 +299,12 @@ public final class TrainingGraph {
           u = o.slice(all, begin, size);
         }
         Operand<TBool> keep = o.math.greaterEqual(u, o.constant((float) rate));
+        // x times a mask of 1/(1-rate) or 0 (a select of two scalars): one pass over x forward and one backward (dy
+        // times the mask), where select(keep, x / (1-rate), zerosLike(x)) cost four forward and three backward.
         Class<T> type = x.type();
-        Operand<T> scaled = o.math.mul(x, o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type));
-        return o.select(keep, scaled, o.zerosLike(x));
+        Operand<T> mask = o.select(keep, o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type),
+            o.dtypes.cast(o.constant(0.0), type));
+        return o.math.mul(x, mask);
       }
     };
   }
