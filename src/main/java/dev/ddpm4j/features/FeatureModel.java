@@ -143,9 +143,7 @@ public final class FeatureModel implements AutoCloseable {
   static String hash(Path dir) {
     try (Stream<Path> s = Files.walk(dir)) {
       MessageDigest md = MessageDigest.getInstance("SHA-256");
-      for (Path p : s.filter(Files::isRegularFile).filter(p -> !p.startsWith(dir.resolve(RealFeatures.CACHE)))
-          .filter(p -> !p.equals(dir.resolve(Calibration.FILE)))
-          .sorted().toList()) {
+      for (Path p : s.filter(Files::isRegularFile).filter(p -> definesTheNetwork(dir.relativize(p))).sorted().toList()) {
         md.update(dir.relativize(p).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         md.update(Files.readAllBytes(p));
       }
@@ -155,6 +153,17 @@ public final class FeatureModel implements AutoCloseable {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /**
+   * The files a feature network's outputs depend on: the SavedModel ({@code saved_model.pb}, {@code variables/},
+   * {@code assets/}) and ddpm4j's metadata ({@code assets.extra/}). Not its README, its calibration or the cached real
+   * features beside them: editing a note must not make the calibration look as if it was made for another network.
+   */
+  static boolean definesTheNetwork(Path relative) {
+    String first = relative.getName(0).toString();
+    return relative.getNameCount() == 1 ? first.equals("saved_model.pb")
+        : first.equals("variables") || first.equals("assets") || first.equals("assets.extra");
   }
 
   @Override

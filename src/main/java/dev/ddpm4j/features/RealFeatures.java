@@ -84,8 +84,7 @@ public final class RealFeatures {
           + model.imageSize() + "x" + model.channels() + " images; the data is " + data.imageSize() + "x"
           + data.imageSize() + "x" + data.channels());
     }
-    String key = key(model, data, seed, filesOf(data));
-    Path file = model.dir().resolve(CACHE).resolve("real-" + key.substring(0, 24) + ".bin");
+    Path file = model.dir().resolve(CACHE).resolve("real-" + cacheKey(model, data, seed) + ".bin");
     if (Files.isRegularFile(file)) {
       try {
         return read(file);
@@ -139,6 +138,11 @@ public final class RealFeatures {
     };
   }
 
+  /** What the cached features and a calibration are keyed by: {@link #key}'s first 24 hex digits. */
+  static String cacheKey(FeatureModel model, ExperimentConfig.Data data, long seed) {
+    return key(model, data, seed, filesOf(data)).substring(0, 24);
+  }
+
   static String key(FeatureModel model, ExperimentConfig.Data data, long seed, java.util.List<Path> files) {
     try {
       MessageDigest md = MessageDigest.getInstance("SHA-256");
@@ -146,6 +150,8 @@ public final class RealFeatures {
       String settings = String.join("|", data.kind(), String.valueOf(data.imageSize()), String.valueOf(data.channels()),
           data.resize(), String.valueOf(data.limit()), data.synthetic().toString(),
           data.kind().equals("synthetic") ? String.valueOf(seed) : "");
+      // transparency composited onto another background gives other pixels, so other real features
+      if (data.kind().equals("image_folder")) settings += "|background=" + data.background();
       md.update(settings.getBytes(StandardCharsets.UTF_8));
       for (Path f : files) {
         md.update(f.toString().getBytes(StandardCharsets.UTF_8));
