@@ -2,8 +2,8 @@ package dev.ddpm4j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -73,12 +73,12 @@ class DropoutTest {
   void theMaskIsKeyedBySeedLayerAndStepAndEachRowKeepsItsMaskOnAReplica() {
     float[][] a = run(7, 0, 11);
     float[][] again = run(7, 0, 11);
-    assertEquals(java.util.Arrays.toString(a[1]), java.util.Arrays.toString(again[1]));
-    assertNotEquals(java.util.Arrays.toString(a[1]), java.util.Arrays.toString(run(7, 1, 11)[1]), "layer");
-    assertNotEquals(java.util.Arrays.toString(a[1]), java.util.Arrays.toString(run(7, 0, 12)[1]), "step");
-    assertNotEquals(java.util.Arrays.toString(a[1]), java.util.Arrays.toString(run(8, 0, 11)[1]), "seed");
+    assertEquals(Arrays.toString(a[1]), Arrays.toString(again[1]));
+    assertNotEquals(Arrays.toString(a[1]), Arrays.toString(run(7, 1, 11)[1]), "layer");
+    assertNotEquals(Arrays.toString(a[1]), Arrays.toString(run(7, 0, 12)[1]), "step");
+    assertNotEquals(Arrays.toString(a[1]), Arrays.toString(run(8, 0, 11)[1]), "seed");
     int row = H * W * C;
+    assertEquals(3 * row, a[3].length, "a replica's rows [2, 5)");
     for (int i = 0; i < 3 * row; i++) assertEquals(a[1][2 * row + i], a[3][i], 0f, "replica row element " + i);
-    assertTrue(a[3].length == 3 * row);
   }
 }
