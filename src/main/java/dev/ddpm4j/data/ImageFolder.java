@@ -176,14 +176,32 @@ public final class ImageFolder {
     return new DataException(first.file(), m.toString());
   }
 
+  /**
+   * Every regular file under a folder, sorted: symbolic links followed (a class folder may be a link), and hidden
+   * files and folders (a name starting with '.', such as {@code .ipynb_checkpoints} or {@code .git}) left out, so
+   * that they neither become classes nor images. Training, the held-out split, eval and the feature cache all list a
+   * folder with this.
+   */
+  public static List<Path> files(Path root) throws IOException {
+    try (Stream<Path> s = Files.walk(root, java.nio.file.FileVisitOption.FOLLOW_LINKS)) {
+      return s.filter(p -> !hidden(root, p)).filter(Files::isRegularFile).sorted().toList();
+    }
+  }
+
+  private static boolean hidden(Path root, Path p) {
+    for (Path part : root.relativize(p)) {
+      if (part.toString().startsWith(".")) return true;
+    }
+    return false;
+  }
+
   /** Every image file under the root, sorted (the unsupported formats included, to be reported). */
   private static List<Path> list(Path root) {
     List<Path> files;
-    try (Stream<Path> s = Files.walk(root)) {
-      files = s.filter(Files::isRegularFile)
-          .filter(p -> READABLE.contains(extension(p)) || UNSUPPORTED.contains(extension(p)))
-          .sorted().toList();
-    } catch (IOException e) {
+    try {
+      files = files(root).stream()
+          .filter(p -> READABLE.contains(extension(p)) || UNSUPPORTED.contains(extension(p))).toList();
+    } catch (IOException | java.io.UncheckedIOException e) {
       throw new DataException(root, "cannot list folder: " + e.getMessage(), e);
     }
     if (files.isEmpty()) {
@@ -265,11 +283,10 @@ public final class ImageFolder {
   public static Exact readAllExact(Path dir, int channels, int size, Integer limit, boolean skipBad) {
     if (!Files.isDirectory(dir)) throw new DataException(dir, "no such folder (--images)");
     List<Path> files;
-    try (Stream<Path> st = Files.walk(dir)) {
-      files = st.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith("."))
-          .filter(p -> !p.getFileName().toString().equals("grid.png"))
-          .filter(p -> READABLE.contains(extension(p))).sorted().toList();
-    } catch (IOException e) {
+    try {
+      files = files(dir).stream().filter(p -> !p.getFileName().toString().equals("grid.png"))
+          .filter(p -> READABLE.contains(extension(p))).toList();
+    } catch (IOException | java.io.UncheckedIOException e) {
       throw new DataException(dir, "cannot list: " + e.getMessage(), e);
     }
     if (files.isEmpty()) throw new DataException(dir, "no images found (--images)");

@@ -3,11 +3,9 @@ package dev.ddpm4j.data;
 import dev.ddpm4j.config.ExperimentConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * The real images a config's dataset offers for training and for held-out measurement, and the files they come from:
@@ -42,6 +40,19 @@ public record Splits(Dataset train, Dataset test, String testDescription, List<P
     }
   }
 
+  /**
+   * What training read when it was not the training split ({@code data.split: test} or {@code all}): then the held-out
+   * images that eval and the bound score against were trained on, and the scores are not held-out ones. Empty for
+   * {@code data.split: train}.
+   */
+  public static java.util.Optional<String> trainedOnHeldOut(ExperimentConfig.Data cfg) {
+    if (cfg.split().equals("train") || cfg.kind().equals("synthetic")) return java.util.Optional.empty();
+    String what = cfg.split().equals("all") ? "every file of the folder, the held-out tenth included"
+        : cfg.kind().equals("fashion_mnist") ? "the t10k test images" : "only the folder's held-out tenth";
+    return java.util.Optional.of("the model was trained with data.split = " + cfg.split() + " (" + what + "), so the "
+        + "held-out images scored against were trained on: these are not held-out scores");
+  }
+
   /** The four IDX files of a Fashion-MNIST folder. */
   public static List<Path> fashionMnistFiles(Path dir) {
     return List.of(FashionMnist.locate(dir, "train", "images", 3), FashionMnist.locate(dir, "train", "labels", 1),
@@ -50,9 +61,9 @@ public record Splits(Dataset train, Dataset test, String testDescription, List<P
 
   /** Every readable image file under an image folder, sorted. */
   public static List<Path> folderFiles(ExperimentConfig.Data cfg) {
-    try (Stream<Path> s = Files.walk(Path.of(cfg.path()))) {
-      return new ArrayList<>(s.filter(Files::isRegularFile)
-          .filter(p -> ImageFolder.READABLE.contains(ImageFolder.extension(p))).sorted().toList());
+    try {
+      return new ArrayList<>(ImageFolder.files(Path.of(cfg.path())).stream()
+          .filter(p -> ImageFolder.READABLE.contains(ImageFolder.extension(p))).toList());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -186,6 +186,7 @@ public final class QualityEvaluator {
     }
     java.util.List<String> warnings = new java.util.ArrayList<>(Calibration.warnings(model.dir(), real.key(),
         "ddpm4j eval --calibrate --config <the data's config> --features " + model.dir()));
+    real.trainedOnHeldOut().ifPresent(warnings::add);
     if (test.n() < STABLE_HELD_OUT) {
       warnings.add(String.format("only %d held-out real images (%s): FID and KID against so few move a lot between "
           + "draws; read them next to the floor, and compare only runs scored against the same images", test.n(),

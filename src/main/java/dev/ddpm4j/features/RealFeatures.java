@@ -52,6 +52,8 @@ public final class RealFeatures {
   private final String testDescription;
   private final Path cacheFile;
   private final boolean fromCache;
+  /** Set by {@link #of} from the data config, never cached: the same images serve models trained on either split. */
+  private java.util.Optional<String> trainedOnHeldOut = java.util.Optional.empty();
 
   private RealFeatures(Features train, Features test, int[] trainLabels, int[] testLabels, float[] trainLogits,
       float[] testLogits, int classes, GaussianStats testStats, Features trainDetail, Features testDetail,
@@ -87,7 +89,9 @@ public final class RealFeatures {
     Path file = model.dir().resolve(CACHE).resolve("real-" + cacheKey(model, data, seed) + ".bin");
     if (Files.isRegularFile(file)) {
       try {
-        return read(file);
+        RealFeatures cached = read(file);
+        cached.trainedOnHeldOut = Splits.trainedOnHeldOut(data);
+        return cached;
       } catch (IOException | RuntimeException e) {
         log.accept("cached features " + file + " unreadable (" + e.getMessage() + "); recomputing");
       }
@@ -109,6 +113,7 @@ public final class RealFeatures {
     } catch (IOException e) {
       log.accept("could not cache real features in " + file + ": " + e.getMessage());
     }
+    r.trainedOnHeldOut = Splits.trainedOnHeldOut(data);
     return r;
   }
 
@@ -231,6 +236,11 @@ public final class RealFeatures {
   /** Each held-out image's pixel histogram: the histogram distance's reference. */
   public Features testHistogram() {
     return testHistogram;
+  }
+
+  /** {@link Splits#trainedOnHeldOut}: a warning when the model these features score trained on the held-out images. */
+  public java.util.Optional<String> trainedOnHeldOut() {
+    return trainedOnHeldOut;
   }
 
   public String testDescription() {

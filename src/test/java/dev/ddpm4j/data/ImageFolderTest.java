@@ -83,6 +83,26 @@ class ImageFolderTest {
   }
 
   @Test
+  void aLinkedClassFolderIsReadAndHiddenFoldersAreNeitherClassesNorImages() throws IOException {
+    Path elsewhere = tmp.resolve("elsewhere/n05");
+    write(rgb(8, 8, 1, 2, 3), elsewhere.resolve("h.png"), ImageFormats.PNG);
+    Files.createSymbolicLink(root.resolve("n05"), elsewhere);
+    write(rgb(8, 8, 9, 9, 9), root.resolve(".ipynb_checkpoints/x.png"), ImageFormats.PNG);
+    write(rgb(8, 8, 9, 9, 9), root.resolve("n01/images/.hidden.png"), ImageFormats.PNG);
+    Dataset d = ImageFolder.load(cfg());
+    assertEquals(List.of("n01", "n02", "n03", "n04", "n05"), d.classNames());
+    assertEquals(8, d.size());
+    assertEquals(3, d.pixel(7, 0, 0, 2)); // the linked folder's image, last in sorted order
+    List<Path> listed = Splits.folderFiles(cfg());
+    assertEquals(8, listed.size());
+    assertTrue(listed.contains(root.resolve("n05/h.png")), listed.toString());
+    assertEquals(8, ImageFolder.readAllExact(root, 3, 8, null, true).count() + ImageFolder.readAllExact(root, 3, 8,
+        null, true).skipped());
+    var sp = ImageFolder.split(cfg());
+    assertEquals(8, sp.train().size() + sp.heldOut().size());
+  }
+
+  @Test
   void greyPngBytesLoadUnchanged() throws IOException {
     Path dir = tmp.resolve("grey");
     byte[] px = new byte[256];
