@@ -31,8 +31,17 @@ final class TrainCommand implements Callable<Integer> {
    * sample.*, export.*) may change on resume; the rest would continue on weights trained for another model.
    */
   static ExperimentConfig resumed(Path stored, java.util.List<String> overrides) {
-    ExperimentConfig before = ExperimentConfig.load(stored, java.util.List.of());
     ExperimentConfig after = ExperimentConfig.load(stored, overrides);
+    java.util.List<String> changed = meaningChanges(ExperimentConfig.load(stored, java.util.List.of()), after);
+    if (!changed.isEmpty()) {
+      throw new Main.UserError("--resume continues the stored run's weights; these keys would change what they mean: "
+          + changed + " (only train.*, run.*, sample.* and export.* may change; start a new run.name instead)");
+    }
+    return after;
+  }
+
+  /** The data.*, model.* and diffusion.* keys whose values differ: what the trained weights mean. */
+  static java.util.List<String> meaningChanges(ExperimentConfig before, ExperimentConfig after) {
     java.util.List<String> changed = new java.util.ArrayList<>();
     var a = before.toJson();
     var b = after.toJson();
@@ -41,27 +50,67 @@ final class TrainCommand implements Callable<Integer> {
         if (!a.get(section).get(k).equals(b.get(section).get(k))) changed.add(section + "." + k);
       });
     }
+    return changed;
+  }
+
+  /**
+   * The config a run trains with. A new run: the config file plus --set. {@code --resume RUN_DIR}: the run in RUN_DIR
+   * (its stored config.yaml plus --set; it trains and writes there, wherever run.output_dir pointed when it was made).
+   * {@code --resume} alone: the run the config names. With an explicit {@code --config F}, F's train.*, run.*,
+   * sample.* and export.* values apply to the resumed run; a key of F that would change what the weights mean is refused.
+   */
+  ExperimentConfig resolveRun() {
+    if (resume == null) return options.resolve();
+    Path dir;
+    if (!resume.isEmpty()) {
+      dir = Path.of(resume);
+      if (!Files.isRegularFile(dir.resolve("config.yaml"))) {
+        throw new Main.UserError(resume + " is not a run directory (no config.yaml)");
+      }
+    } else {
+      dir = options.resolve().runDir();
+      if (!Files.isRegularFile(dir.resolve("config.yaml"))) return options.resolve(); // "no checkpoint" follows
+    }
+    Path stored = dir.resolve("config.yaml");
+    java.util.List<String> sets = new java.util.ArrayList<>(options.overrides);
+    ExperimentConfig cfg = options.config != null ? resumedWith(stored, options.config, sets) : resumed(stored, sets);
+    Path want = dir.toAbsolutePath().normalize();
+    if (!cfg.runDir().toAbsolutePath().normalize().equals(want)) {
+      if (resume.isEmpty() || sets.stream().anyMatch(o -> o.startsWith("run.name=") || o.startsWith("run.output_dir="))
+          || options.config != null) {
+        throw new Main.UserError("--resume continues the run in " + want + ", but run.output_dir/run.name ("
+            + (options.config != null ? "from " + options.config + " and --set" : "--set") + ") name " + cfg.runDir()
+            + "; a resumed run stays where it is (copy it first to continue it elsewhere)");
+      }
+      // a run moved or copied since it was made: it continues where it is now
+      Path parent = want.getParent();
+      sets.add("run.output_dir=" + parent);
+      sets.add("run.name=" + want.getFileName());
+      cfg = resumed(stored, sets);
+    }
+    return cfg;
+  }
+
+  /**
+   * A run's stored config with the train.*, run.*, sample.* and export.* values of an explicit config file and --set;
+   * a data.*, model.* or diffusion.* key that differs from the stored run is refused by name.
+   */
+  static ExperimentConfig resumedWith(Path stored, Path file, java.util.List<String> overrides) {
+    ExperimentConfig after = ExperimentConfig.load(file, overrides);
+    java.util.List<String> changed = meaningChanges(ExperimentConfig.load(stored, java.util.List.of()), after);
     if (!changed.isEmpty()) {
-      throw new Main.UserError("--resume continues the stored run's weights; these keys would change what they mean: "
-          + changed + " (only train.*, run.*, sample.* and export.* may change; start a new run.name instead)");
+      throw new Main.UserError("--resume continues the stored run's weights, but " + file + " (with --set) differs "
+          + "from the run's " + stored + " in " + changed + ", which would change what they mean (only train.*, run.*, "
+          + "sample.* and export.* may change; start a new run.name instead)");
     }
     return after;
   }
 
   @Override
   public Integer call() {
-    ExperimentConfig cfg;
-    if (resume != null && !resume.isEmpty()) {
-      Path stored = Path.of(resume).resolve("config.yaml");
-      if (!Files.isRegularFile(stored)) throw new Main.UserError(resume + " is not a run directory (no config.yaml)");
-      cfg = resumed(stored, options.overrides);
-    } else {
-      cfg = options.resolve();
-      Path stored = cfg.runDir().resolve("config.yaml");
-      if (resume != null && Files.isRegularFile(stored)) cfg = resumed(stored, options.overrides);
-    }
+    ExperimentConfig cfg = resolveRun();
     try { // before any training: the run would end by replacing a shipped model
-      Exporter.requireNotShipped(Path.of(cfg.export().dir(), cfg.run().name()).toAbsolutePath().normalize(),
+      Exporter.requireReplaceable(Path.of(cfg.export().dir(), cfg.run().name()), cfg.runDir(),
           "run.name (--set run.name=NAME) or export.dir");
     } catch (IllegalArgumentException e) {
       throw new Main.UserError("run.name " + cfg.run().name() + ": " + e.getMessage());

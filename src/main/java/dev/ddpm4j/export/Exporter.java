@@ -60,6 +60,39 @@ public final class Exporter {
   }
 
   /**
+   * Refuses an export target that replacing would lose something by, --force included: a folder that is not an earlier
+   * export (no {@code saved_model.pb}: a run directory, a folder of runs, {@code savedmodels/} itself), a file, or the
+   * run directory or a folder above it. An empty folder, a missing one and an earlier export may be the target.
+   *
+   * @param runDir the run being exported (or trained)
+   * @param chosenBy the keys or options that chose the folder, for the message
+   */
+  public static void requireReplaceable(Path target, Path runDir, String chosenBy) {
+    Path t = target.toAbsolutePath().normalize();
+    Path run = runDir.toAbsolutePath().normalize();
+    requireNotShipped(t, chosenBy);
+    if (run.startsWith(t)) {
+      throw new IllegalArgumentException("the export target " + t + " is the run directory " + run
+          + (run.equals(t) ? "" : "'s parent") + " and replacing it would delete the run; choose another folder by "
+          + chosenBy);
+    }
+    if (!Files.exists(t, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return;
+    if (!Files.isDirectory(t, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      throw new IllegalArgumentException("the export target " + t + " is a file, not a folder; choose another by "
+          + chosenBy);
+    }
+    if (Files.isRegularFile(t.resolve("saved_model.pb"))) return;
+    try (var entries = Files.list(t)) {
+      if (entries.findAny().isEmpty()) return;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read the export target " + t + ": " + e.getMessage(), e);
+    }
+    throw new IllegalArgumentException("the export target " + t + " holds other files and no saved_model.pb, so it is "
+        + "not an earlier export; export replaces only an export, --force included. Choose another folder by "
+        + chosenBy + ", or empty it yourself");
+  }
+
+  /**
    * @param checkpoint {@code latest} or a step number
    * @param out target folder, or null for {@code export.dir/run.name}
    * @param weights {@code ema}, {@code raw}, or null for the run's {@code export.weights}
@@ -90,7 +123,7 @@ public final class Exporter {
     String w = weights != null ? weights : cfg.export().weights();
     if (!w.equals("ema") && !w.equals("raw")) throw new IllegalArgumentException("weights must be ema or raw, got " + w);
     Path target = (out != null ? out : Path.of(cfg.export().dir(), cfg.run().name())).toAbsolutePath().normalize();
-    requireNotShipped(target, "export.dir and run.name (or --out)");
+    requireReplaceable(target, runDir, "export.dir and run.name (or --out)");
     if (Files.exists(target) && !force) {
       throw new IllegalArgumentException(target + " already exists; use --force to replace it");
     }

@@ -70,17 +70,28 @@ public final class Trainer {
         .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
     var j = om.createObjectNode();
     j.put("data", d.kind());
+    j.put("data_split", d.split());
+    dev.ddpm4j.data.Splits.trainedOnHeldOut(d).ifPresent(w -> j.put("warning", w));
     switch (d.kind()) {
       case "fashion_mnist" -> {
-        j.put("training", "the train IDX files (60,000 images)");
-        j.put("held_out", "the t10k IDX files (10,000 images), never trained on");
+        boolean test = d.split().equals("test");
+        j.put("training", test ? "the t10k IDX files (10,000 images; data.split: test)"
+            : "the train IDX files (60,000 images)");
+        j.put("held_out", test ? "the t10k IDX files (10,000 images), trained on"
+            : "the t10k IDX files (10,000 images), never trained on");
       }
       case "image_folder" -> {
         dev.ddpm4j.data.ImageFolder.Split sp = dev.ddpm4j.data.ImageFolder.split(d);
         j.put("rule", "a file is held out when sha256(\"" + dev.ddpm4j.data.ImageFolder.HOLDOUT_SALT
             + "\" + its path under data.path) mod 1000 < " + dev.ddpm4j.data.ImageFolder.HOLDOUT_PER_MILLE);
-        j.put("training_files", sp.train().size());
+        int read = switch (d.split()) {
+          case "all" -> sp.train().size() + sp.heldOut().size();
+          case "test" -> sp.heldOut().size();
+          default -> sp.train().size();
+        };
+        j.put("training_files", read);
         j.put("held_out_files", sp.heldOut().size());
+        j.put("held_out_trained_on", !d.split().equals("train"));
         sp.heldOut().forEach(j.putArray("held_out")::add);
         Path old = runDir.resolve("split.json");
         if (resume && Files.isRegularFile(old)) {
@@ -106,8 +117,27 @@ public final class Trainer {
     }
   }
 
+  /** What of the data training reads, when it is not all of it or not the usual part. */
+  private static String readNote(ExperimentConfig.Data d) {
+    if (d.kind().equals("image_folder")) {
+      return switch (d.split()) {
+        case "all" -> " (data.split all: every file, the held-out tenth included)";
+        case "test" -> " (data.split test: only the folder's held-out tenth)";
+        default -> " (the folder's held-out tenth is not read)";
+      };
+    }
+    return d.kind().equals("fashion_mnist") && d.split().equals("test") ? " (data.split test: the t10k images)" : "";
+  }
+
   public Outcome run() {
     Path runDir = cfg.runDir();
+    boolean created = !Files.exists(runDir);
+    try (RunLock lock = RunLock.acquire(runDir)) {
+      return run(runDir, created);
+    }
+  }
+
+  private Outcome run(Path runDir, boolean created) {
     Checkpoints checkpoints = new Checkpoints(runDir.resolve("checkpoints"), cfg.train().keepCheckpoints());
     var latest = checkpoints.latest();
     if (latest.isPresent() && !resume) {
@@ -117,7 +147,6 @@ public final class Trainer {
     if (resume && latest.isEmpty()) {
       throw new IllegalStateException("no checkpoint to resume in " + runDir.resolve("checkpoints"));
     }
-    boolean created = !Files.exists(runDir);
     try {
       return run(runDir, checkpoints, latest);
     } catch (RuntimeException e) {
@@ -135,18 +164,36 @@ public final class Trainer {
   }
 
   private Outcome run(Path runDir, Checkpoints checkpoints, java.util.Optional<Checkpoints.Checkpoint> latest) {
+    if (!resume) {
+      // a fresh run in the folder of one that never reached a checkpoint (killed before it): its logs go, so that
+      // the new curve and grid scores are not appended to the old ones
+      for (Path log : List.of(runDir.resolve("metrics.jsonl"), runDir.resolve("samples").resolve("quality.jsonl"))) {
+        if (Files.isRegularFile(log)) {
+          progress.message("note: " + log + " is from an earlier run of this name that never reached a checkpoint; "
+              + "replaced");
+          truncateMetrics(log, -1);
+        }
+      }
+    }
+    Dataset data = Datasets.load(cfg.data(), cfg.run().seed());
+    if (resume && latest.isPresent() && latest.get().state().position().cursor() >= data.size()) {
+      // checked before the run's records are rewritten: they still describe the data the run was trained on
+      throw new IllegalStateException("checkpoint " + latest.get().dir() + " stopped at image "
+          + latest.get().state().position().cursor() + " of its epoch, but the data (" + data.name()
+          + (cfg.data().kind().equals("image_folder") ? ", data.path " + cfg.data().path() : "") + ") now has "
+          + data.size() + " training images: files were removed since the run started; restore them, or start a new "
+          + "run.name");
+    }
     try {
       Files.createDirectories(runDir.resolve("samples"));
       Files.writeString(runDir.resolve("config.yaml"), cfg.toYaml());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write run directory " + runDir + ": " + e.getMessage(), e);
     }
-
-    Dataset data = Datasets.load(cfg.data(), cfg.run().seed());
     progress.message(String.format("data: %s, %d training images %dx%dx%d, %d class%s%s%s%s", data.name(), data.size(),
         data.height(), data.width(), data.channels(), data.classNames().size(),
         data.classNames().size() == 1 ? "" : "es",
-        cfg.data().kind().equals("image_folder") ? " (the folder's held-out tenth is not read)" : "",
+        readNote(cfg.data()),
         data.skipped() > 0 ? " (" + data.skipped() + " unreadable files skipped)" : "",
         data.transparent() > 0 ? "; " + data.transparent() + " had transparency, composited onto "
             + cfg.data().backgroundName() + " (data.background)" : ""));
@@ -197,6 +244,7 @@ public final class Trainer {
         position = c.state().position();
         elapsedBefore = c.state().elapsedSeconds();
         truncateMetrics(runDir.resolve("metrics.jsonl"), step);
+        truncateMetrics(runDir.resolve("samples").resolve("quality.jsonl"), step);
         progress.message("resumed from " + c.dir() + " at step " + step);
       }
       progress.message(String.format("graph ready in %.1fs: %,d parameters, precision %s (train.precision %s)%s",
@@ -441,7 +489,10 @@ public final class Trainer {
     appendLine(runDir.resolve("metrics.jsonl"), o);
   }
 
-  /** Drops metric lines past the checkpoint a run resumes from, so the curve continues without duplicates. */
+  /**
+   * Drops a log's lines past the checkpoint a run resumes from (metrics.jsonl, samples/quality.jsonl), so the curve
+   * continues without duplicates; written to a temporary file and moved over the log, so a crash keeps one or the other.
+   */
   static void truncateMetrics(Path file, long step) {
     if (!Files.isRegularFile(file)) return;
     try {
@@ -454,9 +505,12 @@ public final class Trainer {
           // a line torn by a crash mid-write: drop it
         }
       }
-      Files.write(file, keep);
+      Path tmp = file.resolveSibling(".tmp-" + file.getFileName() + "-" + ProcessHandle.current().pid());
+      Files.write(tmp, keep);
+      Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
-      throw new UncheckedIOException(e);
+      throw new UncheckedIOException("cannot rewrite " + file + ": " + e.getMessage(), e);
     }
   }
 }

@@ -172,6 +172,100 @@ class CliTest {
   }
 
   @Test
+  void aRunIsTrainedByOneProcessWhereItIsAndWithTheConfigFileItIsGiven(@org.junit.jupiter.api.io.TempDir
+      java.nio.file.Path tmp) throws Exception {
+    java.util.List<String> base = java.util.List.of("train", "--config", "configs/smoke.yaml", "--set",
+        "run.output_dir=" + tmp.resolve("runs"), "--set", "export.dir=" + tmp.resolve("models"), "--set",
+        "train.checkpoint_every=2", "--set", "train.sample_every=2", "--set", "train.log_every=1", "--set",
+        "diffusion.timesteps=10", "--set", "data.synthetic.num_images=16", "--set", "sample.num_images=2");
+    java.util.function.Function<String[], Outcome> train = extra -> {
+      java.util.List<String> a = new java.util.ArrayList<>(base);
+      a.addAll(java.util.List.of(extra));
+      return run(a.toArray(String[]::new));
+    };
+    java.util.function.Function<java.nio.file.Path, java.util.List<Long>> steps = file -> {
+      try {
+        var om = new com.fasterxml.jackson.databind.ObjectMapper();
+        java.util.List<Long> out = new java.util.ArrayList<>();
+        for (String l : java.nio.file.Files.readAllLines(file)) out.add(om.readTree(l).get("step").asLong());
+        return out;
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    };
+    // a killed run's stub (logs, no checkpoint): a new run of that name starts its logs afresh
+    java.nio.file.Path stub = tmp.resolve("runs/a");
+    java.nio.file.Files.createDirectories(stub.resolve("samples"));
+    java.nio.file.Files.writeString(stub.resolve("metrics.jsonl"), "{\"step\":1}\n{\"step\":2}\n{\"step\":3}\n");
+    java.nio.file.Files.writeString(stub.resolve("samples/quality.jsonl"), "{\"step\":2}\n");
+    Outcome t = train.apply(new String[] {"--set", "run.name=a", "--set", "train.steps=4"});
+    assertEquals(0, t.code(), t.err());
+    assertEquals(java.util.List.of(1L, 2L, 3L, 4L), steps.apply(stub.resolve("metrics.jsonl")));
+    assertEquals(java.util.List.of(2L, 4L), steps.apply(stub.resolve("samples/quality.jsonl")));
+
+    // a copied run continues where it is now; the original is untouched
+    java.nio.file.Path copy = tmp.resolve("backup/a");
+    copyTree(stub, copy);
+    java.nio.file.Files.writeString(copy.resolve("samples/quality.jsonl"), "{\"step\":5}\n",
+        java.nio.file.StandardOpenOption.APPEND); // a grid scored after the last checkpoint, then a crash
+    Outcome r = run("train", "--resume", copy.toString(), "--set", "train.steps=6");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("trained " + copy.toAbsolutePath() + " to step 6"), r.out());
+    assertEquals(java.util.List.of(2L, 4L, 6L), steps.apply(copy.resolve("samples/quality.jsonl")));
+    assertEquals(4L, steps.apply(stub.resolve("metrics.jsonl")).get(3));
+    assertEquals(4, steps.apply(stub.resolve("metrics.jsonl")).size(), "the original run did not train");
+    Outcome moved = run("train", "--resume", copy.toString(), "--set", "train.steps=8", "--set", "run.name=b");
+    assertEquals(Main.EXIT_INPUT, moved.code(), moved.err());
+    assertTrue(moved.err().contains("a resumed run stays where it is"), moved.err());
+
+    // --config F --resume: F's train.* values apply; a model.* change is refused by name
+    String stored = java.nio.file.Files.readString(stub.resolve("config.yaml"));
+    assertTrue(stored.matches("(?s).*\\n  lr: [0-9.eE-]+\\n.*"), stored);
+    java.nio.file.Path edited = tmp.resolve("edited.yaml");
+    java.nio.file.Files.writeString(edited, stored.replaceFirst("\\n  lr: [0-9.eE-]+\\n", "\n  lr: 0.0123\n"));
+    Outcome withFile = run("train", "--config", edited.toString(), "--resume", "--set", "train.steps=6");
+    assertEquals(0, withFile.code(), withFile.err());
+    assertTrue(java.nio.file.Files.readString(stub.resolve("config.yaml")).contains("lr: 0.0123"),
+        "the edited file's train.lr is the resumed run's");
+    java.nio.file.Files.writeString(edited, java.nio.file.Files.readString(edited)
+        .replaceFirst("base_channels: [0-9]+", "base_channels: 40"));
+    Outcome refused = run("train", "--config", edited.toString(), "--resume", "--set", "train.steps=8");
+    assertEquals(Main.EXIT_INPUT, refused.code(), refused.err());
+    assertTrue(refused.err().contains("[model.base_channels]") && refused.err().contains(edited.toString()),
+        refused.err());
+
+    // one process per run directory
+    try (dev.ddpm4j.train.RunLock held = dev.ddpm4j.train.RunLock.acquire(stub)) {
+      Outcome busy = run("train", "--resume", stub.toString(), "--set", "train.steps=8");
+      assertEquals(Main.EXIT_FAILURE, busy.code(), busy.err());
+      assertTrue(busy.err().contains("is in use by another process") && busy.err().contains(".lock"), busy.err());
+    }
+    assertEquals(6, steps.apply(stub.resolve("metrics.jsonl")).size(), "the locked run was not touched");
+
+    // an export target that is not an export is never replaced, neither by training's own export
+    Outcome over = train.apply(new String[] {"--set", "run.name=c", "--set", "train.steps=2", "--set",
+        "export.dir=" + tmp.resolve("runs")});
+    assertEquals(Main.EXIT_INPUT, over.code(), over.err());
+    assertTrue(over.err().contains("would delete the run"), over.err());
+    Outcome intoRuns = train.apply(new String[] {"--set", "run.name=runs", "--set", "train.steps=2", "--set",
+        "export.dir=" + tmp, "--set", "run.output_dir=" + tmp.resolve("elsewhere")});
+    assertEquals(Main.EXIT_INPUT, intoRuns.code(), intoRuns.err());
+    assertTrue(intoRuns.err().contains("not an earlier export"), intoRuns.err());
+    assertFalse(java.nio.file.Files.exists(tmp.resolve("elsewhere/runs")), "refused before training");
+    assertTrue(java.nio.file.Files.isRegularFile(stub.resolve("config.yaml")));
+  }
+
+  static void copyTree(java.nio.file.Path from, java.nio.file.Path to) throws java.io.IOException {
+    try (var s = java.nio.file.Files.walk(from)) {
+      for (java.nio.file.Path p : s.toList()) {
+        java.nio.file.Path q = to.resolve(from.relativize(p).toString());
+        if (java.nio.file.Files.isDirectory(p)) java.nio.file.Files.createDirectories(q);
+        else java.nio.file.Files.copy(p, q);
+      }
+    }
+  }
+
+  @Test
   void trainExportSampleAndEvalEndToEnd(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
     String[] set = {"--set", "run.output_dir=" + tmp.resolve("runs"), "--set", "export.dir=" + tmp.resolve("models"),
         "--set", "train.steps=6", "--set", "train.checkpoint_every=3", "--set", "train.sample_every=6",

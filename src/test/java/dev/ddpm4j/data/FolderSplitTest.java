@@ -75,6 +75,43 @@ class FolderSplitTest {
   }
 
   @Test
+  void aRunTrainedOnTheHeldOutImagesSaysSoInItsRecordAndItsScores() throws Exception {
+    Path root = tmp.resolve("g");
+    for (int i = 0; i < 40; i++) image(root.resolve("c/img" + i + ".png"), i);
+    ImageFolder.Split names = ImageFolder.split(cfg(root, "train"));
+    assertTrue(Splits.trainedOnHeldOut(cfg(root, "train")).isEmpty());
+    assertTrue(Splits.trainedOnHeldOut(cfg(root, "all")).orElseThrow().contains("data.split = all"));
+    assertTrue(Splits.trainedOnHeldOut(cfg(root, "test")).orElseThrow().contains("not held-out scores"));
+    var om = new com.fasterxml.jackson.databind.ObjectMapper();
+    for (String split : List.of("train", "all", "test")) {
+      ExperimentConfig c = dev.ddpm4j.TinyConfigs.config(tmp.resolve("runs"), "data.kind=image_folder",
+          "data.path=" + root, "data.image_size=8", "data.resize=pad", "data.split=" + split, "run.name=" + split,
+          "train.steps=1", "train.checkpoint_every=1", "model.attention_resolutions=[]");
+      new dev.ddpm4j.train.Trainer(c, false, new dev.ddpm4j.train.Progress(
+          new java.io.PrintStream(new java.io.ByteArrayOutputStream()), false, 1), null).run();
+      var j = om.readTree(c.runDir().resolve("split.json").toFile());
+      assertEquals(split, j.get("data_split").asText());
+      int read = split.equals("train") ? names.train().size() : split.equals("test") ? names.heldOut().size() : 40;
+      assertEquals(read, j.get("training_files").asInt(), split);
+      assertEquals(names.heldOut().size(), j.get("held_out_files").asInt(), split);
+      assertEquals(!split.equals("train"), j.get("held_out_trained_on").asBoolean(), split);
+      assertEquals(!split.equals("train"), j.has("warning"), split);
+    }
+    // files removed before a resume: refused naming the checkpoint and the folder, the run's records kept
+    ExperimentConfig all = dev.ddpm4j.TinyConfigs.config(tmp.resolve("runs"), "data.kind=image_folder",
+        "data.path=" + root, "data.image_size=8", "data.resize=pad", "data.split=all", "run.name=all",
+        "train.steps=2", "train.checkpoint_every=1", "model.attention_resolutions=[]");
+    String before = Files.readString(all.runDir().resolve("split.json"));
+    for (int i = 5; i < 40; i++) Files.delete(root.resolve("c/img" + i + ".png"));
+    IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+        () -> new dev.ddpm4j.train.Trainer(all, true, new dev.ddpm4j.train.Progress(
+            new java.io.PrintStream(new java.io.ByteArrayOutputStream()), false, 1), null).run());
+    assertTrue(e.getMessage().contains("files were removed") && e.getMessage().contains("step-00000001")
+        && e.getMessage().contains(root.toString()), e.getMessage());
+    assertEquals(before, Files.readString(all.runDir().resolve("split.json")));
+  }
+
+  @Test
   void theRuleIsPinnedAndASmallFolderStillHoldsOneOut() throws Exception {
     // sha256("ddpm4j-holdout-v1:" + name), first 8 bytes as an unsigned number, mod 1000 < 100
     List<String> names = new ArrayList<>();

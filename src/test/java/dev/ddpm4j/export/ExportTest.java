@@ -104,6 +104,30 @@ class ExportTest {
   }
 
   @Test
+  void exportReplacesOnlyAnEarlierExportEvenWithForce() throws Exception {
+    Path other = tmp.resolve("not-an-export");
+    Files.createDirectories(other);
+    Files.writeString(other.resolve("notes.txt"), "keep me\n");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Exporter.export(cfg.runDir(), "latest", other, null, true));
+    assertTrue(e.getMessage().contains("not an earlier export") && e.getMessage().contains(other.toString()),
+        e.getMessage());
+    assertEquals("keep me\n", Files.readString(other.resolve("notes.txt")));
+    for (Path target : List.of(cfg.runDir(), cfg.runDir().getParent())) {
+      e = assertThrows(IllegalArgumentException.class, () -> Exporter.export(cfg.runDir(), "latest", target, null, true));
+      assertTrue(e.getMessage().contains("would delete the run"), e.getMessage());
+    }
+    assertTrue(Files.isRegularFile(cfg.runDir().resolve("config.yaml")), "the run is intact");
+    assertEquals(2, new dev.ddpm4j.train.Checkpoints(cfg.runDir().resolve("checkpoints"), 99).list().size());
+    Path again = tmp.resolve("again");
+    Exporter.export(cfg.runDir(), "10", again, "raw", false);
+    Files.writeString(again.resolve("stale.txt"), "an earlier export's extra file\n");
+    Exporter.export(cfg.runDir(), "20", again, "raw", true); // an earlier export is replaced, whole
+    assertTrue(Files.isRegularFile(again.resolve("saved_model.pb")));
+    assertFalse(Files.exists(again.resolve("stale.txt")));
+  }
+
+  @Test
   void sampleIsDeterministicPerSeedWithPixelsFromTheExactInverse() {
     GeneratedImages a = sampler.sample(3, 5);
     GeneratedImages b = sampler.sample(3, 5);

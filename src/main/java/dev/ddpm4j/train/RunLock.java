@@ -1,0 +1,72 @@
+package dev.ddpm4j.train;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * One process at a time per run directory: an advisory lock on {@code <run>/.lock}, held while the run trains. Two
+ * processes training one run would interleave its metrics and delete each other's checkpoints in progress. The
+ * operating system releases the lock when the process ends, however it ends, so a crash never leaves a run locked.
+ */
+public final class RunLock implements AutoCloseable {
+  public static final String FILE = ".lock";
+
+  private final FileChannel channel;
+  private final FileLock lock;
+
+  private RunLock(FileChannel channel, FileLock lock) {
+    this.channel = channel;
+    this.lock = lock;
+  }
+
+  /** Takes the run's lock (creating the run directory), or throws naming the process that holds it. */
+  public static RunLock acquire(Path runDir) {
+    Path file = runDir.resolve(FILE);
+    FileChannel ch = null;
+    try {
+      Files.createDirectories(runDir);
+      ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      FileLock l;
+      try {
+        l = ch.tryLock();
+      } catch (OverlappingFileLockException sameProcess) {
+        l = null;
+      }
+      if (l == null) {
+        String holder = Files.readString(file, StandardCharsets.UTF_8).trim();
+        ch.close();
+        throw new IllegalStateException("run " + runDir + " is in use by another process"
+            + (holder.isEmpty() ? "" : " (" + holder + ")") + ": it holds " + file + "; wait for it to end, or choose "
+            + "another run.name");
+      }
+      ch.truncate(0);
+      ch.write(ByteBuffer.wrap(("pid " + ProcessHandle.current().pid()).getBytes(StandardCharsets.UTF_8)), 0);
+      return new RunLock(ch, l);
+    } catch (IOException e) {
+      try {
+        if (ch != null) ch.close();
+      } catch (IOException ignored) {
+        // the first failure is the one to report
+      }
+      throw new UncheckedIOException("cannot lock run " + runDir + " (" + file + "): " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      lock.release();
+      channel.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
