@@ -96,6 +96,9 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--skip-bad", description = "--images: skip unreadable or wrongly shaped files and count them.")
   boolean skipBad;
 
+  @Option(names = "--force", description = "--calibrate: replace a calibration the network holds for other data.")
+  boolean force;
+
   @Option(names = "--buckets", defaultValue = "10", description = "Timestep buckets for mse (default: ${DEFAULT-VALUE}).")
   int buckets;
 
@@ -219,6 +222,13 @@ final class EvalCommand implements Callable<Integer> {
     try (FeatureModel fm = FeatureModel.load(featureDir, "ddpm4j features train --config <the training config> --out "
         + featureDir)) {
       RealFeatures real = RealFeatures.of(fm, cfg.data(), cfg.run().seed(), log::message);
+      Calibration old = Calibration.read(featureDir);
+      if (old != null && !old.key().equals(real.key()) && !force) {
+        // a calibration is the network's record of what it sees on its data: another data setting must not replace it
+        throw new Main.UserError(featureDir.resolve(Calibration.FILE) + " holds a calibration made for other data or "
+            + "another network (real_features_key " + old.key() + ", this data's is " + real.key() + "); --calibrate "
+            + "would replace it. Add --force to replace it, or calibrate a copy of the network (--features DIR)");
+      }
       QualityEvaluator ev = new QualityEvaluator(fm, real, seed, RealFeatures.region(cfg.data()));
       Calibration c = Calibration.run(ev, real, Splits.of(cfg.data(), cfg.run().seed()).train(), n, seed, log::message);
       boolean written = c.write(featureDir);
@@ -310,6 +320,8 @@ final class EvalCommand implements Callable<Integer> {
     }
     BoundEvaluator.Report r = BoundEvaluator.evaluate(cfg, s, num != null ? num : 64, batch, seed, buckets);
     printBound(r.result(), r.data(), r.config(), r.seconds(), metric, r.ownRegion());
+    dev.ddpm4j.data.Splits.trainedOnHeldOut(cfg.data())
+        .ifPresent(w -> spec.commandLine().getOut().println("warning: " + w));
     return 0;
   }
 

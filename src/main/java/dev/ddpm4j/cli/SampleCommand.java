@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -55,6 +56,9 @@ final class SampleCommand implements Callable<Integer> {
   @Option(names = "--grid", description = "With --out-dir, also write grid.png there.")
   boolean grid;
 
+  @Option(names = "--force", description = "With --out-dir: delete the images an earlier sample left there first.")
+  boolean force;
+
   @Mixin SamplerChoice samplerChoice;
 
   /** The training config's {@code sample} section stored in the export (empty if absent). */
@@ -65,6 +69,28 @@ final class SampleCommand implements Callable<Integer> {
   }
 
   @Spec CommandSpec spec;
+
+  /**
+   * A folder with an earlier sample's images (image-*.png, grid.png): new images beside them would make one mixed set
+   * that {@code eval --images} scores as one. Continuing that set ({@code --start-index}) is allowed; otherwise
+   * {@code --force} deletes them first, and without it the command stops before drawing anything.
+   */
+  private void clearOrRefuse(Path dir) throws IOException {
+    List<Path> old;
+    try (var files = Files.list(dir)) {
+      old = files.filter(p -> {
+        String n = p.getFileName().toString();
+        return n.equals("grid.png") || (n.startsWith("image-") && n.endsWith(".png"));
+      }).sorted().toList();
+    }
+    if (old.isEmpty() || startIndex > 0) return;
+    if (!force) {
+      throw new Main.UserError(dir + " already holds " + old.size() + " image file(s) of an earlier sample (" + old.get(0)
+          .getFileName() + (old.size() > 1 ? ", ..." : "") + "); new images would mix with them into one set. Choose an "
+          + "empty folder, add --force to delete them first, or continue that set with --start-index N");
+    }
+    for (Path p : old) Files.delete(p);
+  }
 
   @Override
   public Integer call() throws IOException {
@@ -83,6 +109,7 @@ final class SampleCommand implements Callable<Integer> {
     if (outDir != null && Files.exists(outDir) && !Files.isDirectory(outDir)) {
       throw new Main.UserError(outDir + " is a file, not a folder (--out-dir takes the folder to write images into)");
     }
+    if (outDir != null && Files.isDirectory(outDir)) clearOrRefuse(outDir);
     PrintWriter o = spec.commandLine().getOut();
     long t0 = System.nanoTime();
     try (DiffusionSampler s = samplerChoice.load(model)) {

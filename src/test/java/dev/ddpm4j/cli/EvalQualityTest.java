@@ -73,6 +73,32 @@ class EvalQualityTest {
   }
 
   @Test
+  void aCalibrationForOtherDataIsReplacedOnlyWithForce() throws Exception {
+    Path net = tmp.resolve("features-copy");
+    CliTest.copyTree(features, net);
+    Files.deleteIfExists(net.resolve(dev.ddpm4j.features.Calibration.FILE));
+    Path yaml = tmp.resolve("shapes.yaml");
+    Files.writeString(yaml, TinyConfigs.config(tmp, "data.synthetic.num_images=512").toYaml());
+    String[] args = {"eval", "--calibrate", "--config", yaml.toString(), "--features", net.toString(), "--num", "4"};
+    CliTest.Outcome first = CliTest.run(args);
+    assertEquals(0, first.code(), first.err());
+    Path file = net.resolve(dev.ddpm4j.features.Calibration.FILE);
+    String stored = Files.readString(file);
+    String[] other = java.util.Arrays.copyOf(args, args.length + 2);
+    other[args.length] = "--set";
+    other[args.length + 1] = "data.synthetic.num_images=256";
+    CliTest.Outcome refused = CliTest.run(other);
+    assertEquals(Main.EXIT_INPUT, refused.code(), refused.err());
+    assertTrue(refused.err().contains("made for other data") && refused.err().contains("--force"), refused.err());
+    assertEquals(stored, Files.readString(file), "the calibration is kept");
+    String[] forced = java.util.Arrays.copyOf(other, other.length + 1);
+    forced[other.length] = "--force";
+    CliTest.Outcome replaced = CliTest.run(forced);
+    assertEquals(0, replaced.code(), replaced.err());
+    assertTrue(!stored.equals(Files.readString(file)), "replaced with --force");
+  }
+
+  @Test
   void benchQualityPrintsOneLinePerSamplerSetting() throws Exception {
     CliTest.Outcome o = CliTest.run("bench", "--mode", "quality", "--model", model.toString(), "--num", "12",
         "--sampler", "ddim", "--sampler-steps", "2,3", "--spacing", "all", "--features", features.toString());

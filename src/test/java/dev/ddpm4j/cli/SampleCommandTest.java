@@ -51,6 +51,24 @@ class SampleCommandTest {
   }
 
   @Test
+  void anEarlierSamplesImagesAreNeitherMixedInNorLostWithoutForce() throws Exception {
+    Path model = TinyModel.export();
+    Path dir = tmp.resolve("set");
+    assertEquals(0, sample(model, dir, "--num", "4").code());
+    byte[] first = Files.readAllBytes(dir.resolve("image-000003.png"));
+    CliTest.Outcome o = sample(model, dir, "--num", "2");
+    assertEquals(Main.EXIT_INPUT, o.code(), o.err());
+    assertTrue(o.err().contains("already holds 4 image file(s)") && o.err().contains("--force"), o.err());
+    assertArrayEquals(first, Files.readAllBytes(dir.resolve("image-000003.png")), "nothing written");
+    o = sample(model, dir, "--num", "2", "--force");
+    assertEquals(0, o.code(), o.err());
+    try (var files = Files.list(dir)) {
+      assertEquals(java.util.List.of("image-000000.png", "image-000001.png"),
+          files.map(p -> p.getFileName().toString()).sorted().toList(), "the earlier set is gone, not mixed in");
+    }
+  }
+
+  @Test
   void badSamplerChoicesAreNamed() {
     Path model = TinyModel.export();
     CliTest.Outcome o = CliTest.run("sample", "--model", model.toString(), "--sampler", "euler");
