@@ -122,7 +122,7 @@ public record ExperimentConfig(
 
   private static final ObjectMapper WRITER = new ObjectMapper(new YAMLFactory()
       .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
-      .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES))
+      .disable(YAMLGenerator.Feature.MINIMIZE_QUOTES)) // every string quoted: a run called 7 or 1e3 reads back as one
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
 
   /** Loads a YAML file (following {@code extends:}) and applies {@code key.path=value} overrides. */

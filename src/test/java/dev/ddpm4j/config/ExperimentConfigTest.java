@@ -31,6 +31,15 @@ class ExperimentConfigTest {
   }
 
   @Test
+  void stringsThatLookLikeNumbersOrWordsRoundTrip() {
+    for (String name : List.of("7", "1e3", "0.5", "true", "null", "yes", "07")) {
+      ExperimentConfig c = ExperimentConfig.defaults(List.of("run.name=\"" + name + "\""));
+      assertEquals(name, c.run().name());
+      assertEquals(c, ExperimentConfig.parse(c.toYaml(), "roundtrip", List.of()), name);
+    }
+  }
+
+  @Test
   void shippedConfigsExist() throws IOException {
     List<String> names = shippedConfigs().map(p -> p.getFileName().toString()).toList();
     assertTrue(names.contains("default.yaml"), names.toString());
