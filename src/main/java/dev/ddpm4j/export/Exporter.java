@@ -61,8 +61,9 @@ public final class Exporter {
 
   /**
    * Refuses an export target that replacing would lose something by, --force included: a folder that is not an earlier
-   * export (no {@code saved_model.pb}: a run directory, a folder of runs, {@code savedmodels/} itself), a file, or the
-   * run directory or a folder above it. An empty folder, a missing one and an earlier export may be the target.
+   * ddpm4j export (no {@code saved_model.pb} beside {@code assets.extra/ddpm4j.json}: a run directory, a folder of runs,
+   * {@code savedmodels/} itself, a feature network), a file, or the run directory or a folder above it. An empty folder,
+   * a missing one and an earlier export may be the target.
    *
    * @param runDir the run being exported (or trained)
    * @param chosenBy the keys or options that chose the folder, for the message
@@ -81,15 +82,15 @@ public final class Exporter {
       throw new IllegalArgumentException("the export target " + t + " is a file, not a folder; choose another by "
           + chosenBy);
     }
-    if (Files.isRegularFile(t.resolve("saved_model.pb"))) return;
+    if (Files.isRegularFile(t.resolve("saved_model.pb")) && Files.isRegularFile(t.resolve(METADATA))) return;
     try (var entries = Files.list(t)) {
       if (entries.findAny().isEmpty()) return;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read the export target " + t + ": " + e.getMessage(), e);
     }
-    throw new IllegalArgumentException("the export target " + t + " holds other files and no saved_model.pb, so it is "
-        + "not an earlier export; export replaces only an export, --force included. Choose another folder by "
-        + chosenBy + ", or empty it yourself");
+    throw new IllegalArgumentException("the export target " + t + " is not an earlier ddpm4j export (it has files but "
+        + "no saved_model.pb with " + METADATA + ": a run, a folder of models, a feature network?); export replaces only "
+        + "an export, --force included. Choose another folder by " + chosenBy + ", or empty it yourself");
   }
 
   /**

@@ -110,9 +110,16 @@ class ExportTest {
     Files.writeString(other.resolve("notes.txt"), "keep me\n");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> Exporter.export(cfg.runDir(), "latest", other, null, true));
-    assertTrue(e.getMessage().contains("not an earlier export") && e.getMessage().contains(other.toString()),
+    assertTrue(e.getMessage().contains("not an earlier ddpm4j export") && e.getMessage().contains(other.toString()),
         e.getMessage());
     assertEquals("keep me\n", Files.readString(other.resolve("notes.txt")));
+    // a SavedModel that is not a ddpm4j export (a feature network, say) is not replaced either
+    Path foreign = tmp.resolve("foreign-savedmodel");
+    Files.createDirectories(foreign);
+    Files.copy(ema.resolve("saved_model.pb"), foreign.resolve("saved_model.pb"));
+    e = assertThrows(IllegalArgumentException.class, () -> Exporter.export(cfg.runDir(), "latest", foreign, null, true));
+    assertTrue(e.getMessage().contains("not an earlier ddpm4j export"), e.getMessage());
+    assertTrue(Files.isRegularFile(foreign.resolve("saved_model.pb")));
     for (Path target : List.of(cfg.runDir(), cfg.runDir().getParent())) {
       e = assertThrows(IllegalArgumentException.class, () -> Exporter.export(cfg.runDir(), "latest", target, null, true));
       assertTrue(e.getMessage().contains("would delete the run"), e.getMessage());
