@@ -73,9 +73,12 @@ final class SampleCommand implements Callable<Integer> {
   /**
    * A folder with an earlier sample's images (image-*.png, grid.png): new images beside them would make one mixed set
    * that {@code eval --images} scores as one. Continuing that set ({@code --start-index}) is allowed; otherwise
-   * {@code --force} deletes them first, and without it the command stops before drawing anything.
+   * {@code --force} deletes them (the caller, once the model has loaded), and without it the command stops before
+   * drawing anything.
+   *
+   * @return the files --force deletes
    */
-  private void clearOrRefuse(Path dir) throws IOException {
+  private List<Path> earlierImages(Path dir) throws IOException {
     List<Path> old;
     try (var files = Files.list(dir)) {
       old = files.filter(p -> {
@@ -83,13 +86,13 @@ final class SampleCommand implements Callable<Integer> {
         return n.equals("grid.png") || (n.startsWith("image-") && n.endsWith(".png"));
       }).sorted().toList();
     }
-    if (old.isEmpty() || startIndex > 0) return;
+    if (old.isEmpty() || startIndex > 0) return List.of();
     if (!force) {
       throw new Main.UserError(dir + " already holds " + old.size() + " image file(s) of an earlier sample (" + old.get(0)
           .getFileName() + (old.size() > 1 ? ", ..." : "") + "); new images would mix with them into one set. Choose an "
           + "empty folder, add --force to delete them first, or continue that set with --start-index N");
     }
-    for (Path p : old) Files.delete(p);
+    return old;
   }
 
   @Override
@@ -109,7 +112,7 @@ final class SampleCommand implements Callable<Integer> {
     if (outDir != null && Files.exists(outDir) && !Files.isDirectory(outDir)) {
       throw new Main.UserError(outDir + " is a file, not a folder (--out-dir takes the folder to write images into)");
     }
-    if (outDir != null && Files.isDirectory(outDir)) clearOrRefuse(outDir);
+    List<Path> earlier = outDir != null && Files.isDirectory(outDir) ? earlierImages(outDir) : List.of();
     PrintWriter o = spec.commandLine().getOut();
     long t0 = System.nanoTime();
     try (DiffusionSampler s = samplerChoice.load(model)) {
@@ -139,6 +142,7 @@ final class SampleCommand implements Callable<Integer> {
       int size = s.metadata().imageSize();
       int per = size * size * s.metadata().channels();
       byte[] all = outDir == null || grid ? new byte[num * per] : null;
+      for (Path p : earlier) Files.delete(p); // --force, now that the model and the options are known to be good
       if (outDir != null) Files.createDirectories(outDir);
       SamplerChoice.draw(s, choice, startIndex, num, batch, seed, drawLabels, samplerChoice.guidance,
           Progress.forConsole(num), (first, g) -> {

@@ -21,7 +21,8 @@ final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--resume", arity = "0..1", paramLabel = "RUN_DIR", fallbackValue = "",
       description = "Continue a run from its latest checkpoint: weights, Adam state, EMA, step and data position. "
-          + "With RUN_DIR the run's stored config.yaml is used (plus --set); without, the run named by the config.")
+          + "With RUN_DIR the run's stored config.yaml is used (plus --set) and the run trains there; without, the run "
+          + "named by the config. With --config F, F's train.*, run.*, sample.* and export.* values apply.")
   String resume;
 
   @Spec CommandSpec spec;
@@ -69,26 +70,53 @@ final class TrainCommand implements Callable<Integer> {
       }
     } else {
       dir = options.resolve().runDir();
-      if (!Files.isRegularFile(dir.resolve("config.yaml"))) return options.resolve(); // "no checkpoint" follows
+      if (!Files.isRegularFile(dir.resolve("config.yaml"))) return options.resolve(); // no stored run: checked below
     }
     Path stored = dir.resolve("config.yaml");
     java.util.List<String> sets = new java.util.ArrayList<>(options.overrides);
     ExperimentConfig cfg = options.config != null ? resumedWith(stored, options.config, sets) : resumed(stored, sets);
     Path want = dir.toAbsolutePath().normalize();
-    if (!cfg.runDir().toAbsolutePath().normalize().equals(want)) {
-      if (resume.isEmpty() || sets.stream().anyMatch(o -> o.startsWith("run.name=") || o.startsWith("run.output_dir="))
-          || options.config != null) {
+    if (!sameFolder(cfg.runDir(), want)) {
+      boolean named = sets.stream().anyMatch(o -> o.startsWith("run.name=") || o.startsWith("run.output_dir="));
+      if (!resume.isEmpty() && (named || options.config != null)) {
         throw new Main.UserError("--resume continues the run in " + want + ", but run.output_dir/run.name ("
             + (options.config != null ? "from " + options.config + " and --set" : "--set") + ") name " + cfg.runDir()
             + "; a resumed run stays where it is (copy it first to continue it elsewhere)");
       }
-      // a run moved or copied since it was made: it continues where it is now
-      Path parent = want.getParent();
-      sets.add("run.output_dir=" + parent);
-      sets.add("run.name=" + want.getFileName());
-      cfg = resumed(stored, sets);
+      // a run moved or copied since it was made: it continues where it is now (values quoted: a folder called 2 or
+      // "a: b" is a string)
+      Path real = realPath(want);
+      com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+      try {
+        sets.add("run.output_dir=" + json.writeValueAsString(real.getParent().toString()));
+        sets.add("run.name=" + json.writeValueAsString(real.getFileName().toString()));
+        cfg = options.config != null ? resumedWith(stored, options.config, sets) : resumed(stored, sets);
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalStateException(e);
+      } catch (dev.ddpm4j.config.ConfigException e) {
+        throw new Main.UserError("--resume " + want + ": the run's folder name cannot be its run.name (" + e.getMessage()
+            + "); rename the folder");
+      }
     }
     return cfg;
+  }
+
+  /** Whether two paths name one folder: the same path, or links to the same place. */
+  private static boolean sameFolder(Path a, Path b) {
+    if (a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize())) return true;
+    try {
+      return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b);
+    } catch (java.io.IOException e) {
+      return false;
+    }
+  }
+
+  private static Path realPath(Path p) {
+    try {
+      return p.toRealPath();
+    } catch (java.io.IOException e) {
+      return p;
+    }
   }
 
   /**

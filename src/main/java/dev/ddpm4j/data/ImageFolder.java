@@ -183,16 +183,35 @@ public final class ImageFolder {
    * folder with this.
    */
   public static List<Path> files(Path root) throws IOException {
-    try (Stream<Path> s = Files.walk(root, java.nio.file.FileVisitOption.FOLLOW_LINKS)) {
-      return s.filter(p -> !hidden(root, p)).filter(Files::isRegularFile).sorted().toList();
-    }
+    List<Path> out = new ArrayList<>();
+    Files.walkFileTree(root, java.util.EnumSet.of(java.nio.file.FileVisitOption.FOLLOW_LINKS), Integer.MAX_VALUE,
+        new java.nio.file.SimpleFileVisitor<>() {
+          @Override
+          public java.nio.file.FileVisitResult preVisitDirectory(Path dir,
+              java.nio.file.attribute.BasicFileAttributes attrs) {
+            return !dir.equals(root) && hidden(dir) ? java.nio.file.FileVisitResult.SKIP_SUBTREE
+                : java.nio.file.FileVisitResult.CONTINUE;
+          }
+
+          @Override
+          public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs) {
+            if (attrs.isRegularFile() && !hidden(file)) out.add(file);
+            return java.nio.file.FileVisitResult.CONTINUE;
+          }
+
+          @Override
+          public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+            // a link back up the tree (all -> .) is listed once, through its real path, not followed forever
+            if (e instanceof java.nio.file.FileSystemLoopException) return java.nio.file.FileVisitResult.CONTINUE;
+            throw e;
+          }
+        });
+    out.sort(null);
+    return out;
   }
 
-  private static boolean hidden(Path root, Path p) {
-    for (Path part : root.relativize(p)) {
-      if (part.toString().startsWith(".")) return true;
-    }
-    return false;
+  private static boolean hidden(Path p) {
+    return p.getFileName() != null && p.getFileName().toString().startsWith(".");
   }
 
   /** Every image file under the root, sorted (the unsupported formats included, to be reported). */

@@ -19,20 +19,35 @@ import java.nio.file.StandardOpenOption;
 public final class RunLock implements AutoCloseable {
   public static final String FILE = ".lock";
 
+  /**
+   * The lock files this process holds. Checked before a channel is opened: on Linux, closing any channel of a file
+   * releases every lock the process holds on it, so a second attempt from this process must never open one.
+   */
+  private static final java.util.Set<Path> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   private final FileChannel channel;
   private final FileLock lock;
+  private final Path key;
 
-  private RunLock(FileChannel channel, FileLock lock) {
+  private RunLock(FileChannel channel, FileLock lock, Path key) {
     this.channel = channel;
     this.lock = lock;
+    this.key = key;
   }
 
   /** Takes the run's lock (creating the run directory), or throws naming the process that holds it. */
   public static RunLock acquire(Path runDir) {
     Path file = runDir.resolve(FILE);
     FileChannel ch = null;
+    Path key = null;
     try {
       Files.createDirectories(runDir);
+      key = runDir.toRealPath().resolve(FILE);
+      if (!HELD.add(key)) {
+        key = null;
+        throw new IllegalStateException("run " + runDir + " is in use by another run in this process (pid "
+            + ProcessHandle.current().pid() + "): it holds " + file + "; wait for it to end, or choose another run.name");
+      }
       ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
       FileLock l;
       try {
@@ -43,14 +58,16 @@ public final class RunLock implements AutoCloseable {
       if (l == null) {
         String holder = Files.readString(file, StandardCharsets.UTF_8).trim();
         ch.close();
+        HELD.remove(key);
         throw new IllegalStateException("run " + runDir + " is in use by another process"
             + (holder.isEmpty() ? "" : " (" + holder + ")") + ": it holds " + file + "; wait for it to end, or choose "
             + "another run.name");
       }
       ch.truncate(0);
       ch.write(ByteBuffer.wrap(("pid " + ProcessHandle.current().pid()).getBytes(StandardCharsets.UTF_8)), 0);
-      return new RunLock(ch, l);
+      return new RunLock(ch, l, key);
     } catch (IOException e) {
+      if (key != null) HELD.remove(key);
       try {
         if (ch != null) ch.close();
       } catch (IOException ignored) {
@@ -63,10 +80,11 @@ public final class RunLock implements AutoCloseable {
   @Override
   public void close() {
     try {
-      lock.release();
-      channel.close();
+      channel.close(); // releases the lock
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    } finally {
+      HELD.remove(key);
     }
   }
 }

@@ -214,6 +214,11 @@ class CliTest {
     assertEquals(java.util.List.of(2L, 4L, 6L), steps.apply(copy.resolve("samples/quality.jsonl")));
     assertEquals(4L, steps.apply(stub.resolve("metrics.jsonl")).get(3));
     assertEquals(4, steps.apply(stub.resolve("metrics.jsonl")).size(), "the original run did not train");
+    java.nio.file.Path numbered = tmp.resolve("backup/7"); // a folder name YAML would read as a number
+    copyTree(stub, numbered);
+    Outcome n = run("train", "--resume", numbered.toString(), "--set", "train.steps=5");
+    assertEquals(0, n.code(), n.err());
+    assertTrue(java.nio.file.Files.readString(numbered.resolve("config.yaml")).matches("(?s).*name: \"?7\"?\\n.*"));
     Outcome moved = run("train", "--resume", copy.toString(), "--set", "train.steps=8", "--set", "run.name=b");
     assertEquals(Main.EXIT_INPUT, moved.code(), moved.err());
     assertTrue(moved.err().contains("a resumed run stays where it is"), moved.err());
@@ -238,7 +243,7 @@ class CliTest {
     try (dev.ddpm4j.train.RunLock held = dev.ddpm4j.train.RunLock.acquire(stub)) {
       Outcome busy = run("train", "--resume", stub.toString(), "--set", "train.steps=8");
       assertEquals(Main.EXIT_FAILURE, busy.code(), busy.err());
-      assertTrue(busy.err().contains("is in use by another process") && busy.err().contains(".lock"), busy.err());
+      assertTrue(busy.err().contains("is in use by another run in this process") && busy.err().contains(".lock"), busy.err());
     }
     assertEquals(6, steps.apply(stub.resolve("metrics.jsonl")).size(), "the locked run was not touched");
 
@@ -250,7 +255,7 @@ class CliTest {
     Outcome intoRuns = train.apply(new String[] {"--set", "run.name=runs", "--set", "train.steps=2", "--set",
         "export.dir=" + tmp, "--set", "run.output_dir=" + tmp.resolve("elsewhere")});
     assertEquals(Main.EXIT_INPUT, intoRuns.code(), intoRuns.err());
-    assertTrue(intoRuns.err().contains("not an earlier export"), intoRuns.err());
+    assertTrue(intoRuns.err().contains("not an earlier ddpm4j export"), intoRuns.err());
     assertFalse(java.nio.file.Files.exists(tmp.resolve("elsewhere/runs")), "refused before training");
     assertTrue(java.nio.file.Files.isRegularFile(stub.resolve("config.yaml")));
   }

@@ -99,6 +99,29 @@ class EvalQualityTest {
   }
 
   @Test
+  void scoresOfAModelTrainedOnTheHeldOutImagesSaySo() throws Exception {
+    Path folder = tmp.resolve("grey-folder");
+    for (int i = 0; i < 30; i++) {
+      byte[] px = new byte[64];
+      java.util.Arrays.fill(px, (byte) (i * 8));
+      PngBytes.write(folder.resolve("c/img" + i + ".png"), 8, 8, 1, px);
+    }
+    try (dev.ddpm4j.features.FeatureModel fm = dev.ddpm4j.features.FeatureModel.load(features, "test")) {
+      for (String split : List.of("all", "train", "test")) { // "train" second: its features come from the cache
+        ExperimentConfig.Data data = TinyConfigs.config(tmp, "data.kind=image_folder", "data.path=" + folder,
+            "data.resize=pad", "data.split=" + split).data();
+        dev.ddpm4j.features.RealFeatures real = dev.ddpm4j.features.RealFeatures.of(fm, data, 0, m -> { });
+        assertEquals(!split.equals("train"), real.trainedOnHeldOut().isPresent(), split);
+        byte[] pixels = new byte[4 * 64];
+        var r = new dev.ddpm4j.features.QualityEvaluator(fm, real, 0, dev.ddpm4j.features.RealFeatures.region(data))
+            .evaluate(pixels, 4, java.util.Set.of(dev.ddpm4j.features.QualityEvaluator.Metric.FID));
+        assertEquals(!split.equals("train"), r.warnings().stream().anyMatch(w -> w.contains("not held-out scores")),
+            split + ": " + r.warnings());
+      }
+    }
+  }
+
+  @Test
   void benchQualityPrintsOneLinePerSamplerSetting() throws Exception {
     CliTest.Outcome o = CliTest.run("bench", "--mode", "quality", "--model", model.toString(), "--num", "12",
         "--sampler", "ddim", "--sampler-steps", "2,3", "--spacing", "all", "--features", features.toString());

@@ -60,6 +60,10 @@ class SampleCommandTest {
     assertEquals(Main.EXIT_INPUT, o.code(), o.err());
     assertTrue(o.err().contains("already holds 4 image file(s)") && o.err().contains("--force"), o.err());
     assertArrayEquals(first, Files.readAllBytes(dir.resolve("image-000003.png")), "nothing written");
+    o = CliTest.run("sample", "--model", tmp.resolve("no-such-model").toString(), "--out-dir", dir.toString(),
+        "--force");
+    assertTrue(o.code() != 0, o.out());
+    assertArrayEquals(first, Files.readAllBytes(dir.resolve("image-000003.png")), "a bad --model deletes nothing");
     o = sample(model, dir, "--num", "2", "--force");
     assertEquals(0, o.code(), o.err());
     try (var files = Files.list(dir)) {

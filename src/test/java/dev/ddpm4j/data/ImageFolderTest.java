@@ -96,8 +96,16 @@ class ImageFolderTest {
     List<Path> listed = Splits.folderFiles(cfg());
     assertEquals(8, listed.size());
     assertTrue(listed.contains(root.resolve("n05/h.png")), listed.toString());
-    assertEquals(8, ImageFolder.readAllExact(root, 3, 8, null, true).count() + ImageFolder.readAllExact(root, 3, 8,
-        null, true).skipped());
+    // eval --images lists a folder the same way: a linked folder is read, a hidden one (and a loop) is not
+    Path gen = tmp.resolve("generated");
+    write(rgb(8, 8, 10, 11, 12), gen.resolve("image-000000.png"), ImageFormats.PNG);
+    write(rgb(8, 8, 20, 21, 22), tmp.resolve("more/image-000001.png"), ImageFormats.PNG);
+    Files.createSymbolicLink(gen.resolve("more"), tmp.resolve("more"));
+    Files.createSymbolicLink(gen.resolve("loop"), gen);
+    write(rgb(8, 8, 30, 31, 32), gen.resolve(".ipynb_checkpoints/image-000002.png"), ImageFormats.PNG);
+    ImageFolder.Exact exact = ImageFolder.readAllExact(gen, 3, 8, null, false);
+    assertEquals(2, exact.count());
+    assertEquals(20, exact.pixels()[3 * 64] & 0xFF, "the linked folder's image, second in sorted order");
     var sp = ImageFolder.split(cfg());
     assertEquals(8, sp.train().size() + sp.heldOut().size());
   }
