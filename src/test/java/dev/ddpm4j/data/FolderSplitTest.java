@@ -83,7 +83,7 @@ class FolderSplitTest {
     assertTrue(Splits.trainedOnHeldOut(cfg(root, "all")).orElseThrow().contains("data.split = all"));
     assertTrue(Splits.trainedOnHeldOut(cfg(root, "test")).orElseThrow().contains("not held-out scores"));
     var om = new com.fasterxml.jackson.databind.ObjectMapper();
-    for (String split : List.of("train", "all", "test")) {
+    for (String split : List.of("all", "test")) { // data.split train: the record it always had
       ExperimentConfig c = dev.ddpm4j.TinyConfigs.config(tmp.resolve("runs"), "data.kind=image_folder",
           "data.path=" + root, "data.image_size=8", "data.resize=pad", "data.split=" + split, "run.name=" + split,
           "train.steps=1", "train.checkpoint_every=1", "model.attention_resolutions=[]");
