@@ -69,8 +69,9 @@ final class TrainCommand implements Callable<Integer> {
         throw new Main.UserError(resume + " is not a run directory (no config.yaml)");
       }
     } else {
-      dir = options.resolve().runDir();
-      if (!Files.isRegularFile(dir.resolve("config.yaml"))) return options.resolve(); // no stored run: checked below
+      ExperimentConfig named = options.resolve();
+      dir = named.runDir();
+      if (!Files.isRegularFile(dir.resolve("config.yaml"))) return named; // no stored run: checked below
     }
     Path stored = dir.resolve("config.yaml");
     java.util.List<String> sets = new java.util.ArrayList<>(options.overrides);

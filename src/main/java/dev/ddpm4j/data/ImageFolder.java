@@ -15,7 +15,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.IntStream;
-import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import org.apache.commons.imaging.ImageFormats;
 import org.apache.commons.imaging.Imaging;
@@ -220,7 +219,7 @@ public final class ImageFolder {
     try {
       files = files(root).stream()
           .filter(p -> READABLE.contains(extension(p)) || UNSUPPORTED.contains(extension(p))).toList();
-    } catch (IOException | java.io.UncheckedIOException e) {
+    } catch (IOException e) {
       throw new DataException(root, "cannot list folder: " + e.getMessage(), e);
     }
     if (files.isEmpty()) {
@@ -305,7 +304,7 @@ public final class ImageFolder {
     try {
       files = files(dir).stream().filter(p -> !p.getFileName().toString().equals("grid.png"))
           .filter(p -> READABLE.contains(extension(p))).toList();
-    } catch (IOException | java.io.UncheckedIOException e) {
+    } catch (IOException e) {
       throw new DataException(dir, "cannot list: " + e.getMessage(), e);
     }
     if (files.isEmpty()) throw new DataException(dir, "no images found (--images)");

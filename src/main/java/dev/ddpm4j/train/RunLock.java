@@ -5,7 +5,6 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,13 +24,11 @@ public final class RunLock implements AutoCloseable {
    */
   private static final java.util.Set<Path> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-  private final FileChannel channel;
-  private final FileLock lock;
+  private final FileChannel channel; // holds the lock until closed
   private final Path key;
 
-  private RunLock(FileChannel channel, FileLock lock, Path key) {
+  private RunLock(FileChannel channel, Path key) {
     this.channel = channel;
-    this.lock = lock;
     this.key = key;
   }
 
@@ -49,12 +46,7 @@ public final class RunLock implements AutoCloseable {
             + ProcessHandle.current().pid() + "): it holds " + file + "; wait for it to end, or choose another run.name");
       }
       ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
-      FileLock l;
-      try {
-        l = ch.tryLock();
-      } catch (OverlappingFileLockException sameProcess) {
-        l = null;
-      }
+      FileLock l = ch.tryLock(); // another process's lock: null (this process's own were refused above)
       if (l == null) {
         String holder = Files.readString(file, StandardCharsets.UTF_8).trim();
         ch.close();
@@ -65,7 +57,7 @@ public final class RunLock implements AutoCloseable {
       }
       ch.truncate(0);
       ch.write(ByteBuffer.wrap(("pid " + ProcessHandle.current().pid()).getBytes(StandardCharsets.UTF_8)), 0);
-      return new RunLock(ch, l, key);
+      return new RunLock(ch, key);
     } catch (IOException e) {
       if (key != null) HELD.remove(key);
       try {

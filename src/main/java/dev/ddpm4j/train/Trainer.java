@@ -171,7 +171,7 @@ public final class Trainer {
         if (Files.isRegularFile(log)) {
           progress.message("note: " + log + " is from an earlier run of this name that never reached a checkpoint; "
               + "replaced");
-          truncateMetrics(log, -1);
+          truncateLog(log, -1);
         }
       }
     }
@@ -243,8 +243,8 @@ public final class Trainer {
         }
         position = c.state().position();
         elapsedBefore = c.state().elapsedSeconds();
-        truncateMetrics(runDir.resolve("metrics.jsonl"), step);
-        truncateMetrics(runDir.resolve("samples").resolve("quality.jsonl"), step);
+        truncateLog(runDir.resolve("metrics.jsonl"), step);
+        truncateLog(runDir.resolve("samples").resolve("quality.jsonl"), step);
         progress.message("resumed from " + c.dir() + " at step " + step);
       }
       progress.message(String.format("graph ready in %.1fs: %,d parameters, precision %s (train.precision %s)%s",
@@ -493,7 +493,7 @@ public final class Trainer {
    * Drops a log's lines past the checkpoint a run resumes from (metrics.jsonl, samples/quality.jsonl), so the curve
    * continues without duplicates; written to a temporary file and moved over the log, so a crash keeps one or the other.
    */
-  static void truncateMetrics(Path file, long step) {
+  static void truncateLog(Path file, long step) {
     if (!Files.isRegularFile(file)) return;
     try {
       List<String> keep = new ArrayList<>();
