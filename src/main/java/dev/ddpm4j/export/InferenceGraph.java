@@ -57,7 +57,8 @@ public final class InferenceGraph {
     Schedule schedule = Schedule.of(cfg.diffusion());
     UNet unet = UNet.of(cfg);
     Normalizer norm = Normalizer.of(cfg.data());
-    VariableParams<TFloat32> params = new VariableParams<>(tf, TFloat32.class, weights.equals("ema") ? "ema" : "unet", 0);
+    VariableParams<TFloat32> params = new VariableParams<>(tf, TFloat32.class, weights.equals("ema") ? "ema" : "unet", 0)
+        .reserve(unet.weights().shapes().size());
     DiffusionOps<TFloat32> diffusion = new DiffusionOps<>(tf, TFloat32.class, schedule, cfg.diffusion().variance());
 
     // denoise: eps and the implied x0 at (x_t, t).

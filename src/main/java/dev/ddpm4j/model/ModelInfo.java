@@ -26,7 +26,7 @@ public record ModelInfo(Map<String, Long> paramsPerGroup, long totalParams, long
       Ops tf = Ops.create(g);
       var x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, s, s, c)));
       var t = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1)));
-      VariableParams<TFloat32> p = new VariableParams<>(tf, TFloat32.class, "unet", 0);
+      RecordingParams<TFloat32> p = new RecordingParams<>(tf, TFloat32.class);
       Condition condition = cfg.model().conditional()
           ? Condition.labels(tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1))), null) : Condition.none();
       UNet.of(cfg).apply(tf, TFloat32.class, p, x, t, condition, null);

@@ -4,10 +4,14 @@ import dev.ddpm4j.config.ExperimentConfig;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import org.tensorflow.Graph;
 import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.ReduceSum;
 import org.tensorflow.op.train.BatchMatMul;
+import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
@@ -79,6 +83,23 @@ public final class UNet {
       throw new IllegalArgumentException("this U-Net is unconditional (model.num_classes = 0) and takes no labels");
     }
     return new Pass<>(tf, dtype, params, dropout).forward(x, t, labels);
+  }
+
+  /**
+   * The weights this U-Net asks for, in the order it asks, with their shapes and initializers: a batch-1 forward pass
+   * against placeholders in a scratch graph (no variables, nothing run).
+   */
+  public RecordingParams<TFloat32> weights() {
+    try (Graph probe = new Graph()) {
+      Ops tf = Ops.create(probe);
+      RecordingParams<TFloat32> p = new RecordingParams<>(tf, TFloat32.class);
+      Condition condition = cfg.conditional()
+          ? Condition.labels(tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1))), null) : Condition.none();
+      apply(tf, TFloat32.class, p,
+          tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, imageSize, imageSize, imageChannels))),
+          tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(1))), condition, null);
+      return p;
+    }
   }
 
   /** The sinusoidal frequencies exp(-ln(10000) * i / (half - 1)), i = 0..half-1, as in the DDPM reference. */

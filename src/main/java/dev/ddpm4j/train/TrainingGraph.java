@@ -11,6 +11,7 @@ import dev.ddpm4j.diffusion.Schedule;
 import dev.ddpm4j.model.Condition;
 import dev.ddpm4j.model.MapParams;
 import dev.ddpm4j.model.UNet;
+import dev.ddpm4j.model.RecordingParams;
 import dev.ddpm4j.model.VariableParams;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -120,7 +121,9 @@ public final class TrainingGraph {
     DiffusionOps<TFloat32> diffusion = new DiffusionOps<>(tf, TFloat32.class, schedule, cfg.diffusion().variance());
     xt = diffusion.qSample(x0, t, noise);
 
-    weights = Adam.slots(new VariableParams<>(tf, TFloat32.class, "unet", seed).withSlot("ema", true));
+    RecordingParams<TFloat32> spec = unet.weights();
+    weights = Adam.slots(new VariableParams<>(tf, TFloat32.class, "unet", seed).withSlot("ema", true))
+        .reserve(spec.shapes().size());
     ema = weights.slot("ema");
     Condition condition = classes > 0 ? Condition.labels(labelsSeen, null) : Condition.none();
     Normalizer bins = Normalizer.of(cfg.data());
@@ -138,7 +141,7 @@ public final class TrainingGraph {
       for (Output<?> g : graph.addGradients(loss.asOutput(), wrt)) grads.add(cast(g));
     } else {
       // data parallel: each replica's forward and backward pass on its own task, gradients averaged on the chief
-      replica = new Replica(cfg, unet, schedule, binWidth, bins.lows(), bins.highs());
+      replica = new Replica(cfg, unet, spec, schedule, binWidth, bins.lows(), bins.highs());
       replica.shapes.forEach((n, shape) -> weights.get(n, shape, replica.inits.get(n)));
       int r = dist.replicas();
       int slice = tc.batchSize() / r;
@@ -331,20 +334,10 @@ public final class TrainingGraph {
     final Map<String, dev.ddpm4j.model.Init> inits;
     private final Graph graph;
 
-    Replica(ExperimentConfig cfg, UNet unet, Schedule schedule, double[] binWidth, double[] lows, double[] highs) {
-      // the weights' names, shapes and initializers, from the model itself
-      try (Graph probe = new Graph()) {
-        Ops p = Ops.create(probe);
-        VariableParams<TFloat32> vp = new VariableParams<>(p, TFloat32.class, "unet", 0);
-        int s = cfg.data().imageSize();
-        int c = cfg.data().channels();
-        Condition cond = cfg.model().conditional()
-            ? Condition.labels(p.placeholder(TInt32.class, Placeholder.shape(Shape.of(1))), null) : Condition.none();
-        unet.apply(p, TFloat32.class, vp, p.placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, s, s, c))),
-            p.placeholder(TInt32.class, Placeholder.shape(Shape.of(1))), cond, null);
-        shapes = new LinkedHashMap<>(vp.shapes());
-        inits = new LinkedHashMap<>(vp.inits());
-      }
+    Replica(ExperimentConfig cfg, UNet unet, RecordingParams<TFloat32> spec, Schedule schedule, double[] binWidth,
+        double[] lows, double[] highs) {
+      shapes = new LinkedHashMap<>(spec.shapes());
+      inits = new LinkedHashMap<>(spec.inits());
       graph = new Graph();
       Ops r = Ops.create(graph);
       int s = cfg.data().imageSize();
