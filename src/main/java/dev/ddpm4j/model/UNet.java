@@ -146,12 +146,14 @@ public final class UNet {
 
   /**
    * A 1x1 convolution as one matrix product over all pixels ([B*H*W, in] x [in, out]): the same weights and result,
-   * but oneDNN's 1x1 convolution gradients ran at a tenth of its MatMul speed (docs/BENCHMARKS.md).
+   * but oneDNN's 1x1 convolution gradients ran at a tenth of its MatMul speed (docs/BENCHMARKS.md). {@code b} null: no
+   * bias (the caller adds it elsewhere).
    */
   static <T extends TFloating> Operand<T> pointwise(Ops tf, Operand<T> x, Operand<T> w, Operand<T> b, int in,
       int out) {
-    Operand<T> y = tf.nn.biasAdd(tf.linalg.matMul(tf.reshape(x, tf.constant(new long[] {-1, in})),
-        tf.reshape(w, tf.constant(new long[] {in, out}))), b);
+    Operand<T> y = tf.linalg.matMul(tf.reshape(x, tf.constant(new long[] {-1, in})),
+        tf.reshape(w, tf.constant(new long[] {in, out})));
+    if (b != null) y = tf.nn.biasAdd(y, b);
     boolean known = x.shape().numDimensions() == 4 && x.shape().size(1) > 0 && x.shape().size(2) > 0;
     Operand<TInt32> shape = known
         ? tf.constant(new int[] {-1, (int) x.shape().size(1), (int) x.shape().size(2), out})
@@ -293,9 +295,14 @@ public final class UNet {
       h = tf.math.add(h, tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
       h = silu(groupNorm(name + ".norm2", h, out));
       if (dropout != null && cfg.dropout() > 0) h = dropout.apply(tf, h, dropoutLayers++);
-      h = conv(name + ".conv2", h, out, out, 3, 1, 0.0);
-      Operand<T> skip = in == out ? x : conv(name + ".shortcut", x, in, out, 1, 1, 1.0);
-      return tf.math.add(skip, h);
+      if (in == out) return tf.math.add(x, conv(name + ".conv2", h, out, out, 3, 1, 0.0));
+      // shortcut(x) + conv2(h) needs the two biases once, so conv2's fused BiasAdd adds both and the 1x1 shortcut is a
+      // bare product: fused with its own BiasAdd, oneDNN ran it as an inner_product off the AMX kernel under bf16
+      // (8.7 against 2.5 ms for 65536x96 -> 32), and a separate bias Add would cost a pass over the activation
+      Operand<T>[] c2 = convWeights(name + ".conv2", out, out, 3, 0.0);
+      Operand<T>[] sc = convWeights(name + ".shortcut", in, out, 1, 1.0);
+      Operand<T> product = tf.nn.conv2d(h, c2[0], List.of(1L, 1L, 1L, 1L), "SAME");
+      return tf.math.add(pointwise(tf, x, sc[0], null, in, out), tf.nn.biasAdd(product, tf.math.add(c2[1], sc[1])));
     }
 
     Operand<T> attention(String name, Operand<T> x, int ch, int res) {
@@ -337,13 +344,22 @@ public final class UNet {
     }
 
     Operand<T> conv(String name, Operand<T> x, int in, int out, int k, int stride, double scale) {
+      Operand<T>[] wb = convWeights(name, in, out, k, scale);
+      Operand<T> w = wb[0];
+      Operand<T> b = wb[1];
+      if (k == 1 && stride == 1) return pointwise(tf, x, w, b, in, out);
+      return tf.nn.biasAdd(tf.nn.conv2d(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME"), b);
+    }
+
+    /** A k x k convolution's kernel [k, k, in, out] and bias [out], in that order (the order names the variables). */
+    @SuppressWarnings("unchecked")
+    Operand<T>[] convWeights(String name, int in, int out, int k, double scale) {
       long fanIn = (long) k * k * in;
       long fanOut = (long) k * k * out;
       Init init = scale == 0 ? Init.ZEROS : Init.fanAvgUniform(scale, fanIn, fanOut);
       Operand<T> w = p.get(name + ".w", new long[] {k, k, in, out}, init);
       Operand<T> b = p.get(name + ".b", new long[] {out}, Init.ZEROS);
-      if (k == 1 && stride == 1) return pointwise(tf, x, w, b, in, out);
-      return tf.nn.biasAdd(tf.nn.conv2d(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME"), b);
+      return new Operand[] {w, b};
     }
 
     Operand<T> dense(String name, Operand<T> x, int in, int out, double scale) {

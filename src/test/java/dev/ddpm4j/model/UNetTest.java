@@ -210,6 +210,68 @@ class UNetTest {
     return a;
   }
 
+  /**
+   * A block with a 1x1 shortcut adds its two biases once, through the second convolution (the shortcut's product runs
+   * without a BiasAdd): the output must depend on the shortcut's bias exactly as on the convolution's, and on nothing
+   * but their sum. float64, every weight random.
+   */
+  @Test
+  void theShortcutsBiasActsLikeTheSecondConvolutionsBias() {
+    ExperimentConfig cfg = TinyConfigs.config(null, "model.base_channels=4", "model.groups=2", "model.heads=2");
+    UNet unet = UNet.of(cfg);
+    Map<String, long[]> shapes = unet.weights().shapes();
+    String shortcut = shapes.keySet().stream().filter(n -> n.endsWith(".shortcut.b")).findFirst().orElseThrow();
+    String conv2 = shortcut.replace(".shortcut.b", ".conv2.b");
+    assertTrue(shapes.containsKey(conv2), conv2);
+    SplittableRandom rnd = new SplittableRandom(5);
+    Map<String, double[]> values = new LinkedHashMap<>();
+    for (var e : shapes.entrySet()) {
+      long size = 1;
+      for (long d : e.getValue()) size *= d;
+      double[] v = randomArray(rnd, (int) size, 0.4);
+      if (e.getKey().endsWith(".gamma")) for (int i = 0; i < v.length; i++) v[i] += 1.0;
+      values.put(e.getKey(), v);
+    }
+    double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
+    double[] base = forward64(unet, shapes, values, x);
+    double[] viaShortcut = forward64(unet, shapes, shifted(values, shortcut, 0.3), x);
+    double[] viaConv2 = forward64(unet, shapes, shifted(values, conv2, 0.3), x);
+    double[] moved = forward64(unet, shapes, shifted(shifted(values, shortcut, 0.3), conv2, -0.3), x);
+    double change = 0;
+    for (int i = 0; i < base.length; i++) {
+      change = Math.max(change, Math.abs(viaShortcut[i] - base[i]));
+      assertEquals(viaConv2[i], viaShortcut[i], 1e-9, "element " + i);
+      assertEquals(base[i], moved[i], 1e-9, "element " + i);
+    }
+    assertTrue(change > 1e-3, "the shortcut's bias reaches the output: " + change);
+  }
+
+  private static Map<String, double[]> shifted(Map<String, double[]> values, String name, double by) {
+    Map<String, double[]> out = new LinkedHashMap<>(values);
+    double[] v = values.get(name).clone();
+    for (int i = 0; i < v.length; i++) v[i] += by;
+    out.put(name, v);
+    return out;
+  }
+
+  private static double[] forward64(UNet unet, Map<String, long[]> shapes, Map<String, double[]> values, double[] x) {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Map<String, Operand<TFloat64>> inputs = new LinkedHashMap<>();
+      for (var e : shapes.entrySet()) {
+        inputs.put(e.getKey(), tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(e.getValue()))));
+      }
+      Operand<TFloat64> xs = tf.reshape(tf.constant(x), tf.constant(new long[] {2, 8, 8, 1}));
+      Operand<TFloat64> y = unet.apply(tf, TFloat64.class, new MapParams<>(inputs), xs, tf.constant(new int[] {3, 17}),
+          Condition.none(), null);
+      try (Session s = new Session(g); Result r = feed(s.runner(), inputs, values, shapes).fetch(y).run()) {
+        double[] out = new double[(int) r.get(0).size()];
+        ((TFloat64) r.get(0)).asRawTensor().data().asDoubles().read(out);
+        return out;
+      }
+    }
+  }
+
   @Test
   void infoCountsParametersAndFlopsFromShapes() {
     ExperimentConfig cfg = TinyConfigs.config(null);
