@@ -25,7 +25,7 @@ public final class VariableParams<T extends TFloating> implements Params<T> {
   private final Map<String, Init> inits = new LinkedHashMap<>();
   private final Map<String, Boolean> slotKinds = new LinkedHashMap<>();
   private final Map<String, Map<String, Variable<T>>> slots = new LinkedHashMap<>();
-  /** Name scopes opened ahead by {@link #reserve}: per weight, its own, one per slot (in slot order), its read's. */
+  /** Name scopes opened ahead by {@link #reserve}, one {@link #openScopes} per weight. */
   private final java.util.ArrayDeque<Ops[]> reserved = new java.util.ArrayDeque<>();
 
   public VariableParams(Ops tf, Class<T> dtype, String prefix, long seed) {
@@ -63,15 +63,18 @@ public final class VariableParams<T extends TFloating> implements Params<T> {
    * checkpoints keep their variable names; weights beyond {@code count} open their scopes as they come.
    */
   public VariableParams<T> reserve(int count) {
-    for (int k = 0; k < count; k++) {
-      Ops[] s = new Ops[slots.size() + 2];
-      s[0] = tf.withSubScope(prefix);
-      int i = 1;
-      for (String slot : slots.keySet()) s[i++] = tf.withSubScope(slot);
-      s[i] = tf.withSubScope(prefix + "_read");
-      reserved.add(s);
-    }
+    for (int k = 0; k < count; k++) reserved.add(openScopes());
     return this;
+  }
+
+  /** The next weight's name scopes: its own, one per slot (in slot order), its read's. */
+  private Ops[] openScopes() {
+    Ops[] s = new Ops[slots.size() + 2];
+    s[0] = tf.withSubScope(prefix);
+    int i = 1;
+    for (String slot : slots.keySet()) s[i++] = tf.withSubScope(slot);
+    s[i] = tf.withSubScope(prefix + "_read");
+    return s;
   }
 
   @Override
@@ -79,18 +82,17 @@ public final class VariableParams<T extends TFloating> implements Params<T> {
     if (variables.containsKey(name)) throw new IllegalStateException("weight " + name + " requested twice");
     Ops init0 = tf.withInitScope();
     Operand<T> value = initialValue(init0, name, shape, init);
-    Ops[] scope = reserved.poll();
-    Variable<T> v = (scope != null ? scope[0] : tf.withSubScope(prefix)).withName(name).variable(value);
+    Ops[] scope = reserved.isEmpty() ? openScopes() : reserved.poll();
+    Variable<T> v = scope[0].withName(name).variable(value);
     variables.put(name, v);
     int i = 1;
     for (var e : slotKinds.entrySet()) {
       Operand<T> start = e.getValue() ? init0.identity(value) : filled(init0, init0.constant(shape), 0.0);
-      Ops in = scope != null ? scope[i++] : tf.withSubScope(e.getKey());
-      slots.get(e.getKey()).put(name, in.withName(name).variable(start));
+      slots.get(e.getKey()).put(name, scope[i++].withName(name).variable(start));
     }
     shapes.put(name, shape.clone());
     inits.put(name, init);
-    Operand<T> read = (scope != null ? scope[i] : tf.withSubScope(prefix + "_read")).withName(name).identity(v);
+    Operand<T> read = scope[i].withName(name).identity(v);
     reads.put(name, read);
     return read;
   }

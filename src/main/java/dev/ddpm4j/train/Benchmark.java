@@ -266,7 +266,6 @@ public final class Benchmark {
     return tf.slice(tf.linalg.matMul(a, b), tf.constant(new int[] {0, 0}), tf.constant(new int[] {1, 1}));
   }
 
-
   /** Resident set size of this process in KiB (Linux), or -1. */
   public static long rssKb() {
     return statusField("VmRSS:");

@@ -123,15 +123,7 @@ class UNetTest {
     SplittableRandom rnd = new SplittableRandom(11);
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      // First pass: learn the weight names and shapes.
-      Map<String, long[]> shapes;
-      try (Graph probe = new Graph()) {
-        Ops pt = Ops.create(probe);
-        VariableParams<TFloat64> vp = new VariableParams<>(pt, TFloat64.class, "unet", 0);
-        unet.apply(pt, TFloat64.class, vp, pt.zeros(pt.constant(new long[] {1, 8, 8, 1}), TFloat64.class),
-            pt.constant(new int[] {0}), Condition.none(), null);
-        shapes = new LinkedHashMap<>(vp.shapes());
-      }
+      Map<String, long[]> shapes = unet.weights().shapes();
       Map<String, Operand<TFloat64>> inputs = new LinkedHashMap<>();
       for (var e : shapes.entrySet()) {
         inputs.put(e.getKey(), tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(e.getValue()))));
