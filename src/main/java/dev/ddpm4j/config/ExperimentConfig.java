@@ -69,7 +69,8 @@ public record ExperimentConfig(
   public record Train(
       int batchSize, int steps, double lr, int warmupSteps, double gradClip, double emaDecay,
       int logEvery, int sampleEvery, int sampleImages, int checkpointEvery, int keepCheckpoints,
-      int intraOpThreads, int interOpThreads, double labelDropout, String precision, double maxMinutes) {}
+      int intraOpThreads, int interOpThreads, double labelDropout, String precision, double maxMinutes,
+      String fusedGroupNorm) {}
 
   /** Defaults of the sample command. */
   public record Sample(int numImages, long seed) {}
@@ -119,6 +120,8 @@ public record ExperimentConfig(
   public static final List<String> LOSSES = List.of("simple", "weighted_vlb", "hybrid");
   public static final List<String> EXPORT_WEIGHTS = List.of("ema", "raw");
   public static final List<String> PRECISIONS = List.of("auto", "fp32", "bf16");
+  /** train.fused_group_norm: auto (where the op library loaded), fused (or fail), tensorflow (TensorFlow's ops). */
+  public static final List<String> FUSED_GROUP_NORM = List.of("auto", "fused", "tensorflow");
 
   private static final ObjectMapper WRITER = new ObjectMapper(new YAMLFactory()
       .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
@@ -257,7 +260,8 @@ public record ExperimentConfig(
         b.integer("train.inter_op_threads", 2, v -> v >= 0, nonNegative + " (0 = TensorFlow chooses)"),
         b.number("train.label_dropout", 0.1, v -> v >= 0 && v < 1, "must be in [0, 1)"),
         b.choice("train.precision", "auto", PRECISIONS),
-        b.number("train.max_minutes", 0.0, v -> v >= 0, nonNegative + " (0 = no time limit)"));
+        b.number("train.max_minutes", 0.0, v -> v >= 0, nonNegative + " (0 = no time limit)"),
+        b.choice("train.fused_group_norm", "auto", FUSED_GROUP_NORM));
 
     b.section("sample");
     Sample sample = new Sample(

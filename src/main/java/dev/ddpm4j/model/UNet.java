@@ -11,8 +11,10 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.ReduceSum;
 import org.tensorflow.op.train.BatchMatMul;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 
 /**
@@ -39,19 +41,42 @@ public final class UNet {
   /** Dropout applied in training; absent at inference. */
   public interface Dropout {
     <T extends TFloating> Operand<T> apply(Ops tf, Operand<T> x, int layer);
+
+    /** Layer's rate and mask key for the fused op to draw the mask itself, or null where only apply can. */
+    default KeyedDropout keyed(Ops tf, int layer) {
+      return null;
+    }
   }
+
+  /** A dropout's rate and the int64 [2] key its masks are a function of. */
+  public record KeyedDropout(double rate, Operand<TInt64> key) {}
 
   private final ExperimentConfig.Model cfg;
   private final int imageChannels;
   private final int imageSize;
   private final int outputChannels;
+  private final int fusedThreads; // > 0: GroupNorm (+ SiLU) by FusedGroupNorm on that many threads
 
   /** @param outputChannels C, or 2C for a learned variance (the last C channels are its interpolation v) */
   public UNet(ExperimentConfig.Model cfg, int imageChannels, int imageSize, int outputChannels) {
+    this(cfg, imageChannels, imageSize, outputChannels, 0);
+  }
+
+  private UNet(ExperimentConfig.Model cfg, int imageChannels, int imageSize, int outputChannels, int fusedThreads) {
     this.cfg = cfg;
     this.imageChannels = imageChannels;
     this.imageSize = imageSize;
     this.outputChannels = outputChannels;
+    this.fusedThreads = fusedThreads;
+  }
+
+  /**
+   * The same network with each GroupNorm (and the SiLU after it) computed by {@link FusedGroupNorm} for float32 and
+   * bfloat16: same weights, same values up to float rounding. For the training graph; exports use TensorFlow's ops.
+   */
+  public UNet withFusedGroupNorm(int threads) {
+    if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+    return new UNet(cfg, imageChannels, imageSize, outputChannels, threads);
   }
 
   public static UNet of(ExperimentConfig c) {
@@ -277,7 +302,7 @@ public final class UNet {
           res *= 2;
         }
       }
-      h = silu(groupNorm("out.norm", h, ch));
+      h = normSilu("out.norm", h, ch);
       return conv("out.conv", h, ch, outputChannels, 3, 1, 0.0);
     }
 
@@ -293,11 +318,18 @@ public final class UNet {
     }
 
     Operand<T> resBlock(String name, Operand<T> x, int in, int out, Operand<T> temb) {
-      Operand<T> h = conv(name + ".conv1", silu(groupNorm(name + ".norm1", x, in)), in, out, 3, 1, 1.0);
+      Operand<T> h = conv(name + ".conv1", normSilu(name + ".norm1", x, in), in, out, 3, 1, 1.0);
       Operand<T> proj = dense(name + ".temb", silu(temb), 4 * cfg.baseChannels(), out, 1.0);
       h = tf.math.add(h, tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
-      h = silu(groupNorm(name + ".norm2", h, out));
-      if (dropout != null && cfg.dropout() > 0) h = dropout.apply(tf, h, dropoutLayers++);
+      KeyedDropout keyed = fusedThreads > 0 && dropout != null && cfg.dropout() > 0
+          ? dropout.keyed(tf, dropoutLayers) : null;
+      if (keyed != null) { // dropout inside the fused op
+        h = norm(name + ".norm2", h, out, true, keyed);
+        dropoutLayers++;
+      } else {
+        h = normSilu(name + ".norm2", h, out);
+        if (dropout != null && cfg.dropout() > 0) h = dropout.apply(tf, h, dropoutLayers++);
+      }
       if (in == out) return tf.math.add(x, conv(name + ".conv2", h, out, out, 3, 1, 0.0));
       // shortcut(x) + conv2(h) needs the two biases once, so conv2's fused BiasAdd adds both and the 1x1 shortcut is a
       // bare product: fused with its own BiasAdd, oneDNN ran it as an inner_product off the AMX kernel under bf16
@@ -341,9 +373,23 @@ public final class UNet {
     }
 
     Operand<T> groupNorm(String name, Operand<T> x, int ch) {
+      return norm(name, x, ch, false, null);
+    }
+
+    /** SiLU(GroupNorm(x)). */
+    Operand<T> normSilu(String name, Operand<T> x, int ch) {
+      return norm(name, x, ch, true, null);
+    }
+
+    /** @param keyed a dropout after the SiLU, fused; only where the fused op runs */
+    Operand<T> norm(String name, Operand<T> x, int ch, boolean thenSilu, KeyedDropout keyed) {
       Operand<T> gamma = p.get(name + ".gamma", new long[] {ch}, Init.ONES);
       Operand<T> beta = p.get(name + ".beta", new long[] {ch}, Init.ZEROS);
-      return UNet.groupNorm(tf, dtype, x, ch, cfg.groups(), gamma, beta);
+      if (fusedThreads > 0 && (dtype == TFloat32.class || dtype == TBfloat16.class)) {
+        return FusedGroupNorm.apply(tf, x, gamma, beta, cfg.groups(), thenSilu, fusedThreads, keyed);
+      }
+      Operand<T> y = UNet.groupNorm(tf, dtype, x, ch, cfg.groups(), gamma, beta);
+      return thenSilu ? silu(y) : y;
     }
 
     Operand<T> conv(String name, Operand<T> x, int in, int out, int k, int stride, double scale) {

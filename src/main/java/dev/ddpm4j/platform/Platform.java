@@ -47,6 +47,12 @@ public final class Platform {
     }
   }
 
+  /** Sets a variable in the process environment that native code reads (Java's own view does not change). */
+  public static void setNativeEnv(String name, String value) {
+    if (!isLinux()) throw new UnsupportedOperationException("setting " + name + " needs Linux");
+    Native.load("c", LibC.class).setenv(name, value, 1);
+  }
+
   /**
    * Sets TF_ENABLE_ONEDNN_OPTS=1 (and TF_CPP_MIN_LOG_LEVEL=2) in this process's environment unless already set, so
    * the native library sees them when it loads: TensorFlow switches oneDNN on by itself only on CPUs with AVX512_VNNI,

@@ -56,8 +56,10 @@ public final class Benchmark {
     double buildSeconds;
     ObjectNode profileNode = null;
     String precision;
+    String groupNorm;
     try (TrainingSession ts = new TrainingSession(cfg)) {
       precision = ts.precision;
+      groupNorm = ts.net.groupNorm;
       buildSeconds = (System.nanoTime() - t0) / 1e9;
       for (int i = 0; i < 3; i++) ts.step(x, y); // warm-up: the first runs optimize and allocate
       timing = time(steps, () -> ts.step(x, y));
@@ -82,6 +84,7 @@ public final class Benchmark {
     o.put("matmul_ceiling_gflops_per_s", round(ceiling, 1));
     o.put("ratio_to_ceiling", round(achieved / ceiling, 3));
     o.put("precision", precision);
+    o.put("group_norm", groupNorm);
     if (!Double.isNaN(ceilingBf16)) {
       o.put("matmul_ceiling_bf16_gflops_per_s", round(ceilingBf16, 1));
       o.put("ratio_to_bf16_ceiling", round(achieved / ceilingBf16, 3));

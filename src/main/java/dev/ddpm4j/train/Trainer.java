@@ -247,10 +247,11 @@ public final class Trainer {
         truncateLog(runDir.resolve("samples").resolve("quality.jsonl"), step);
         progress.message("resumed from " + c.dir() + " at step " + step);
       }
-      progress.message(String.format("graph ready in %.1fs: %,d parameters, precision %s (train.precision %s)%s",
-          (System.nanoTime() - t0) / 1e9, ts.net.weights.count(), ts.precision, cfg.train().precision(),
+      progress.message(String.format("graph ready in %.1fs: %,d parameters, precision %s (train.precision %s), "
+          + "GroupNorm: %s%s", (System.nanoTime() - t0) / 1e9, ts.net.weights.count(), ts.precision,
+          cfg.train().precision(), ts.net.groupNorm,
           cfg.train().maxMinutes() > 0 ? String.format(", time budget %s min", cfg.train().maxMinutes()) : ""));
-      writeEnvironment(runDir, cfg);
+      writeEnvironment(runDir, cfg, ts.net.groupNorm);
       return loop(ts, data, norm, checkpoints, runDir, step, position, elapsedBefore);
     } finally {
       stopped.countDown();
@@ -394,10 +395,11 @@ public final class Trainer {
   }
 
   /** The machine and the choices made on it ({@code environment.json}): CPU, flags, oneDNN, precision. */
-  static void writeEnvironment(Path runDir, ExperimentConfig cfg) {
+  static void writeEnvironment(Path runDir, ExperimentConfig cfg, String groupNorm) {
     try {
       var env = dev.ddpm4j.platform.Platform.describe(cfg.train().precision());
       env.put("precision", TrainingSession.precision(cfg));
+      env.put("group_norm", groupNorm);
       if (cfg.distributed().enabled()) {
         env.put("cluster", cfg.distributed().tasks());
         env.put("replicas", cfg.distributed().replicas());

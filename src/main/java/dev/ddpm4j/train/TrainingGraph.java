@@ -9,6 +9,7 @@ import dev.ddpm4j.diffusion.SamplerLoop;
 import dev.ddpm4j.diffusion.DiffusionOps;
 import dev.ddpm4j.diffusion.Schedule;
 import dev.ddpm4j.model.Condition;
+import dev.ddpm4j.model.FusedGroupNorm;
 import dev.ddpm4j.model.MapParams;
 import dev.ddpm4j.model.UNet;
 import dev.ddpm4j.model.RecordingParams;
@@ -85,6 +86,9 @@ public final class TrainingGraph {
   /** The EMA decay used at this step: min(ema_decay, (1 + step) / (10 + step)). */
   public final Operand<TFloat32> emaDecay;
 
+  /** How GroupNorm is computed (train.fused_group_norm): the fused op or TensorFlow's ops, and why. */
+  public final String groupNorm;
+
   public TrainingGraph(ExperimentConfig cfg, Graph graph) {
     this.graph = graph;
     ExperimentConfig.Distributed dist = cfg.distributed();
@@ -95,7 +99,9 @@ public final class TrainingGraph {
     int ch = cfg.data().channels();
     long seed = cfg.run().seed();
     Schedule schedule = Schedule.of(cfg.diffusion());
-    UNet unet = UNet.of(cfg);
+    FusedGroupNorm.Choice fused = FusedGroupNorm.choose(tc, dist.enabled());
+    groupNorm = fused.description();
+    UNet unet = fused.apply(UNet.of(cfg));
 
     globalStep = tf.withName("global_step").variable(tf.withInitScope().constant(0L));
     stepRead = tf.withName("global_step_read").identity(globalStep);
@@ -308,6 +314,12 @@ public final class TrainingGraph {
         Operand<T> mask = o.select(keep, o.dtypes.cast(o.constant(1.0 / (1.0 - rate)), type),
             o.dtypes.cast(o.constant(0.0), type));
         return o.math.mul(x, mask);
+      }
+
+      // in one process the fused GroupNorm op may draw the mask from the same key (its own masks, not these)
+      @Override
+      public UNet.KeyedDropout keyed(Ops o, int layer) {
+        return firstRow == null ? new UNet.KeyedDropout(rate, key(o, seed ^ (TAG_DROPOUT + layer), step)) : null;
       }
     };
   }

@@ -1,0 +1,194 @@
+package dev.ddpm4j.model;
+
+import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.platform.Platform;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.LocalDevices;
+import org.tensorflow.Operand;
+import org.tensorflow.Operation;
+import org.tensorflow.Output;
+import org.tensorflow.TensorFlow;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * GroupNorm followed by SiLU (or GroupNorm alone) as one op of our own, {@code DdpmGroupNormSilu}, with its gradient
+ * op {@code DdpmGroupNormSiluGrad}: C kernels for float32 and bfloat16 on the CPU ({@code src/main/native}, built by
+ * Maven into {@code native/libddpm4j_ops.so}). TensorFlow computes the same layer as a dozen element-wise ops and
+ * reductions, each a pass over the activation through memory, which bound the training step on CPUs
+ * (docs/BENCHMARKS.md); the fused op reads one sample's activation while it is in cache and writes it once.
+ *
+ * <p>Only the training graph uses it: exported samplers stay plain TensorFlow, loadable without this library. Its
+ * values equal {@link UNet#groupNorm} followed by SiLU up to float rounding ({@code FusedGroupNormTest}). Under bf16
+ * training it is on the mixed-precision rewrite's allow list, so it runs in bfloat16 without casts.
+ */
+public final class FusedGroupNorm {
+  public static final String OP = "DdpmGroupNormSilu";
+  public static final String GRAD_OP = "DdpmGroupNormSiluGrad";
+  static final String LIBRARY = "native/libddpm4j_ops.so";
+  static final String AMP_ALLOW = "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_ALLOWLIST_ADD";
+
+  private static String unavailable; // null once loaded
+  private static boolean tried;
+
+  private FusedGroupNorm() {}
+
+  /** Whether the op library is loaded in this process (loading it on the first call). */
+  public static synchronized boolean available() {
+    if (!tried) {
+      tried = true;
+      unavailable = load();
+    }
+    return unavailable == null;
+  }
+
+  /** Why the op is not available, or null when it is. */
+  public static synchronized String whyUnavailable() {
+    available();
+    return unavailable;
+  }
+
+  private static String load() {
+    if (!Platform.isLinux() || !System.getProperty("os.arch", "").matches("amd64|x86_64")) {
+      return "the fused op is built for linux-x86_64 only";
+    }
+    URL url = FusedGroupNorm.class.getClassLoader().getResource(LIBRARY);
+    if (url == null) return LIBRARY + " is not on the class path (no C compiler when Maven built ddpm4j?)";
+    try {
+      Path lib;
+      if (url.getProtocol().equals("file")) {
+        lib = Path.of(url.toURI());
+      } else { // inside a jar: TensorFlow loads libraries from files
+        lib = Files.createTempFile("libddpm4j_ops", ".so");
+        lib.toFile().deleteOnExit();
+        try (InputStream in = url.openStream()) {
+          Files.copy(in, lib, StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+      allowInBf16();
+      TensorFlow.loadLibrary(lib.toAbsolutePath().toString());
+      if (!TensorFlow.registerCustomGradient(OP, FusedGroupNorm::gradient)) {
+        return OP + " already has a gradient registered";
+      }
+      return null;
+    } catch (IOException | URISyntaxException | RuntimeException | UnsatisfiedLinkError e) {
+      return "loading " + url + " failed: " + e.getMessage();
+    }
+  }
+
+  /**
+   * What train.fused_group_norm means for a training graph here: the kernel's thread count (train.intra_op_threads, or
+   * the available processors for 0) and a description for the log, or 0 threads and why not.
+   *
+   * @throws IllegalArgumentException naming the key when it is {@code fused} and the op cannot run
+   */
+  public static Choice choose(ExperimentConfig.Train tc, boolean distributed) {
+    String setting = tc.fusedGroupNorm();
+    if (setting.equals("tensorflow")) return new Choice(0, "TensorFlow ops (train.fused_group_norm: tensorflow)");
+    String why = distributed ? "distributed training keeps TensorFlow's ops (the workers load no op library)"
+        : gpuVisible() ? "a GPU is visible and the fused op has CPU kernels only" : whyUnavailable();
+    if (why != null) {
+      if (setting.equals("fused")) throw new IllegalArgumentException("train.fused_group_norm: fused, but " + why);
+      return new Choice(0, "TensorFlow ops (" + why + ")");
+    }
+    int threads = tc.intraOpThreads() > 0 ? tc.intraOpThreads() : Runtime.getRuntime().availableProcessors();
+    return new Choice(threads, "fused op, " + threads + " thread" + (threads == 1 ? "" : "s"));
+  }
+
+  /** @param threads 0: TensorFlow's ops */
+  public record Choice(int threads, String description) {
+    public UNet apply(UNet unet) {
+      return threads > 0 ? unet.withFusedGroupNorm(threads) : unet;
+    }
+  }
+
+  private static Boolean gpu;
+
+  private static synchronized boolean gpuVisible() {
+    if (gpu == null) gpu = LocalDevices.list().stream().anyMatch(d -> d.type().equals("GPU"));
+    return gpu;
+  }
+
+  /** Puts both ops on the bf16 rewrite's allow list (read from the environment each time grappler runs). */
+  private static void allowInBf16() {
+    String given = Platform.nativeEnv(AMP_ALLOW);
+    String ops = OP + "," + GRAD_OP;
+    if (given == null || given.isBlank()) {
+      Platform.setNativeEnv(AMP_ALLOW, ops);
+    } else if (!given.contains(OP)) {
+      Platform.setNativeEnv(AMP_ALLOW, given + "," + ops);
+    }
+  }
+
+  /**
+   * silu ? SiLU(GroupNorm(x)) : GroupNorm(x) for NHWC x with per-channel gamma and beta, eps = 1e-5.
+   *
+   * @param threads threads the kernel splits the batch over (each sample on one thread, so the values do not depend on
+   *     it)
+   */
+  public static <T extends TFloating> Operand<T> apply(Ops tf, Operand<T> x, Operand<T> gamma, Operand<T> beta,
+      int groups, boolean silu, int threads) {
+    return apply(tf, x, gamma, beta, groups, silu, threads, null);
+  }
+
+  /**
+   * As {@link #apply(Ops, Operand, Operand, Operand, int, boolean, int)}, then dropout (SiLU only) with masks that are
+   * a function of the dropout's key and each element's index in x (group_norm_silu.c says how): no random-number op
+   * and no stored mask, the gradient recomputes it.
+   *
+   * @param dropout null: none
+   */
+  public static <T extends TFloating> Operand<T> apply(Ops tf, Operand<T> x, Operand<T> gamma, Operand<T> beta,
+      int groups, boolean silu, int threads, UNet.KeyedDropout dropout) {
+    if (!available()) throw new IllegalStateException("the fused GroupNorm op is not available: " + unavailable);
+    if (dropout != null && !silu) throw new IllegalArgumentException("the fused dropout follows SiLU only");
+    Operand<TInt64> key = dropout != null ? dropout.key() : tf.constant(new long[] {0, 0});
+    Operation op = tf.scope().opBuilder(OP, silu ? "GroupNormSilu" : "GroupNorm")
+        .addInput(x.asOutput())
+        .addInput(gamma.asOutput())
+        .addInput(beta.asOutput())
+        .addInput(key.asOutput())
+        .setAttr("groups", (long) groups)
+        .setAttr("eps", 1e-5f)
+        .setAttr("silu", silu)
+        .setAttr("threads", (long) Math.max(1, threads))
+        .setAttr("rate", dropout != null ? (float) dropout.rate() : 0f)
+        .build();
+    @SuppressWarnings("unchecked")
+    Output<T> y = (Output<T>) (Output<?>) op.output(0);
+    return y;
+  }
+
+  /** d(x, gamma, beta) from dy, by the gradient op, which reads the forward op's inputs and its saved statistics. */
+  private static List<Operand<?>> gradient(Ops tf, GraphOperation op, List<Output<?>> upstream) {
+    Operand<?> noKey = tf.zerosLike(op.input(3)); // int64: no gradient
+    if (upstream.get(0) == null) { // y unused: nothing flows back
+      return List.of(tf.zerosLike(op.input(0)), tf.zerosLike(op.input(1)), tf.zerosLike(op.input(2)), noKey);
+    }
+    var attrs = op.attributes();
+    Operation g = tf.scope().opBuilder(GRAD_OP, "GroupNormSiluGrad")
+        .addInput(upstream.get(0))
+        .addInput(op.input(0))
+        .addInput(op.input(1))
+        .addInput(op.input(2))
+        .addInput(op.output(1))
+        .addInput(op.output(2))
+        .addInput(op.input(3))
+        .setAttr("groups", attrs.getAttrInt("groups"))
+        .setAttr("eps", attrs.getAttrFloat("eps"))
+        .setAttr("silu", attrs.getAttrBool("silu"))
+        .setAttr("threads", attrs.getAttrInt("threads"))
+        .setAttr("rate", attrs.getAttrFloat("rate"))
+        .build();
+    return List.of(g.output(0), g.output(1), g.output(2), noKey);
+  }
+}

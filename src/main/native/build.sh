@@ -1,0 +1,29 @@
+#!/bin/sh
+# Builds the fused GroupNorm + SiLU op library (group_norm_silu.c) against TF Java's native framework library.
+# Usage: build.sh <folder holding libtensorflow_framework.so.2> <output .so>. Maven runs it in the compile phase
+# (pom.xml). Without a C compiler it says so and builds nothing; training then uses TensorFlow's own ops.
+# -ffast-math on the compile step only: it lets gcc vectorise expf through glibc's libmvec. On the link step it would
+# add crtfastmath.o, which switches on flush-to-zero for the whole JVM when the library loads.
+set -eu
+dir="$1"
+out="$2"
+src="$(cd "$(dirname "$0")" && pwd)"
+cc="${CC:-gcc}"
+if ! command -v "$cc" >/dev/null 2>&1; then
+  echo "ddpm4j: no C compiler ($cc) found: the fused GroupNorm op is not built, training uses TensorFlow's ops"
+  exit 0
+fi
+framework="$(find "$dir" -name libtensorflow_framework.so.2 2>/dev/null | head -n 1)"
+if [ -z "$framework" ]; then
+  echo "ddpm4j: no libtensorflow_framework.so.2 under $dir: the fused GroupNorm op is not built"
+  exit 0
+fi
+if [ -f "$out" ] && [ -z "$(find "$src" -newer "$out" -type f 2>/dev/null)" ]; then
+  exit 0 # up to date
+fi
+mkdir -p "$(dirname "$out")"
+"$cc" -std=gnu11 -O3 -ffast-math -fPIC -Wall -Wextra -Wno-unused-parameter -c "$src/group_norm_silu.c" -o "$out.o"
+# linked beside the target and renamed over it: a JVM that has the old library loaded keeps its mapping intact
+"$cc" -shared -o "$out.tmp" "$out.o" "$framework" -lm -lpthread
+rm -f "$out.o"
+mv -f "$out.tmp" "$out"
