@@ -11,8 +11,11 @@
  * Gradient, with xhat = (x - mu) * rstd and dz = dy * d y/d z (sigmoid(z) * (1 + z * (1 - sigmoid(z))) for SiLU):
  *   dbeta[c] = sum dz, dgamma[c] = sum dz * xhat (over n, h, w),
  *   dx = rstd * (gamma[c] dz - mean_g(gamma dz) - xhat * mean_g(gamma dz xhat)).
- * Statistics and sums are float32 for either input type; one thread owns a sample, so results do not depend on the
- * thread count.
+ * Per-channel sums are float32, the group and batch reductions over them double, for either input type; one thread
+ * owns a sample, so results do not depend on the thread count (they may differ in the last bits between CPUs: each
+ * vector width has its own clone and summation order). Sigmoid is computed as 1 / (1 + e) or e / (1 + e) with
+ * e = exp(-|z|) <= 1, which cannot overflow: under -ffast-math gcc divides vectors through an approximate reciprocal,
+ * and the reciprocal of an overflowed 1 + exp(-z) would give NaN where SiLU is -0.
  *
  * With rate > 0 (SiLU only) the op also applies dropout: y = SiLU(z) * mask, mask = 1/(1 - rate) or 0, and the gradient
  * multiplies by the same mask. The mask of element i (its index in the whole tensor) is a function of (key, i) only: a
@@ -28,7 +31,7 @@
 
 #include "tf_c_api_subset.h"
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 static inline float bf16_to_f32(uint16_t v) {
   uint32_t u = (uint32_t) v << 16;
@@ -37,12 +40,20 @@ static inline float bf16_to_f32(uint16_t v) {
   return f;
 }
 
-/* Round to nearest even, as TensorFlow's float -> bfloat16 cast. */
+/* Round to nearest even, as TensorFlow's float -> bfloat16 cast; a NaN stays a (quiet) NaN. */
 static inline uint16_t f32_to_bf16(float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t) ((u >> 16) | 0x40u);
   u += 0x7fffu + ((u >> 16) & 1u);
   return (uint16_t) (u >> 16);
+}
+
+/* sigmoid(z) without overflow for any z (see the top of the file). */
+static inline float sigmoid(float z) {
+  float e = expf(-fabsf(z));
+  float r = 1.f / (1.f + e);
+  return z >= 0.f ? r : e * r;
 }
 
 static inline uint32_t mix32(uint32_t x) {
@@ -86,7 +97,7 @@ typedef struct {
   int failed;
 } Slice;
 
-/* One sample's activation as float32: a copy for bfloat16 (in cache: one sample is at most a few hundred KB). */
+/* One sample's activation as float32: a copy for bfloat16 (0.5-4 MB for the models here: in L2 or L3). */
 CLONES static void widen(const uint16_t* restrict src, int64_t len, float* restrict dst) {
   for (int64_t i = 0; i < len; i++) dst[i] = bf16_to_f32(src[i]);
 }
@@ -140,7 +151,7 @@ CLONES static void normalize(const float* restrict v, int64_t p, int64_t c, cons
     if (silu) {
       for (int64_t k = 0; k < c; k++) {
         float z = row[k] * a[k] + b[k];
-        o[k] = z / (1.f + expf(-z));
+        o[k] = z * sigmoid(z);
       }
     } else {
       for (int64_t k = 0; k < c; k++) o[k] = row[k] * a[k] + b[k];
@@ -157,7 +168,7 @@ CLONES static void normalize_dropout(const float* restrict v, int64_t p, int64_t
     uint32_t first = base + (uint32_t) (i * c);
     for (int64_t k = 0; k < c; k++) {
       float z = row[k] * a[k] + b[k];
-      o[k] = z / (1.f + expf(-z)) * mask_at(&m, first + (uint32_t) k);
+      o[k] = z * sigmoid(z) * mask_at(&m, first + (uint32_t) k);
     }
   }
 }
@@ -176,7 +187,7 @@ CLONES static void grad_pass1(const float* restrict v, const float* restrict dy,
       for (int64_t k = 0; k < c; k++) {
         float xh = (row[k] - mu[k]) * rs[k];
         float z = xh * gm[k] + bt[k];
-        float s = 1.f / (1.f + expf(-z));
+        float s = sigmoid(z);
         float dz = drow[k] * mask_at(&m, first + (uint32_t) k) * s * (1.f + z * (1.f - s));
         o[k] = dz;
         sdz[k] += dz;
@@ -186,7 +197,7 @@ CLONES static void grad_pass1(const float* restrict v, const float* restrict dy,
       for (int64_t k = 0; k < c; k++) {
         float xh = (row[k] - mu[k]) * rs[k];
         float z = xh * gm[k] + bt[k];
-        float s = 1.f / (1.f + expf(-z));
+        float s = sigmoid(z);
         float dz = drow[k] * s * (1.f + z * (1.f - s));
         o[k] = dz;
         sdz[k] += dz;
@@ -222,11 +233,11 @@ static void* run_slice(void* arg) {
   const Job* j = s->job;
   int64_t c = j->c, g = j->g, cg = c / g, len = j->p * c;
   double m = (double) (j->p * cg);
-  float* xbuf = malloc(sizeof(float) * (size_t) len);
+  float* xbuf = j->bf16 ? malloc(sizeof(float) * (size_t) len) : NULL; /* float32 reads the tensor in place */
+  float* dybuf = j->bf16 && j->dy ? malloc(sizeof(float) * (size_t) len) : NULL;
   float* work = malloc(sizeof(float) * (size_t) len);
-  float* dybuf = j->dy ? malloc(sizeof(float) * (size_t) len) : NULL;
-  float* ch = malloc(sizeof(float) * (size_t) (8 * c));
-  if (!xbuf || !work || !ch || (j->dy && !dybuf)) {
+  float* ch = malloc(sizeof(float) * (size_t) (7 * c));
+  if (!work || !ch || (j->bf16 && !xbuf) || (j->bf16 && j->dy && !dybuf)) {
     s->failed = 1;
   } else {
     float *acc = ch, *mu = ch + c, *rs = ch + 2 * c, *a = ch + 3 * c, *b = ch + 4 * c, *m1 = ch + 5 * c,
@@ -328,6 +339,12 @@ typedef struct {
 static void* create(TF_OpKernelConstruction* ctx) {
   Attrs* a = calloc(1, sizeof(Attrs));
   TF_Status* st = TF_NewStatus();
+  if (!a) {
+    TF_SetStatus(st, TF_INTERNAL, "DdpmGroupNormSilu: out of memory");
+    TF_OpKernelConstruction_Failure(ctx, st);
+    TF_DeleteStatus(st);
+    return NULL;
+  }
   TF_Bool silu = 1;
   TF_OpKernelConstruction_GetAttrInt64(ctx, "groups", &a->groups, st);
   if (TF_GetCode(st) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "threads", &a->threads, st);
@@ -415,9 +432,10 @@ static void compute(void* kernel, TF_OpKernelContext* ctx, int grad) {
     j.dropout = 1;
     j.mask.s0 = mix32((uint32_t) k0 ^ mix32((uint32_t) (k0 >> 32) + 0x9e3779b9u));
     j.mask.s1 = mix32((uint32_t) k1 ^ mix32((uint32_t) (k1 >> 32) + 0x85ebca6bu) ^ j.mask.s0);
+    /* an element is dropped with probability threshold / 2^24 (within 2^-25 of rate); the scale is its exact inverse */
     j.mask.threshold = (uint32_t) lrint((double) at->rate * 16777216.0);
-    j.mask.scale = (float) (1.0 / (1.0 - (double) at->rate));
-    if (n * p * c > 4294967295LL) {
+    j.mask.scale = (float) (16777216.0 / (16777216.0 - (double) j.mask.threshold));
+    if (n * p * c > 4294967296LL) {
       fail(ctx, TF_INVALID_ARGUMENT, "DdpmGroupNormSilu: dropout indexes at most 2^32 elements");
       goto done;
     }
@@ -434,10 +452,16 @@ static void compute(void* kernel, TF_OpKernelContext* ctx, int grad) {
     j.mean = (float*) TF_TensorData(out[1]);
     j.rstd = (float*) TF_TensorData(out[2]);
   } else {
-    if (TF_NumDims(in[0]) != 4 || TF_Dim(in[0], 0) != n || TF_Dim(in[0], 3) != c
-        || TF_Dim(in[0], 1) * TF_Dim(in[0], 2) != p || TF_TensorType(in[0]) != type) {
+    if (TF_NumDims(in[0]) != 4 || TF_Dim(in[0], 0) != n || TF_Dim(in[0], 1) != TF_Dim(x, 1)
+        || TF_Dim(in[0], 2) != TF_Dim(x, 2) || TF_Dim(in[0], 3) != c || TF_TensorType(in[0]) != type) {
       fail(ctx, TF_INVALID_ARGUMENT, "DdpmGroupNormSiluGrad: dy must have x's shape and type");
       goto done;
+    }
+    for (int i = 4; i < 6; i++) {
+      if (TF_NumDims(in[i]) != 2 || TF_Dim(in[i], 0) != n || TF_Dim(in[i], 1) != g || TF_TensorType(in[i]) != TF_FLOAT) {
+        fail(ctx, TF_INVALID_ARGUMENT, "DdpmGroupNormSiluGrad: mean and rstd must be float32 [batch, groups]");
+        goto done;
+      }
     }
     j.dy = TF_TensorData(in[0]);
     j.mean = (float*) TF_TensorData(in[4]);
@@ -527,7 +551,11 @@ static void register_kernels(const char* op, void (*fn)(void*, TF_OpKernelContex
     TF_KernelBuilder_TypeConstraint(kb, "T", types[i], st);
     char name[96];
     snprintf(name, sizeof name, "%s_cpu_%s", op, i == 0 ? "float" : "bfloat16");
-    if (TF_GetCode(st) == TF_OK) TF_RegisterKernelBuilder(name, kb, st);
+    if (TF_GetCode(st) == TF_OK) {
+      TF_RegisterKernelBuilder(name, kb, st);
+    } else {
+      TF_DeleteKernelBuilder(kb);
+    }
   }
 }
 
@@ -558,7 +586,11 @@ __attribute__((constructor)) static void register_ops(void) {
   TF_OpDefinitionBuilderAddOutput(gr, "dbeta: T");
   add_attrs(gr);
   TF_OpDefinitionBuilderSetShapeInferenceFunction(gr, shape_grad);
-  if (TF_GetCode(st) == TF_OK) TF_RegisterOpDefinition(gr, st);
+  if (TF_GetCode(st) == TF_OK) {
+    TF_RegisterOpDefinition(gr, st);
+  } else {
+    TF_DeleteOpDefinitionBuilder(gr);
+  }
 
   if (TF_GetCode(st) == TF_OK) register_kernels("DdpmGroupNormSilu", compute_forward, st);
   if (TF_GetCode(st) == TF_OK) register_kernels("DdpmGroupNormSiluGrad", compute_grad, st);

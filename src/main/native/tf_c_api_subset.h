@@ -39,6 +39,7 @@ TF_KernelBuilder* TF_NewKernelBuilder(const char* op_name, const char* device_na
 void TF_KernelBuilder_TypeConstraint(TF_KernelBuilder* b, const char* attr_name, const TF_DataType type,
     TF_Status* status);
 void TF_RegisterKernelBuilder(const char* kernel_name, TF_KernelBuilder* builder, TF_Status* status);
+void TF_DeleteKernelBuilder(TF_KernelBuilder* builder);
 void TF_OpKernelConstruction_GetAttrInt64(TF_OpKernelConstruction* ctx, const char* attr_name, int64_t* val,
     TF_Status* status);
 void TF_OpKernelConstruction_GetAttrFloat(TF_OpKernelConstruction* ctx, const char* attr_name, float* val,
@@ -53,6 +54,7 @@ TF_Tensor* TF_AllocateOutput(TF_OpKernelContext* context, int index, TF_DataType
 
 TF_OpDefinitionBuilder* TF_NewOpDefinitionBuilder(const char* op_name);
 void TF_RegisterOpDefinition(TF_OpDefinitionBuilder* builder, TF_Status* status);
+void TF_DeleteOpDefinitionBuilder(TF_OpDefinitionBuilder* builder);
 void TF_OpDefinitionBuilderAddAttr(TF_OpDefinitionBuilder* builder, const char* attr_spec);
 void TF_OpDefinitionBuilderAddInput(TF_OpDefinitionBuilder* builder, const char* input_spec);
 void TF_OpDefinitionBuilderAddOutput(TF_OpDefinitionBuilder* builder, const char* output_spec);

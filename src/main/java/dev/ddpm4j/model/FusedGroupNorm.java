@@ -151,6 +151,9 @@ public final class FusedGroupNorm {
       int groups, boolean silu, int threads, UNet.KeyedDropout dropout) {
     if (!available()) throw new IllegalStateException("the fused GroupNorm op is not available: " + unavailable);
     if (dropout != null && !silu) throw new IllegalArgumentException("the fused dropout follows SiLU only");
+    if (dropout != null && !(dropout.rate() >= 0 && dropout.rate() < 1)) {
+      throw new IllegalArgumentException("dropout rate must be in [0, 1), got " + dropout.rate());
+    }
     Operand<TInt64> key = dropout != null ? dropout.key() : tf.constant(new long[] {0, 0});
     Operation op = tf.scope().opBuilder(OP, silu ? "GroupNormSilu" : "GroupNorm")
         .addInput(x.asOutput())
@@ -168,12 +171,13 @@ public final class FusedGroupNorm {
     return y;
   }
 
-  /** d(x, gamma, beta) from dy, by the gradient op, which reads the forward op's inputs and its saved statistics. */
+  /**
+   * d(x, gamma, beta) from dy, by the gradient op, which reads the forward op's inputs and its saved statistics. TF
+   * calls this only when some output has a gradient and fills the others with zeros; gradients reaching mean and rstd
+   * (which only the gradient op reads) are ignored.
+   */
   private static List<Operand<?>> gradient(Ops tf, GraphOperation op, List<Output<?>> upstream) {
-    Operand<?> noKey = tf.zerosLike(op.input(3)); // int64: no gradient
-    if (upstream.get(0) == null) { // y unused: nothing flows back
-      return List.of(tf.zerosLike(op.input(0)), tf.zerosLike(op.input(1)), tf.zerosLike(op.input(2)), noKey);
-    }
+    Operand<?> noKey = tf.zerosLike(op.input(3)); // the int64 key has no gradient
     var attrs = op.attributes();
     Operation g = tf.scope().opBuilder(GRAD_OP, "GroupNormSiluGrad")
         .addInput(upstream.get(0))

@@ -321,8 +321,7 @@ public final class UNet {
       Operand<T> h = conv(name + ".conv1", normSilu(name + ".norm1", x, in), in, out, 3, 1, 1.0);
       Operand<T> proj = dense(name + ".temb", silu(temb), 4 * cfg.baseChannels(), out, 1.0);
       h = tf.math.add(h, tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
-      KeyedDropout keyed = fusedThreads > 0 && dropout != null && cfg.dropout() > 0
-          ? dropout.keyed(tf, dropoutLayers) : null;
+      KeyedDropout keyed = fused() && dropout != null && cfg.dropout() > 0 ? dropout.keyed(tf, dropoutLayers) : null;
       if (keyed != null) { // dropout inside the fused op
         h = norm(name + ".norm2", h, out, true, keyed);
         dropoutLayers++;
@@ -381,13 +380,17 @@ public final class UNet {
       return norm(name, x, ch, true, null);
     }
 
-    /** @param keyed a dropout after the SiLU, fused; only where the fused op runs */
+    /** Whether GroupNorm runs as the fused op here: asked for, and a type it has kernels for. */
+    boolean fused() {
+      return fusedThreads > 0 && (dtype == TFloat32.class || dtype == TBfloat16.class);
+    }
+
+    /** @param keyed a dropout after the SiLU, fused; only where {@link #fused()} */
     Operand<T> norm(String name, Operand<T> x, int ch, boolean thenSilu, KeyedDropout keyed) {
       Operand<T> gamma = p.get(name + ".gamma", new long[] {ch}, Init.ONES);
       Operand<T> beta = p.get(name + ".beta", new long[] {ch}, Init.ZEROS);
-      if (fusedThreads > 0 && (dtype == TFloat32.class || dtype == TBfloat16.class)) {
-        return FusedGroupNorm.apply(tf, x, gamma, beta, cfg.groups(), thenSilu, fusedThreads, keyed);
-      }
+      if (fused()) return FusedGroupNorm.apply(tf, x, gamma, beta, cfg.groups(), thenSilu, fusedThreads, keyed);
+      if (keyed != null) throw new IllegalStateException("a fused dropout needs the fused op");
       Operand<T> y = UNet.groupNorm(tf, dtype, x, ch, cfg.groups(), gamma, beta);
       return thenSilu ? silu(y) : y;
     }
