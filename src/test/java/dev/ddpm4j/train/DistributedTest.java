@@ -99,7 +99,9 @@ class DistributedTest {
     assertTrue(log.contains("2 replicas of 4 images each") && log.contains("2 replicas"), log);
 
     ExperimentConfig single = TinyConfigs.config(tmp.resolve("runs"), "run.name=single", "train.steps=6",
-        "train.checkpoint_every=6", "train.intra_op_threads=1", "train.inter_op_threads=1", "model.dropout=0.1");
+        "train.checkpoint_every=6", "train.intra_op_threads=1", "train.inter_op_threads=1", "model.dropout=0.1",
+        // distributed training keeps TensorFlow's ops and dropout masks, so the one-process reference does too
+        "train.fused_group_norm=tensorflow");
     new Trainer(single, false, new Progress(new java.io.PrintStream(new java.io.ByteArrayOutputStream()), false, 1),
         null).run();
     ExperimentConfig dist = ExperimentConfig.load(tmp.resolve("runs/dist/config.yaml"), List.of(
