@@ -56,18 +56,32 @@ public final class UNet {
   private final int imageSize;
   private final int outputChannels;
   private final int fusedThreads; // > 0: GroupNorm (+ SiLU) by FusedGroupNorm on that many threads
+  private final boolean training; // gradients are taken through this network: see Pass.conv
 
   /** @param outputChannels C, or 2C for a learned variance (the last C channels are its interpolation v) */
   public UNet(ExperimentConfig.Model cfg, int imageChannels, int imageSize, int outputChannels) {
-    this(cfg, imageChannels, imageSize, outputChannels, 0);
+    this(cfg, imageChannels, imageSize, outputChannels, 0, false);
   }
 
-  private UNet(ExperimentConfig.Model cfg, int imageChannels, int imageSize, int outputChannels, int fusedThreads) {
+  private UNet(ExperimentConfig.Model cfg, int imageChannels, int imageSize, int outputChannels, int fusedThreads,
+      boolean training) {
     this.cfg = cfg;
     this.imageChannels = imageChannels;
     this.imageSize = imageSize;
     this.outputChannels = outputChannels;
     this.fusedThreads = fusedThreads;
+    this.training = training;
+  }
+
+  /**
+   * The same network for a graph that takes its gradients: a convolution with one output channel (the output layer of
+   * a greyscale model) runs as two, the second filter a zero, and keeps the first. oneDNN 3.5's bfloat16 input
+   * gradient of a convolution with a single output channel returned garbage on an AMD EPYC Zen 5 (family 26 model 2:
+   * relative error 0.9, or 1e37 at the default model's 64x32x32x32 -> 1), so bf16 training learned from noise there;
+   * two channels take another kernel. Same weights and values; exports keep the plain convolution (no gradients).
+   */
+  public UNet forTraining() {
+    return new UNet(cfg, imageChannels, imageSize, outputChannels, fusedThreads, true);
   }
 
   /**
@@ -76,7 +90,7 @@ public final class UNet {
    */
   public UNet withFusedGroupNorm(int threads) {
     if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
-    return new UNet(cfg, imageChannels, imageSize, outputChannels, threads);
+    return new UNet(cfg, imageChannels, imageSize, outputChannels, threads, training);
   }
 
   public static UNet of(ExperimentConfig c) {
@@ -398,7 +412,15 @@ public final class UNet {
     Operand<T> conv(String name, Operand<T> x, int in, int out, int k, int stride, double scale) {
       Kernel<T> c = kernel(name, in, out, k, scale);
       if (k == 1 && stride == 1) return pointwise(tf, x, c.w(), c.b(), in, out);
-      return tf.nn.biasAdd(tf.nn.conv2d(x, c.w(), List.of(1L, (long) stride, (long) stride, 1L), "SAME"), c.b());
+      List<Long> strides = List.of(1L, (long) stride, (long) stride, 1L);
+      if (training && out == 1) { // see forTraining
+        Operand<T> w2 = tf.pad(c.w(), tf.constant(new int[][] {{0, 0}, {0, 0}, {0, 0}, {0, 1}}),
+            tf.dtypes.cast(tf.constant(0f), dtype));
+        Operand<T> y2 = tf.nn.conv2d(x, w2, strides, "SAME");
+        Operand<T> y = tf.slice(y2, tf.constant(new int[] {0, 0, 0, 0}), tf.constant(new int[] {-1, -1, -1, 1}));
+        return tf.nn.biasAdd(y, c.b());
+      }
+      return tf.nn.biasAdd(tf.nn.conv2d(x, c.w(), strides, "SAME"), c.b());
     }
 
     /** A k x k convolution's kernel [k, k, in, out] and bias [out], asked for in that order (it names them). */

@@ -101,7 +101,7 @@ public final class TrainingGraph {
     Schedule schedule = Schedule.of(cfg.diffusion());
     FusedGroupNorm.Choice fused = FusedGroupNorm.choose(tc, dist.enabled());
     groupNorm = fused.description();
-    UNet unet = fused.apply(UNet.of(cfg));
+    UNet unet = fused.apply(UNet.of(cfg).forTraining());
 
     globalStep = tf.withName("global_step").variable(tf.withInitScope().constant(0L));
     stepRead = tf.withName("global_step_read").identity(globalStep);

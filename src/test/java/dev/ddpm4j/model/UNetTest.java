@@ -238,6 +238,33 @@ class UNetTest {
     assertTrue(change > 1e-3, "the shortcut's bias reaches the output: " + change);
   }
 
+  /**
+   * The training flavour (a one-channel output convolution as two with a zero second filter, for oneDNN's bf16
+   * gradient) asks for the same weights and computes the same network. float64, every weight random.
+   */
+  @Test
+  void theTrainingFlavourIsTheSameNetwork() {
+    ExperimentConfig cfg = TinyConfigs.config(null, "model.base_channels=4", "model.groups=2", "model.heads=2");
+    UNet plain = UNet.of(cfg);
+    UNet training = plain.forTraining();
+    Map<String, long[]> shapes = plain.weights().shapes();
+    Map<String, long[]> trainingShapes = training.weights().shapes();
+    assertEquals(List.copyOf(shapes.keySet()), List.copyOf(trainingShapes.keySet()));
+    for (var e : shapes.entrySet()) assertArrayEquals(e.getValue(), trainingShapes.get(e.getKey()), e.getKey());
+    assertArrayEquals(new long[] {3, 3, 4, 1}, shapes.get("out.conv.w"), "a greyscale model: one output channel");
+    SplittableRandom rnd = new SplittableRandom(11);
+    Map<String, double[]> values = new LinkedHashMap<>();
+    for (var e : shapes.entrySet()) {
+      long size = 1;
+      for (long d : e.getValue()) size *= d;
+      values.put(e.getKey(), randomArray(rnd, (int) size, 0.4));
+    }
+    double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
+    double[] want = forward64(plain, shapes, values, x);
+    double[] got = forward64(training, shapes, values, x);
+    for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-12, "element " + i);
+  }
+
   private static Map<String, double[]> shifted(Map<String, double[]> values, String name, double by) {
     Map<String, double[]> out = new LinkedHashMap<>(values);
     double[] v = values.get(name).clone();
