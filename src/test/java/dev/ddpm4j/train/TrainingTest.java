@@ -138,11 +138,12 @@ class TrainingTest {
       batch = it.next().images();
       ts.save(prefix);
       names = new ArrayList<>(ts.net.weights.variables().keySet());
-      reference = gradients(ts, batch);
+      reference = gradients(ts, fp32, batch);
     }
-    try (TrainingSession ts = new TrainingSession(TinyConfigs.config(tmp, "train.precision=bf16"))) {
+    ExperimentConfig bf16Config = TinyConfigs.config(tmp, "train.precision=bf16");
+    try (TrainingSession ts = new TrainingSession(bf16Config)) {
       ts.restore(prefix);
-      List<float[]> bf16 = gradients(ts, batch);
+      List<float[]> bf16 = gradients(ts, bf16Config, batch);
       double all = 0;
       for (float[] g : reference) all += sumSquares(g, null);
       for (int k = 0; k < names.size(); k++) {
@@ -155,18 +156,13 @@ class TrainingTest {
     }
   }
 
-  private static List<float[]> gradients(TrainingSession ts, float[] batch) {
-    try (TFloat32 x = TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(batch.length / 64, 8, 8, 1))) {
-      x.asRawTensor().data().asFloats().write(batch);
+  private static List<float[]> gradients(TrainingSession ts, ExperimentConfig cfg, float[] batch) {
+    try (TFloat32 x = tensor(cfg, batch)) {
       Session.Runner r = ts.session.runner().feed(ts.net.x0, x);
       for (var g : ts.net.gradients) r.fetch(g);
       try (Result res = r.run()) {
         List<float[]> out = new ArrayList<>();
-        for (int k = 0; k < ts.net.gradients.size(); k++) {
-          float[] a = new float[(int) res.get(k).shape().size()];
-          ((TFloat32) res.get(k)).asRawTensor().data().asFloats().read(a);
-          out.add(a);
-        }
+        for (int k = 0; k < ts.net.gradients.size(); k++) out.add(read(res.get(k)));
         return out;
       }
     }
