@@ -216,13 +216,9 @@ class UNetTest {
     String conv2 = shortcut.replace(".shortcut.b", ".conv2.b");
     assertTrue(shapes.containsKey(conv2), conv2);
     SplittableRandom rnd = new SplittableRandom(5);
-    Map<String, double[]> values = new LinkedHashMap<>();
-    for (var e : shapes.entrySet()) {
-      long size = 1;
-      for (long d : e.getValue()) size *= d;
-      double[] v = randomArray(rnd, (int) size, 0.4);
-      if (e.getKey().endsWith(".gamma")) for (int i = 0; i < v.length; i++) v[i] += 1.0;
-      values.put(e.getKey(), v);
+    Map<String, double[]> values = randomWeights(shapes, rnd);
+    for (var e : values.entrySet()) {
+      if (e.getKey().endsWith(".gamma")) for (int i = 0; i < e.getValue().length; i++) e.getValue()[i] += 1.0;
     }
     double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
     double[] base = forward64(unet, shapes, values, x);
@@ -253,16 +249,22 @@ class UNetTest {
     for (var e : shapes.entrySet()) assertArrayEquals(e.getValue(), trainingShapes.get(e.getKey()), e.getKey());
     assertArrayEquals(new long[] {3, 3, 4, 1}, shapes.get("out.conv.w"), "a greyscale model: one output channel");
     SplittableRandom rnd = new SplittableRandom(11);
+    Map<String, double[]> values = randomWeights(shapes, rnd);
+    double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
+    double[] want = forward64(plain, shapes, values, x);
+    double[] got = forward64(training, shapes, values, x);
+    for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-12, "element " + i);
+  }
+
+  /** Every weight uniform in [-0.4, 0.4], drawn in the order of shapes. */
+  private static Map<String, double[]> randomWeights(Map<String, long[]> shapes, SplittableRandom rnd) {
     Map<String, double[]> values = new LinkedHashMap<>();
     for (var e : shapes.entrySet()) {
       long size = 1;
       for (long d : e.getValue()) size *= d;
       values.put(e.getKey(), randomArray(rnd, (int) size, 0.4));
     }
-    double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
-    double[] want = forward64(plain, shapes, values, x);
-    double[] got = forward64(training, shapes, values, x);
-    for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-12, "element " + i);
+    return values;
   }
 
   private static Map<String, double[]> shifted(Map<String, double[]> values, String name, double by) {
