@@ -24,11 +24,13 @@ if [ -f "$out" ] && [ -z "$(find "$src" "$framework" -newer "$out" -type f 2>/de
 fi
 mkdir -p "$(dirname "$out")"
 # linked beside the target and renamed over it: a JVM that has the old library loaded keeps its mapping intact
-if ! "$cc" -std=gnu11 -O3 -ffast-math -fPIC -Wall -Wextra -Wno-unused-parameter -c "$src/group_norm_silu.c" \
-    -o "$out.o" || ! "$cc" -shared -o "$out.tmp" "$out.o" "$framework" -lm -lpthread; then
-  rm -f "$out.o" "$out.tmp"
+flags="-std=gnu11 -O3 -fPIC -Wall -Wextra -Wno-unused-parameter"
+if ! "$cc" $flags -ffast-math -c "$src/group_norm_silu.c" -o "$out.gn.o" \
+    || ! "$cc" $flags -Wno-psabi -c "$src/winograd.c" -o "$out.wino.o" \
+    || ! "$cc" -shared -o "$out.tmp" "$out.gn.o" "$out.wino.o" "$framework" -lm -lpthread; then
+  rm -f "$out.gn.o" "$out.wino.o" "$out.tmp"
   echo "ddpm4j: $cc could not build the fused GroupNorm op (see above): training uses TensorFlow's ops"
   exit 0
 fi
-rm -f "$out.o"
+rm -f "$out.gn.o" "$out.wino.o"
 mv -f "$out.tmp" "$out"

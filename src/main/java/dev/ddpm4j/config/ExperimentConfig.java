@@ -70,7 +70,7 @@ public record ExperimentConfig(
       int batchSize, int steps, double lr, int warmupSteps, double gradClip, double emaDecay,
       int logEvery, int sampleEvery, int sampleImages, int checkpointEvery, int keepCheckpoints,
       int intraOpThreads, int interOpThreads, double labelDropout, String precision, double maxMinutes,
-      String fusedGroupNorm) {}
+      String fusedGroupNorm, String conv3x3) {}
 
   /** Defaults of the sample command. */
   public record Sample(int numImages, long seed) {}
@@ -122,6 +122,11 @@ public record ExperimentConfig(
   public static final List<String> PRECISIONS = List.of("auto", "fp32", "bf16");
   /** train.fused_group_norm: auto (where the op library loaded), fused (or fail), tensorflow (TensorFlow's ops). */
   public static final List<String> FUSED_GROUP_NORM = List.of("auto", "fused", "tensorflow");
+  /**
+   * train.conv3x3: auto (Winograd where the training runs in float32 and the op library loaded), winograd (or fail),
+   * tensorflow (TensorFlow's Conv2D).
+   */
+  public static final List<String> CONV3X3 = List.of("auto", "winograd", "tensorflow");
 
   private static final ObjectMapper WRITER = new ObjectMapper(new YAMLFactory()
       .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
@@ -261,7 +266,8 @@ public record ExperimentConfig(
         b.number("train.label_dropout", 0.1, v -> v >= 0 && v < 1, "must be in [0, 1)"),
         b.choice("train.precision", "auto", PRECISIONS),
         b.number("train.max_minutes", 0.0, v -> v >= 0, nonNegative + " (0 = no time limit)"),
-        b.choice("train.fused_group_norm", "auto", FUSED_GROUP_NORM));
+        b.choice("train.fused_group_norm", "auto", FUSED_GROUP_NORM),
+        b.choice("train.conv3x3", "auto", CONV3X3));
 
     b.section("sample");
     Sample sample = new Sample(

@@ -113,7 +113,7 @@ public final class FusedGroupNorm {
 
   private static Boolean gpu;
 
-  private static synchronized boolean gpuVisible() {
+  static synchronized boolean gpuVisible() {
     if (gpu == null) gpu = LocalDevices.list().stream().anyMatch(d -> d.type().equals("GPU"));
     return gpu;
   }

@@ -57,20 +57,22 @@ public final class UNet {
   private final int outputChannels;
   private final int fusedThreads; // > 0: GroupNorm (+ SiLU) by FusedGroupNorm on that many threads
   private final boolean training; // gradients are taken through this network: see Pass.conv
+  private final int winogradThreads; // > 0: float32 3x3 stride-1 convolutions by WinogradConv on that many threads
 
   /** @param outputChannels C, or 2C for a learned variance (the last C channels are its interpolation v) */
   public UNet(ExperimentConfig.Model cfg, int imageChannels, int imageSize, int outputChannels) {
-    this(cfg, imageChannels, imageSize, outputChannels, 0, false);
+    this(cfg, imageChannels, imageSize, outputChannels, 0, false, 0);
   }
 
   private UNet(ExperimentConfig.Model cfg, int imageChannels, int imageSize, int outputChannels, int fusedThreads,
-      boolean training) {
+      boolean training, int winogradThreads) {
     this.cfg = cfg;
     this.imageChannels = imageChannels;
     this.imageSize = imageSize;
     this.outputChannels = outputChannels;
     this.fusedThreads = fusedThreads;
     this.training = training;
+    this.winogradThreads = winogradThreads;
   }
 
   /**
@@ -81,7 +83,7 @@ public final class UNet {
    * two channels take another kernel. Same weights and values; exports keep the plain convolution (no gradients).
    */
   public UNet forTraining() {
-    return new UNet(cfg, imageChannels, imageSize, outputChannels, fusedThreads, true);
+    return new UNet(cfg, imageChannels, imageSize, outputChannels, fusedThreads, true, winogradThreads);
   }
 
   /**
@@ -90,7 +92,17 @@ public final class UNet {
    */
   public UNet withFusedGroupNorm(int threads) {
     if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
-    return new UNet(cfg, imageChannels, imageSize, outputChannels, threads, training);
+    return new UNet(cfg, imageChannels, imageSize, outputChannels, threads, training, winogradThreads);
+  }
+
+  /**
+   * The same network with each float32 3x3, stride-1 convolution whose channel counts are multiples of 16 computed as
+   * a Winograd F(4x4, 3x3) convolution ({@link WinogradConv}): same weights, same values up to float rounding
+   * (relative 1e-6), 2.25 times fewer multiply-adds. For the training graph; exports use TensorFlow's ops.
+   */
+  public UNet withWinograd(int threads) {
+    if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+    return new UNet(cfg, imageChannels, imageSize, outputChannels, fusedThreads, training, threads);
   }
 
   public static UNet of(ExperimentConfig c) {
@@ -349,7 +361,7 @@ public final class UNet {
       // (8.7 against 2.5 ms for 65536x96 -> 32), and a separate bias Add would cost a pass over the activation
       Kernel<T> c2 = kernel(name + ".conv2", out, out, 3, 0.0);
       Kernel<T> sc = kernel(name + ".shortcut", in, out, 1, 1.0);
-      Operand<T> product = tf.nn.conv2d(h, c2.w(), List.of(1L, 1L, 1L, 1L), "SAME");
+      Operand<T> product = conv2d(h, c2.w(), out, out, 3, 1);
       return tf.math.add(pointwise(tf, x, sc.w(), null, in, out), tf.nn.biasAdd(product, tf.math.add(c2.b(), sc.b())));
     }
 
@@ -412,15 +424,24 @@ public final class UNet {
     Operand<T> conv(String name, Operand<T> x, int in, int out, int k, int stride, double scale) {
       Kernel<T> c = kernel(name, in, out, k, scale);
       if (k == 1 && stride == 1) return pointwise(tf, x, c.w(), c.b(), in, out);
-      List<Long> strides = List.of(1L, (long) stride, (long) stride, 1L);
       if (training && out == 1) { // see forTraining
         Operand<T> w2 = tf.pad(c.w(), tf.constant(new int[][] {{0, 0}, {0, 0}, {0, 0}, {0, 1}}),
             tf.dtypes.cast(tf.constant(0f), dtype));
-        Operand<T> y2 = tf.nn.conv2d(x, w2, strides, "SAME");
+        Operand<T> y2 = conv2d(x, w2, in, 2, k, stride);
         Operand<T> y = tf.slice(y2, tf.constant(new int[] {0, 0, 0, 0}), tf.constant(new int[] {-1, -1, -1, 1}));
         return tf.nn.biasAdd(y, c.b());
       }
-      return tf.nn.biasAdd(tf.nn.conv2d(x, c.w(), strides, "SAME"), c.b());
+      return tf.nn.biasAdd(conv2d(x, c.w(), in, out, k, stride), c.b());
+    }
+
+    /** A SAME convolution without bias: Winograd where {@link #withWinograd} asked for it and the layer fits. */
+    @SuppressWarnings("unchecked")
+    Operand<T> conv2d(Operand<T> x, Operand<T> w, int in, int out, int k, int stride) {
+      if (winogradThreads > 0 && dtype == TFloat32.class && WinogradConv.fits(x.shape(), k, stride, in, out)) {
+        return (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w, in, out,
+            winogradThreads);
+      }
+      return tf.nn.conv2d(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
     }
 
     /** A k x k convolution's kernel [k, k, in, out] and bias [out], asked for in that order (it names them). */

@@ -57,9 +57,11 @@ public final class Benchmark {
     ObjectNode profileNode = null;
     String precision;
     String groupNorm;
+    String conv3x3;
     try (TrainingSession ts = new TrainingSession(cfg)) {
       precision = ts.precision;
       groupNorm = ts.net.groupNorm;
+      conv3x3 = ts.net.conv3x3;
       buildSeconds = (System.nanoTime() - t0) / 1e9;
       for (int i = 0; i < 3; i++) ts.step(x, y); // warm-up: the first runs optimize and allocate
       timing = time(steps, () -> ts.step(x, y));
@@ -85,6 +87,7 @@ public final class Benchmark {
     o.put("ratio_to_ceiling", round(achieved / ceiling, 3));
     o.put("precision", precision);
     o.put("group_norm", groupNorm);
+    o.put("conv3x3", conv3x3);
     if (!Double.isNaN(ceilingBf16)) {
       o.put("matmul_ceiling_bf16_gflops_per_s", round(ceilingBf16, 1));
       o.put("ratio_to_bf16_ceiling", round(achieved / ceilingBf16, 3));

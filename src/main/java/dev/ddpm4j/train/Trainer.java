@@ -248,10 +248,10 @@ public final class Trainer {
         progress.message("resumed from " + c.dir() + " at step " + step);
       }
       progress.message(String.format("graph ready in %.1fs: %,d parameters, precision %s (train.precision %s), "
-          + "GroupNorm: %s%s", (System.nanoTime() - t0) / 1e9, ts.net.weights.count(), ts.precision,
-          cfg.train().precision(), ts.net.groupNorm,
+          + "GroupNorm: %s, 3x3 convolutions: %s%s", (System.nanoTime() - t0) / 1e9, ts.net.weights.count(),
+          ts.precision, cfg.train().precision(), ts.net.groupNorm, ts.net.conv3x3,
           cfg.train().maxMinutes() > 0 ? String.format(", time budget %s min", cfg.train().maxMinutes()) : ""));
-      writeEnvironment(runDir, cfg, ts.net.groupNorm);
+      writeEnvironment(runDir, cfg, ts.net.groupNorm, ts.net.conv3x3);
       return loop(ts, data, norm, checkpoints, runDir, step, position, elapsedBefore);
     } finally {
       stopped.countDown();
@@ -395,11 +395,12 @@ public final class Trainer {
   }
 
   /** The machine and the choices made on it ({@code environment.json}): CPU, flags, oneDNN, precision. */
-  static void writeEnvironment(Path runDir, ExperimentConfig cfg, String groupNorm) {
+  static void writeEnvironment(Path runDir, ExperimentConfig cfg, String groupNorm, String conv3x3) {
     try {
       var env = dev.ddpm4j.platform.Platform.describe(cfg.train().precision());
       env.put("precision", TrainingSession.precision(cfg));
       env.put("group_norm", groupNorm);
+      env.put("conv3x3", conv3x3);
       if (cfg.distributed().enabled()) {
         env.put("cluster", cfg.distributed().tasks());
         env.put("replicas", cfg.distributed().replicas());

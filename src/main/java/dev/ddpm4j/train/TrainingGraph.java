@@ -10,6 +10,7 @@ import dev.ddpm4j.diffusion.DiffusionOps;
 import dev.ddpm4j.diffusion.Schedule;
 import dev.ddpm4j.model.Condition;
 import dev.ddpm4j.model.FusedGroupNorm;
+import dev.ddpm4j.model.WinogradConv;
 import dev.ddpm4j.model.MapParams;
 import dev.ddpm4j.model.UNet;
 import dev.ddpm4j.model.RecordingParams;
@@ -88,6 +89,8 @@ public final class TrainingGraph {
 
   /** How GroupNorm is computed (train.fused_group_norm): the fused op or TensorFlow's ops, and why. */
   public final String groupNorm;
+  /** How the 3x3 convolutions are computed (train.conv3x3): Winograd or TensorFlow's Conv2D, and why. */
+  public final String conv3x3;
 
   public TrainingGraph(ExperimentConfig cfg, Graph graph) {
     this.graph = graph;
@@ -101,7 +104,9 @@ public final class TrainingGraph {
     Schedule schedule = Schedule.of(cfg.diffusion());
     FusedGroupNorm.Choice fused = FusedGroupNorm.choose(tc, dist.enabled());
     groupNorm = fused.description();
-    UNet unet = fused.apply(UNet.of(cfg).forTraining());
+    WinogradConv.Choice winograd = WinogradConv.choose(tc, dist.enabled(), TrainingSession.precision(cfg));
+    conv3x3 = winograd.description();
+    UNet unet = winograd.apply(fused.apply(UNet.of(cfg).forTraining()));
 
     globalStep = tf.withName("global_step").variable(tf.withInitScope().constant(0L));
     stepRead = tf.withName("global_step_read").identity(globalStep);

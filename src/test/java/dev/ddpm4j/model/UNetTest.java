@@ -256,6 +256,54 @@ class UNetTest {
     for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-12, "element " + i);
   }
 
+  @Test
+  void theWinogradFlavourIsTheSameNetwork() {
+    if (!WinogradConv.available()) return; // FusedGroupNormTest fails where the library should have loaded
+    // 16 and 32 channels: every 3x3 stride-1 convolution but the input and output layers runs as Winograd
+    ExperimentConfig cfg = TinyConfigs.config(null, "model.base_channels=16", "model.groups=4", "model.heads=2");
+    UNet plain = UNet.of(cfg).forTraining();
+    UNet winograd = plain.withWinograd(2);
+    Map<String, long[]> shapes = plain.weights().shapes();
+    SplittableRandom rnd = new SplittableRandom(12);
+    Map<String, double[]> values = randomWeights(shapes, rnd);
+    double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
+    double[] want = forward64(plain, shapes, values, x);
+    double[] got = forward32(winograd, shapes, values, x, 16); // 2 per residual block: 2 down, 2 middle, 4 up
+    double max = 0;
+    for (double v : want) max = Math.max(max, Math.abs(v));
+    assertTrue(max > 0.1, "the network's output is not all zero: " + max);
+    for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-4 * max, "element " + i);
+  }
+
+  /** As forward64 with the weights and image cast to float32 in the graph; asserts winogradOps Winograd convolutions. */
+  private static double[] forward32(UNet unet, Map<String, long[]> shapes, Map<String, double[]> values, double[] x,
+      int winogradOps) {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Map<String, Operand<TFloat64>> inputs = new LinkedHashMap<>();
+      Map<String, Operand<TFloat32>> cast = new LinkedHashMap<>();
+      for (var e : shapes.entrySet()) {
+        var p = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(e.getValue())));
+        inputs.put(e.getKey(), p);
+        cast.put(e.getKey(), tf.dtypes.cast(p, TFloat32.class));
+      }
+      Operand<TFloat32> xs = tf.dtypes.cast(tf.reshape(tf.constant(x), tf.constant(new long[] {2, 8, 8, 1})),
+          TFloat32.class);
+      Operand<TFloat64> y = tf.dtypes.cast(unet.apply(tf, TFloat32.class, new MapParams<>(cast), xs,
+          tf.constant(new int[] {3, 17}), Condition.none(), null), TFloat64.class);
+      long count = 0;
+      for (var it = g.operations(); it.hasNext(); ) {
+        if (((org.tensorflow.GraphOperation) it.next()).type().equals("DdpmWinogradInput")) count++;
+      }
+      assertEquals(winogradOps, count, "Winograd convolutions in the graph");
+      try (Session s = new Session(g); Result r = feed(s.runner(), inputs, values, shapes).fetch(y).run()) {
+        double[] out = new double[(int) r.get(0).size()];
+        ((TFloat64) r.get(0)).asRawTensor().data().asDoubles().read(out);
+        return out;
+      }
+    }
+  }
+
   /** Every weight uniform in [-0.4, 0.4], drawn in the order of shapes. */
   private static Map<String, double[]> randomWeights(Map<String, long[]> shapes, SplittableRandom rnd) {
     Map<String, double[]> values = new LinkedHashMap<>();

@@ -1,0 +1,174 @@
+package dev.ddpm4j.model;
+
+import dev.ddpm4j.config.ExperimentConfig;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
+import org.tensorflow.Operation;
+import org.tensorflow.Output;
+import org.tensorflow.TensorFlow;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * A 3x3, stride-1, SAME convolution of float32 NHWC activations as a Winograd F(4x4, 3x3) convolution (Lavin and Gray
+ * 2016): the input and output transforms are ops of our own ({@code src/main/native/winograd.c}, in the fused
+ * GroupNorm's library), the 36 products {@code MatMul}s and the filter transform {@code G w G^T} TensorFlow ops, so
+ * oneDNN does the multiply-adds: 36 per 4x4 output tile and channel pair instead of 144. Every gradient
+ * comes from TensorFlow's registry except the transforms', which are their adjoint transforms.
+ *
+ * <p>Only the training graph uses it (exports stay plain TensorFlow). Channel counts must be multiples of 16.
+ */
+public final class WinogradConv {
+  static final String INPUT = "DdpmWinogradInput";
+  static final String INPUT_GRAD = "DdpmWinogradInputGrad";
+  static final String OUTPUT = "DdpmWinogradOutput";
+  static final String OUTPUT_GRAD = "DdpmWinogradOutputGrad";
+
+  /** G of F(4x4, 3x3): the filter transform U = G w G^T. */
+  static final float[][] G = {
+    {1f / 4, 0, 0},
+    {-1f / 6, -1f / 6, -1f / 6},
+    {-1f / 6, 1f / 6, -1f / 6},
+    {1f / 24, 1f / 12, 1f / 6},
+    {1f / 24, -1f / 12, 1f / 6},
+    {0, 0, 1},
+  };
+
+  private static String unavailable;
+  private static boolean tried;
+
+  private WinogradConv() {}
+
+  /** Whether the ops are loaded and their gradients registered in this process. */
+  public static synchronized boolean available() {
+    if (!tried) {
+      tried = true;
+      if (!FusedGroupNorm.available()) {
+        unavailable = FusedGroupNorm.whyUnavailable();
+      } else if (!TensorFlow.registerCustomGradient(INPUT, (tf, op, up) -> adjoint(tf, op, up, INPUT_GRAD))
+          || !TensorFlow.registerCustomGradient(OUTPUT, (tf, op, up) -> adjoint(tf, op, up, OUTPUT_GRAD))) {
+        unavailable = "the Winograd ops already have gradients registered";
+      }
+    }
+    return unavailable == null;
+  }
+
+  /** Why the ops cannot run in this process, or null when they can. */
+  public static synchronized String whyUnavailable() {
+    available();
+    return unavailable;
+  }
+
+  /**
+   * What train.conv3x3 means for a training graph here: the transforms' thread count (train.intra_op_threads, or the
+   * available processors for 0) and a description for the log, or 0 threads and why not.
+   *
+   * @param precision the precision the training resolved to ({@code fp32} or {@code bf16})
+   * @throws IllegalArgumentException naming the key when it is {@code winograd} and the ops cannot run
+   */
+  public static Choice choose(ExperimentConfig.Train tc, boolean distributed, String precision) {
+    String setting = tc.conv3x3();
+    if (setting.equals("tensorflow")) return new Choice(0, "TensorFlow's Conv2D (train.conv3x3: tensorflow)");
+    String why = !precision.equals("fp32")
+        ? "training runs in " + precision + ", and Winograd's transformed products need float32"
+        : distributed ? "distributed training keeps TensorFlow's ops (the workers load no op library)"
+        : FusedGroupNorm.gpuVisible() ? "a GPU is visible and the Winograd transforms have CPU kernels only"
+        : whyUnavailable();
+    if (why != null) {
+      if (setting.equals("winograd")) throw new IllegalArgumentException("train.conv3x3: winograd, but " + why);
+      return new Choice(0, "TensorFlow's Conv2D (" + why + ")");
+    }
+    int threads = tc.intraOpThreads() > 0 ? tc.intraOpThreads() : Runtime.getRuntime().availableProcessors();
+    return new Choice(threads, "Winograd F(4x4, 3x3), " + threads + " thread" + (threads == 1 ? "" : "s"));
+  }
+
+  /** @param threads 0: TensorFlow's Conv2D */
+  public record Choice(int threads, String description) {
+    public UNet apply(UNet unet) {
+      return threads > 0 ? unet.withWinograd(threads) : unet;
+    }
+  }
+
+  /** Whether this convolution runs as Winograd: 3x3, stride 1, channels multiples of 16, x's H and W static. */
+  public static boolean fits(Shape x, int k, int stride, int in, int out) {
+    return k == 3 && stride == 1 && in % 16 == 0 && out % 16 == 0 && in > 0 && out > 0 && x.numDimensions() == 4
+        && x.size(1) > 0 && x.size(2) > 0;
+  }
+
+  /**
+   * conv2d(x, w, stride 1, SAME) for x [N, H, W, in] with static H and W, w [3, 3, in, out].
+   *
+   * @param threads threads each transform splits the batch over (one sample per thread: values do not depend on it)
+   */
+  public static Operand<TFloat32> conv(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, int in, int out,
+      int threads) {
+    if (!available()) throw new IllegalStateException("the Winograd ops are not available: " + unavailable);
+    if (!fits(x.shape(), 3, 1, in, out)) {
+      throw new IllegalArgumentException("a Winograd convolution needs x [N, H, W, C] with static H and W and channel"
+          + " counts that are multiples of 16, got " + x.shape() + ", " + in + " -> " + out);
+    }
+    long h = x.shape().size(1), wd = x.shape().size(2), cin = in, cout = out;
+    Operation v = tf.scope().opBuilder(INPUT, "WinogradInput")
+        .addInput(x.asOutput())
+        .setAttr("threads", (long) Math.max(1, threads))
+        .setAttr("height", h)
+        .setAttr("width", wd)
+        .build();
+    // 36 MatMuls, not one BatchMatMulV2: oneDNN's batched product ran at 85 GFLOP/s where a product had 128 columns,
+    // its single products at 190-250 (docs/BENCHMARKS.md). The transforms read and write the 36 matrices as lists, so
+    // no Pack or Unpack copies them; each MatMul's gradient comes from TensorFlow's registry.
+    List<Output<TFloat32>> us = tf.unstack(filterTransform(tf, w, cin, cout), 36L).output();
+    Output<?>[] products = new Output<?>[36];
+    for (int k = 0; k < 36; k++) {
+      @SuppressWarnings("unchecked")
+      Output<TFloat32> vk = (Output<TFloat32>) (Output<?>) v.output(k);
+      products[k] = tf.linalg.matMul(vk, us.get(k)).asOutput();
+    }
+    Operation y = tf.scope().opBuilder(OUTPUT, "WinogradOutput")
+        .addInputList(products)
+        .setAttr("threads", (long) Math.max(1, threads))
+        .setAttr("height", h)
+        .setAttr("width", wd)
+        .build();
+    @SuppressWarnings("unchecked")
+    Output<TFloat32> image = (Output<TFloat32>) (Output<?>) y.output(0);
+    return tf.reshape(image, tf.constant(new long[] {-1, h, wd, cout}));
+  }
+
+  /** U = G w G^T as [36, in, out]: two products with the 6x3 G over reshaped weights. */
+  static Operand<TFloat32> filterTransform(Ops tf, Operand<TFloat32> w, long cin, long cout) {
+    long c = cin * cout;
+    Operand<TFloat32> g = tf.constant(G);
+    // t1[a, l, c] = sum_k G[a, k] w[k, l, c]
+    Operand<TFloat32> t1 = tf.reshape(tf.linalg.matMul(g, tf.reshape(w, tf.constant(new long[] {3, 3 * c}))),
+        tf.constant(new long[] {6, 3, c}));
+    // t2[b, a, c] = sum_l G[b, l] t1[a, l, c]
+    Operand<TFloat32> t1t = tf.reshape(tf.linalg.transpose(t1, tf.constant(new int[] {1, 0, 2})),
+        tf.constant(new long[] {3, 6 * c}));
+    Operand<TFloat32> t2 = tf.reshape(tf.linalg.matMul(g, t1t), tf.constant(new long[] {6, 6, c}));
+    return tf.reshape(tf.linalg.transpose(t2, tf.constant(new int[] {1, 0, 2})),
+        tf.constant(new long[] {36, cin, cout}));
+  }
+
+  /** The gradient of a transform: its adjoint, from the 36 matrices to the image or back. */
+  private static List<Operand<?>> adjoint(Ops tf, GraphOperation op, List<Output<?>> upstream, String gradOp) {
+    var attrs = op.attributes();
+    // (attributes, not shapes: reading a shape here would wait on the graph lock addGradients holds)
+    var b = tf.scope().opBuilder(gradOp, gradOp.substring(4));
+    if (gradOp.equals(INPUT_GRAD)) {
+      b.addInputList(upstream.toArray(new Output<?>[0]));
+    } else {
+      b.addInput(upstream.get(0));
+    }
+    Operation g = b.setAttr("threads", attrs.getAttrInt("threads"))
+        .setAttr("height", attrs.getAttrInt("height"))
+        .setAttr("width", attrs.getAttrInt("width"))
+        .build();
+    List<Operand<?>> grads = new ArrayList<>();
+    for (int i = 0; i < g.numOutputs(); i++) grads.add(g.output(i));
+    return grads;
+  }
+}

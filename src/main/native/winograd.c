@@ -1,0 +1,438 @@
+/*
+ * The data transforms of a Winograd F(4x4, 3x3) convolution (Lavin and Gray 2016) as TensorFlow ops for float32
+ * NHWC tensors on the CPU, each one pass through memory. A 3x3, stride-1, SAME convolution
+ *   y = A^T [ (G w G^T) (.) (B^T d B) ] A   per 6x6 input tile d and 4x4 output tile,
+ * becomes 36 matrix products: V[0..35] = DdpmWinogradInput(x), each [tiles, Cin]; U = G w G^T [36, Cin, Cout]
+ * (TensorFlow ops, on the weights); M[k] = MatMul(V[k], U[k]) [tiles, Cout] (oneDNN); y = DdpmWinogradOutput(M[0..35])
+ * [N, H, W, Cout]: 36 multiply-adds per 16 outputs and channel pair instead of 144. The 36 matrices travel as lists of
+ * tensors, so no Pack or Unpack copies them. The transforms are linear, so each gradient is the adjoint transform:
+ * DdpmWinogradInputGrad (dV[0..35] -> dx) and DdpmWinogradOutputGrad (dy -> dM[0..35]). Tiles cover the image from its
+ * top-left corner: tile (i, j) of sample n has index (n * th + i) * tw + j, th = ceil(H / 4), tw = ceil(W / 4), and
+ * reads the input rows 4i - 1 .. 4i + 4 (zero outside). Loaded by dev.ddpm4j.model.WinogradConv with the GroupNorm op
+ * (one library); the training graph uses it, exported models never do.
+ *
+ * The channel count must be a multiple of 16: channels are the vector lanes (GCC vector extensions, so each
+ * target_clones clone uses its widest registers). One thread owns a sample, so results do not depend on the thread
+ * count.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tf_c_api_subset.h"
+
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+typedef float v16 __attribute__((vector_size(64)));
+
+static inline v16 ld(const float* p) {
+  v16 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline void st(float* p, v16 v) { memcpy(p, &v, sizeof v); }
+
+enum { INPUT, INPUT_GRAD, OUTPUT, OUTPUT_GRAD };
+
+typedef struct {
+  int kind;
+  int64_t n, h, w, c, th, tw, tiles; /* tiles: n * th * tw */
+  const float* src;   /* the image read (INPUT, OUTPUT_GRAD) */
+  float* dst;         /* the image written (INPUT_GRAD, OUTPUT) */
+  float* part[36];    /* the 36 tile matrices [tiles, c], written or read */
+  const float* zeros; /* c zeros: reads outside the image */
+} Job;
+
+/* B^T u for a 6-vector u (rows of the input transform). */
+#define BT(u, o)                                               \
+  do {                                                         \
+    o[0] = 4.f * u[0] - 5.f * u[2] + u[4];                     \
+    o[1] = -4.f * (u[1] + u[2]) + u[3] + u[4];                 \
+    o[2] = 4.f * (u[1] - u[2]) - u[3] + u[4];                  \
+    o[3] = 2.f * (u[3] - u[1]) - u[2] + u[4];                  \
+    o[4] = 2.f * (u[1] - u[3]) - u[2] + u[4];                  \
+    o[5] = 4.f * u[1] - 5.f * u[3] + u[5];                     \
+  } while (0)
+
+/* B u (its transpose: the input gradient). */
+#define B(u, o)                                                \
+  do {                                                         \
+    o[0] = 4.f * u[0];                                         \
+    o[1] = 4.f * (u[2] - u[1] + u[5]) + 2.f * (u[4] - u[3]);   \
+    o[2] = -5.f * u[0] - 4.f * (u[1] + u[2]) - u[3] - u[4];    \
+    o[3] = u[1] - u[2] + 2.f * (u[3] - u[4]) - 5.f * u[5];     \
+    o[4] = u[0] + u[1] + u[2] + u[3] + u[4];                   \
+    o[5] = u[5];                                               \
+  } while (0)
+
+/* A^T u for a 6-vector u: 4 outputs. */
+#define AT(u, o)                                               \
+  do {                                                         \
+    v16 s12 = u[1] + u[2], d12 = u[1] - u[2];                  \
+    v16 s34 = u[3] + u[4], d34 = u[3] - u[4];                  \
+    o[0] = u[0] + s12 + s34;                                   \
+    o[1] = d12 + 2.f * d34;                                    \
+    o[2] = s12 + 4.f * s34;                                    \
+    o[3] = d12 + 8.f * d34 + u[5];                             \
+  } while (0)
+
+/* A u for a 4-vector u: 6 outputs (the output gradient). */
+#define A(u, o)                                                \
+  do {                                                         \
+    v16 e = u[0] + u[2], f = u[1] + u[3];                      \
+    v16 g = u[0] + 4.f * u[2], h = 2.f * u[1] + 8.f * u[3];    \
+    o[0] = u[0];                                               \
+    o[1] = e + f;                                              \
+    o[2] = e - f;                                              \
+    o[3] = g + h;                                              \
+    o[4] = g - h;                                              \
+    o[5] = u[3];                                               \
+  } while (0)
+
+/* Input row y (or -1 / H: outside) at column x of sample n, or the zeros. */
+static inline const float* pixel(const Job* j, const float* base, int64_t n, int64_t y, int64_t x) {
+  if (y < 0 || y >= j->h || x < 0 || x >= j->w) return j->zeros;
+  return base + ((n * j->h + y) * j->w + x) * j->c;
+}
+
+/* V[k][t] = (B^T d B)[k] for the tiles of samples [from, to). */
+CLONES static void input_transform(const Job* j, int64_t from, int64_t to) {
+  const int64_t c = j->c;
+  for (int64_t n = from; n < to; n++) {
+    for (int64_t ti = 0; ti < j->th; ti++) {
+      for (int64_t tj = 0; tj < j->tw; tj++) {
+        int64_t t = (n * j->th + ti) * j->tw + tj;
+        const float* p[36];
+        for (int a = 0; a < 6; a++) {
+          for (int b = 0; b < 6; b++) p[a * 6 + b] = pixel(j, j->src, n, 4 * ti - 1 + a, 4 * tj - 1 + b);
+        }
+        for (int64_t k = 0; k < c; k += 16) {
+          v16 tmp[6][6]; /* tmp[r][b] = (B^T d)[r][b] */
+          for (int b = 0; b < 6; b++) {
+            v16 u[6], o[6];
+            for (int a = 0; a < 6; a++) u[a] = ld(p[a * 6 + b] + k);
+            BT(u, o);
+            for (int r = 0; r < 6; r++) tmp[r][b] = o[r];
+          }
+          for (int r = 0; r < 6; r++) {
+            v16 o[6];
+            BT(tmp[r], o);
+            for (int s = 0; s < 6; s++) st(j->part[r * 6 + s] + t * c + k, o[s]);
+          }
+        }
+      }
+    }
+  }
+}
+
+/* dx = sum over tiles of (B dV B^T), accumulated into the pixels each tile read (dx zeroed first). */
+CLONES static void input_gradient(const Job* j, int64_t from, int64_t to, float* scratch) {
+  const int64_t c = j->c;
+  memset(j->dst + from * j->h * j->w * c, 0, sizeof(float) * (size_t) ((to - from) * j->h * j->w * c));
+  for (int64_t n = from; n < to; n++) {
+    for (int64_t ti = 0; ti < j->th; ti++) {
+      for (int64_t tj = 0; tj < j->tw; tj++) {
+        int64_t t = (n * j->th + ti) * j->tw + tj;
+        float* q[36];
+        for (int a = 0; a < 6; a++) {
+          for (int b = 0; b < 6; b++) {
+            int64_t y = 4 * ti - 1 + a, x = 4 * tj - 1 + b;
+            q[a * 6 + b] = y < 0 || y >= j->h || x < 0 || x >= j->w ? scratch
+                : j->dst + ((n * j->h + y) * j->w + x) * c;
+          }
+        }
+        for (int64_t k = 0; k < c; k += 16) {
+          v16 tmp[6][6]; /* tmp[r][b] = (dV B^T)[r][b], then B tmp */
+          for (int r = 0; r < 6; r++) {
+            v16 u[6], o[6];
+            for (int s = 0; s < 6; s++) u[s] = ld(j->part[r * 6 + s] + t * c + k);
+            B(u, o);
+            for (int b = 0; b < 6; b++) tmp[r][b] = o[b];
+          }
+          for (int b = 0; b < 6; b++) {
+            v16 u[6], o[6];
+            for (int r = 0; r < 6; r++) u[r] = tmp[r][b];
+            B(u, o);
+            for (int a = 0; a < 6; a++) {
+              float* d = q[a * 6 + b] + k;
+              st(d, ld(d) + o[a]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* y = A^T M A per tile, the pixels inside the image written. */
+CLONES static void output_transform(const Job* j, int64_t from, int64_t to, float* scratch) {
+  const int64_t c = j->c;
+  for (int64_t n = from; n < to; n++) {
+    for (int64_t ti = 0; ti < j->th; ti++) {
+      for (int64_t tj = 0; tj < j->tw; tj++) {
+        int64_t t = (n * j->th + ti) * j->tw + tj;
+        float* q[16];
+        for (int a = 0; a < 4; a++) {
+          for (int b = 0; b < 4; b++) {
+            int64_t y = 4 * ti + a, x = 4 * tj + b;
+            q[a * 4 + b] = y >= j->h || x >= j->w ? scratch : j->dst + ((n * j->h + y) * j->w + x) * c;
+          }
+        }
+        for (int64_t k = 0; k < c; k += 16) {
+          v16 tmp[4][6]; /* tmp[r][b] = (A^T M)[r][b] */
+          for (int b = 0; b < 6; b++) {
+            v16 u[6], o[4];
+            for (int a = 0; a < 6; a++) u[a] = ld(j->part[a * 6 + b] + t * c + k);
+            AT(u, o);
+            for (int r = 0; r < 4; r++) tmp[r][b] = o[r];
+          }
+          for (int r = 0; r < 4; r++) {
+            v16 o[4];
+            AT(tmp[r], o);
+            for (int s = 0; s < 4; s++) st(q[r * 4 + s] + k, o[s]);
+          }
+        }
+      }
+    }
+  }
+}
+
+/* dM = A dY A^T per tile, dY zero outside the image. */
+CLONES static void output_gradient(const Job* j, int64_t from, int64_t to) {
+  const int64_t c = j->c;
+  for (int64_t n = from; n < to; n++) {
+    for (int64_t ti = 0; ti < j->th; ti++) {
+      for (int64_t tj = 0; tj < j->tw; tj++) {
+        int64_t t = (n * j->th + ti) * j->tw + tj;
+        const float* p[16];
+        for (int a = 0; a < 4; a++) {
+          for (int b = 0; b < 4; b++) p[a * 4 + b] = pixel(j, j->src, n, 4 * ti + a, 4 * tj + b);
+        }
+        for (int64_t k = 0; k < c; k += 16) {
+          v16 tmp[4][6]; /* tmp[r][s] = (dY A^T)[r][s] */
+          for (int r = 0; r < 4; r++) {
+            v16 u[4], o[6];
+            for (int b = 0; b < 4; b++) u[b] = ld(p[r * 4 + b] + k);
+            A(u, o);
+            for (int s = 0; s < 6; s++) tmp[r][s] = o[s];
+          }
+          for (int s = 0; s < 6; s++) {
+            v16 u[4], o[6];
+            for (int r = 0; r < 4; r++) u[r] = tmp[r][s];
+            A(u, o);
+            for (int a = 0; a < 6; a++) st(j->part[a * 6 + s] + t * c + k, o[a]);
+          }
+        }
+      }
+    }
+  }
+}
+
+typedef struct {
+  const Job* job;
+  int64_t from, to;
+  int failed;
+} Slice;
+
+static void* run_slice(void* arg) {
+  Slice* s = (Slice*) arg;
+  const Job* j = s->job;
+  float* scratch = NULL;
+  if (j->kind == INPUT_GRAD || j->kind == OUTPUT) {
+    scratch = aligned_alloc(64, sizeof(float) * (size_t) j->c);
+    if (!scratch) {
+      s->failed = 1;
+      return NULL;
+    }
+  }
+  switch (j->kind) {
+    case INPUT: input_transform(j, s->from, s->to); break;
+    case INPUT_GRAD: input_gradient(j, s->from, s->to, scratch); break;
+    case OUTPUT: output_transform(j, s->from, s->to, scratch); break;
+    default: output_gradient(j, s->from, s->to); break;
+  }
+  free(scratch);
+  return NULL;
+}
+
+/* Samples split into contiguous slices, one per thread (the caller's thread takes the first). */
+static int run_job(const Job* j, int threads) {
+  if (threads < 1) threads = 1;
+  if (threads > j->n) threads = (int) (j->n > 0 ? j->n : 1);
+  if (threads > 64) threads = 64;
+  Slice slices[64];
+  pthread_t ids[64];
+  int started[64] = {0};
+  for (int i = 0; i < threads; i++) {
+    slices[i] = (Slice) {.job = j, .from = j->n * i / threads, .to = j->n * (i + 1) / threads};
+  }
+  for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run_slice, &slices[i]) == 0;
+  for (int i = 1; i < threads; i++) {
+    if (!started[i]) run_slice(&slices[i]);
+  }
+  run_slice(&slices[0]);
+  int failed = slices[0].failed;
+  for (int i = 1; i < threads; i++) {
+    if (started[i]) pthread_join(ids[i], NULL);
+    failed |= slices[i].failed;
+  }
+  return failed ? -1 : 0;
+}
+
+typedef struct {
+  int kind;
+  int64_t height, width, threads;
+} Attrs;
+
+static void* create(TF_OpKernelConstruction* ctx, int kind) {
+  Attrs* a = calloc(1, sizeof(Attrs));
+  TF_Status* s = TF_NewStatus();
+  if (!a) {
+    TF_SetStatus(s, TF_INTERNAL, "DdpmWinograd: out of memory");
+    TF_OpKernelConstruction_Failure(ctx, s);
+    TF_DeleteStatus(s);
+    return NULL;
+  }
+  a->kind = kind;
+  int64_t parts = 0;
+  TF_OpKernelConstruction_GetAttrInt64(ctx, "threads", &a->threads, s);
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "height", &a->height, s);
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "width", &a->width, s);
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "N", &parts, s);
+  if (TF_GetCode(s) == TF_OK && parts != 36) {
+    TF_SetStatus(s, TF_INVALID_ARGUMENT, "DdpmWinograd: F(4x4, 3x3) has 36 tile matrices (N = 36)");
+  }
+  if (TF_GetCode(s) != TF_OK) TF_OpKernelConstruction_Failure(ctx, s);
+  TF_DeleteStatus(s);
+  return a;
+}
+
+static void* create_input(TF_OpKernelConstruction* ctx) { return create(ctx, INPUT); }
+static void* create_input_grad(TF_OpKernelConstruction* ctx) { return create(ctx, INPUT_GRAD); }
+static void* create_output(TF_OpKernelConstruction* ctx) { return create(ctx, OUTPUT); }
+static void* create_output_grad(TF_OpKernelConstruction* ctx) { return create(ctx, OUTPUT_GRAD); }
+
+static void destroy(void* a) { free(a); }
+
+static void fail(TF_OpKernelContext* ctx, TF_Code code, const char* msg) {
+  TF_Status* s = TF_NewStatus();
+  TF_SetStatus(s, code, msg);
+  TF_OpKernelContext_Failure(ctx, s);
+  TF_DeleteStatus(s);
+}
+
+/*
+ * The image is [N, H, W, C]; the tiles are 36 matrices [T, C], T = N * ceil(H / 4) * ceil(W / 4). INPUT: image in, 36
+ * tile matrices out; INPUT_GRAD: 36 in, image out; OUTPUT: 36 in, image out; OUTPUT_GRAD: image in, 36 out. The
+ * height and width attributes give H and W, checked against the image where it is the input.
+ */
+static void compute(void* kernel, TF_OpKernelContext* ctx) {
+  const Attrs* at = (const Attrs*) kernel;
+  TF_Status* s = TF_NewStatus();
+  TF_Tensor* in[36] = {0};
+  TF_Tensor* out[36] = {0};
+  float* zeros = NULL;
+  int image_in = at->kind == INPUT || at->kind == OUTPUT_GRAD;
+  int inputs = image_in ? 1 : 36;
+  for (int i = 0; i < inputs && TF_GetCode(s) == TF_OK; i++) TF_GetInput(ctx, i, &in[i], s);
+  if (TF_GetCode(s) != TF_OK) {
+    TF_OpKernelContext_Failure(ctx, s);
+    goto done;
+  }
+  Job j = {.kind = at->kind, .h = at->height, .w = at->width};
+  int64_t per = ((j.h + 3) / 4) * ((j.w + 3) / 4);
+  if (image_in) {
+    if (TF_NumDims(in[0]) != 4 || TF_Dim(in[0], 1) != j.h || TF_Dim(in[0], 2) != j.w) {
+      fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinograd: the image must be NHWC with the height and width attributes");
+      goto done;
+    }
+    j.n = TF_Dim(in[0], 0);
+    j.c = TF_Dim(in[0], 3);
+  } else {
+    for (int i = 0; i < 36; i++) {
+      if (TF_NumDims(in[i]) != 2 || TF_Dim(in[i], 0) != TF_Dim(in[0], 0) || TF_Dim(in[i], 1) != TF_Dim(in[0], 1)
+          || TF_Dim(in[0], 0) % per != 0) {
+        fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinograd: the 36 tile matrices must be [tiles, channels] alike, tiles a"
+            " multiple of the tiles per image");
+        goto done;
+      }
+      j.part[i] = (float*) TF_TensorData(in[i]); /* read only */
+    }
+    j.n = TF_Dim(in[0], 0) / per;
+    j.c = TF_Dim(in[0], 1);
+  }
+  if (j.c % 16 != 0 || j.c < 16) {
+    fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinograd: the channel count must be a positive multiple of 16");
+    goto done;
+  }
+  j.th = (j.h + 3) / 4;
+  j.tw = (j.w + 3) / 4;
+  j.tiles = j.n * j.th * j.tw;
+  if (image_in) {
+    int64_t dims[2] = {j.tiles, j.c};
+    size_t bytes = sizeof(float) * (size_t) (j.tiles * j.c);
+    for (int i = 0; i < 36 && TF_GetCode(s) == TF_OK; i++) {
+      out[i] = TF_AllocateOutput(ctx, i, TF_FLOAT, dims, 2, bytes, s);
+      if (TF_GetCode(s) == TF_OK) j.part[i] = (float*) TF_TensorData(out[i]);
+    }
+    j.src = (const float*) TF_TensorData(in[0]);
+  } else {
+    int64_t dims[4] = {j.n, j.h, j.w, j.c};
+    out[0] = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, sizeof(float) * (size_t) (j.n * j.h * j.w * j.c), s);
+    if (TF_GetCode(s) == TF_OK) j.dst = (float*) TF_TensorData(out[0]);
+  }
+  if (TF_GetCode(s) != TF_OK) {
+    TF_OpKernelContext_Failure(ctx, s);
+    goto done;
+  }
+  zeros = calloc((size_t) j.c, sizeof(float));
+  if (!zeros) {
+    fail(ctx, TF_INTERNAL, "DdpmWinograd: out of memory");
+    goto done;
+  }
+  j.zeros = zeros;
+  if (j.n > 0 && run_job(&j, (int) at->threads) != 0) fail(ctx, TF_INTERNAL, "DdpmWinograd: out of memory");
+done:
+  for (int i = 0; i < 36; i++) {
+    if (in[i]) TF_DeleteTensor(in[i]);
+    if (out[i]) TF_DeleteTensor(out[i]);
+  }
+  free(zeros);
+  TF_DeleteStatus(s);
+}
+
+static void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* s) {
+  TF_ShapeInferenceContextSetUnknownShape(ctx, s);
+}
+
+static void register_op(const char* name, const char* input, const char* output,
+    void* (*create_fn)(TF_OpKernelConstruction*), TF_Status* s) {
+  if (TF_GetCode(s) != TF_OK) return;
+  TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder(name);
+  TF_OpDefinitionBuilderAddInput(b, input);
+  TF_OpDefinitionBuilderAddOutput(b, output);
+  TF_OpDefinitionBuilderAddAttr(b, "N: int = 36");
+  TF_OpDefinitionBuilderAddAttr(b, "threads: int = 1");
+  TF_OpDefinitionBuilderAddAttr(b, "height: int >= 1");
+  TF_OpDefinitionBuilderAddAttr(b, "width: int >= 1");
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(b, shape_unknown);
+  TF_RegisterOpDefinition(b, s);
+  if (TF_GetCode(s) != TF_OK) return;
+  TF_KernelBuilder* kb = TF_NewKernelBuilder(name, "CPU", create_fn, compute, destroy);
+  char kernel[96];
+  snprintf(kernel, sizeof kernel, "%s_cpu_float", name);
+  TF_RegisterKernelBuilder(kernel, kb, s);
+}
+
+__attribute__((constructor)) static void register_winograd_ops(void) {
+  TF_Status* s = TF_NewStatus();
+  register_op("DdpmWinogradInput", "x: float", "v: N * float", create_input, s);
+  register_op("DdpmWinogradInputGrad", "dv: N * float", "dx: float", create_input_grad, s);
+  register_op("DdpmWinogradOutput", "m: N * float", "y: float", create_output, s);
+  register_op("DdpmWinogradOutputGrad", "dy: float", "dm: N * float", create_output_grad, s);
+  if (TF_GetCode(s) != TF_OK) fprintf(stderr, "ddpm4j: registering the Winograd ops failed (code %d)\n",
+      (int) TF_GetCode(s));
+  TF_DeleteStatus(s);
+}

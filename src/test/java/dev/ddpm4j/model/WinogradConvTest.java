@@ -1,0 +1,229 @@
+package dev.ddpm4j.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.exceptions.TFInvalidArgumentException;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * The Winograd F(4x4, 3x3) convolution against a direct 3x3 SAME convolution in plain-Java double precision: its
+ * output, and the gradients of sum(y * r) with respect to x and w (the adjoint transforms' job).
+ */
+class WinogradConvTest {
+  /** What one run of the graph gives: y, dx, dw. */
+  record Out(float[] y, float[] dx, float[] dw) {}
+
+  static double[] random(SplittableRandom r, int n) {
+    double[] a = new double[n];
+    for (int i = 0; i < n; i++) a[i] = r.nextDouble() * 2 - 1;
+    return a;
+  }
+
+  static TFloat32 tensor(double[] v, long... dims) {
+    float[] f = new float[v.length];
+    for (int i = 0; i < v.length; i++) f[i] = (float) v[i];
+    TFloat32 t = TFloat32.tensorOf(Shape.of(dims));
+    t.copyFrom(DataBuffers.of(f));
+    return t;
+  }
+
+  static float[] read(org.tensorflow.Tensor t) {
+    TFloat32 f = (TFloat32) t;
+    float[] a = new float[(int) f.shape().size()];
+    f.copyTo(DataBuffers.of(a));
+    return a;
+  }
+
+  /** y, dx and dw of a Winograd (or, with threads 0, TensorFlow's Conv2D) convolution. */
+  static Out run(int n, int h, int w, int cin, int cout, double[] x, double[] k, double[] up, int threads) {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      var xp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(n, h, w, cin)));
+      var kp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(3, 3, cin, cout)));
+      var rp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(n, h, w, cout)));
+      Operand<TFloat32> y = threads > 0 ? WinogradConv.conv(tf, xp, kp, cin, cout, threads)
+          : tf.nn.conv2d(xp, kp, java.util.List.of(1L, 1L, 1L, 1L), "SAME");
+      assertArrayEquals(new long[] {h, w, cout}, java.util.Arrays.copyOfRange(y.shape().asArray(), 1, 4),
+          "static shape of the output");
+      Operand<TFloat32> loss = tf.reduceSum(tf.math.mul(y, rp), tf.constant(new int[] {0, 1, 2, 3}));
+      Output<?>[] grads = g.addGradients(loss.asOutput(), new Output<?>[] {xp.asOutput(), kp.asOutput()});
+      try (Session s = new Session(g);
+          TFloat32 xv = tensor(x, n, h, w, cin);
+          TFloat32 kv = tensor(k, 3, 3, cin, cout);
+          TFloat32 rv = tensor(up, n, h, w, cout);
+          Result r = s.runner().feed(xp, xv).feed(kp, kv).feed(rp, rv).fetch(y).fetch(grads[0]).fetch(grads[1])
+              .run()) {
+        return new Out(read(r.get(0)), read(r.get(1)), read(r.get(2)));
+      }
+    }
+  }
+
+  /** Direct 3x3 SAME cross-correlation (TensorFlow's conv2d) and its two gradients, in double. */
+  static double[][] reference(int n, int h, int w, int cin, int cout, double[] x, double[] k, double[] up) {
+    double[] y = new double[n * h * w * cout];
+    double[] dx = new double[x.length];
+    double[] dk = new double[k.length];
+    for (int b = 0; b < n; b++) {
+      for (int i = 0; i < h; i++) {
+        for (int j = 0; j < w; j++) {
+          for (int o = 0; o < cout; o++) {
+            int yi = ((b * h + i) * w + j) * cout + o;
+            for (int di = 0; di < 3; di++) {
+              for (int dj = 0; dj < 3; dj++) {
+                int ii = i + di - 1;
+                int jj = j + dj - 1;
+                if (ii < 0 || ii >= h || jj < 0 || jj >= w) continue;
+                for (int c = 0; c < cin; c++) {
+                  int xi = ((b * h + ii) * w + jj) * cin + c;
+                  int ki = ((di * 3 + dj) * cin + c) * cout + o;
+                  y[yi] += x[xi] * k[ki];
+                  dx[xi] += up[yi] * k[ki];
+                  dk[ki] += up[yi] * x[xi];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return new double[][] {y, dx, dk};
+  }
+
+  /** Largest error relative to the largest reference value. */
+  static void assertClose(double[] want, float[] got, double tolerance, String what) {
+    assertEquals(want.length, got.length, what + " length");
+    double max = 0;
+    double err = 0;
+    for (int i = 0; i < want.length; i++) {
+      max = Math.max(max, Math.abs(want[i]));
+      err = Math.max(err, Math.abs(want[i] - got[i]));
+    }
+    assertTrue(max > 0, what + " is all zero");
+    assertTrue(err <= tolerance * max, what + ": largest error " + err + " against largest value " + max);
+  }
+
+  @ParameterizedTest(name = "{0}x{1}x{2}x{3} -> {4}")
+  @CsvSource({
+    "2, 7, 5, 16, 32", // H and W not multiples of 4: partial tiles on two sides
+    "1, 4, 4, 32, 16", // one whole tile
+    "3, 1, 9, 16, 16", // one row: every tile mostly outside the image
+    "2, 12, 8, 48, 16"
+  })
+  void matchesADirectConvolutionInDouble(int n, int h, int w, int cin, int cout) {
+    if (!WinogradConv.available()) return; // FusedGroupNormTest fails where the library should have loaded
+    SplittableRandom r = new SplittableRandom(n * 1000L + h * 100L + w * 10L + cin);
+    double[] x = random(r, n * h * w * cin);
+    double[] k = random(r, 9 * cin * cout);
+    double[] up = random(r, n * h * w * cout);
+    double[][] want = reference(n, h, w, cin, cout, x, k, up);
+    Out got = run(n, h, w, cin, cout, x, k, up, 2);
+    // F(4x4, 3x3) in float32: its transforms' constants (up to 8 and 1/24) cost a digit or so over a direct product
+    assertClose(want[0], got.y(), 1e-5, "y");
+    assertClose(want[1], got.dx(), 1e-5, "dx");
+    assertClose(want[2], got.dw(), 1e-5, "dw");
+    // and it is not TensorFlow's Conv2D by another name: the two differ in the last bits
+    Out conv = run(n, h, w, cin, cout, x, k, up, 0);
+    assertClose(want[0], conv.y(), 1e-6, "Conv2D y");
+    boolean differs = false;
+    for (int i = 0; i < conv.y().length && !differs; i++) differs = conv.y()[i] != got.y()[i];
+    assertTrue(differs, "Winograd's y is bit for bit Conv2D's");
+  }
+
+  @Test
+  void valuesDoNotDependOnTheThreadCount() {
+    if (!WinogradConv.available()) return;
+    SplittableRandom r = new SplittableRandom(5);
+    int n = 5;
+    double[] x = random(r, n * 9 * 6 * 16);
+    double[] k = random(r, 9 * 16 * 32);
+    double[] up = random(r, n * 9 * 6 * 32);
+    Out one = run(n, 9, 6, 16, 32, x, k, up, 1);
+    Out three = run(n, 9, 6, 16, 32, x, k, up, 3);
+    assertArrayEquals(one.y(), three.y());
+    assertArrayEquals(one.dx(), three.dx());
+    assertArrayEquals(one.dw(), three.dw());
+  }
+
+  @Test
+  void onlyThreeByThreeStrideOneWithChannelsInSixteens() {
+    Shape x = Shape.of(-1, 8, 8, 16);
+    assertTrue(WinogradConv.fits(x, 3, 1, 16, 32));
+    assertTrue(!WinogradConv.fits(x, 3, 2, 16, 32), "stride 2");
+    assertTrue(!WinogradConv.fits(x, 1, 1, 16, 32), "1x1");
+    assertTrue(!WinogradConv.fits(x, 3, 1, 8, 32), "8 input channels");
+    assertTrue(!WinogradConv.fits(x, 3, 1, 16, 1), "one output channel");
+    assertTrue(!WinogradConv.fits(Shape.of(-1, -1, -1, 16), 3, 1, 16, 16), "unknown height and width");
+    if (!WinogradConv.available()) return;
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      var xp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, 4, 4, 8)));
+      var kp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(3, 3, 8, 16)));
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> WinogradConv.conv(tf, xp, kp, 8, 16, 1));
+      assertTrue(e.getMessage().contains("multiples of 16"), e.getMessage());
+      // the kernel checks too, for graphs built around the Java side
+      var op = tf.scope().opBuilder("DdpmWinogradInput", "raw").addInput(xp.asOutput()).setAttr("height", 4L)
+          .setAttr("width", 4L).build();
+      try (Session s = new Session(g); TFloat32 xv = TFloat32.tensorOf(Shape.of(1, 4, 4, 8))) {
+        TFInvalidArgumentException k = assertThrows(TFInvalidArgumentException.class,
+            () -> s.runner().feed(xp, xv).fetch(op.output(0)).run().close());
+        assertTrue(k.getMessage().contains("multiple of 16"), k.getMessage());
+      }
+    }
+  }
+
+  @Test
+  void theFilterTransformIsGwGTransposed() {
+    // U[a * 6 + b][i][o] = sum_{k,l} G[a][k] w[k][l][i][o] G[b][l], checked in double for one 2 x 3 filter bank
+    SplittableRandom r = new SplittableRandom(9);
+    int cin = 2;
+    int cout = 3;
+    double[] w = random(r, 9 * cin * cout);
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat32> u = WinogradConv.filterTransform(tf, tf.constant(Shape.of(3, 3, cin, cout),
+          floats(w)), cin, cout);
+      try (Session s = new Session(g); Result res = s.runner().fetch(u).run()) {
+        float[] got = read(res.get(0));
+        assertEquals(36 * cin * cout, got.length);
+        for (int a = 0; a < 6; a++) {
+          for (int b = 0; b < 6; b++) {
+            for (int i = 0; i < cin; i++) {
+              for (int o = 0; o < cout; o++) {
+                double want = 0;
+                for (int k = 0; k < 3; k++) {
+                  for (int l = 0; l < 3; l++) {
+                    want += WinogradConv.G[a][k] * w[((k * 3 + l) * cin + i) * cout + o] * WinogradConv.G[b][l];
+                  }
+                }
+                assertEquals(want, got[((a * 6 + b) * cin + i) * cout + o], 1e-6, "U at " + a + "," + b);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private static org.tensorflow.ndarray.buffer.FloatDataBuffer floats(double[] v) {
+    float[] f = new float[v.length];
+    for (int i = 0; i < v.length; i++) f[i] = (float) v[i];
+    return DataBuffers.of(f);
+  }
+}
