@@ -1,8 +1,11 @@
 #!/bin/sh
-# Builds the fused GroupNorm + SiLU op library (group_norm_silu.c) against TF Java's native framework library.
+# Builds ddpm4j's op library (group_norm_silu.c: fused GroupNorm + SiLU; winograd.c: Winograd transforms) against TF
+# Java's native framework library.
 # Usage: build.sh <folder holding libtensorflow_framework.so.2> <output .so>. Maven runs it in the compile phase
 # (pom.xml). Without a C compiler, or where it fails, it says so and builds nothing; training then uses TensorFlow's
 # own ops (FusedGroupNormTest fails where gcc is on the PATH but the library did not load).
+# -Wno-psabi: winograd.c passes 64-byte vectors between inline functions, which gcc warns about for the non-AVX-512
+# clones (an ABI note for exported functions; these are static).
 # -ffast-math on the compile step only: it lets gcc vectorise expf through glibc's libmvec. On the link step it would
 # add crtfastmath.o, which switches on flush-to-zero for the whole JVM when the library loads.
 set -eu
@@ -11,12 +14,12 @@ out="$2"
 src="$(cd "$(dirname "$0")" && pwd)"
 cc="${CC:-gcc}"
 if ! command -v "$cc" >/dev/null 2>&1; then
-  echo "ddpm4j: no C compiler ($cc) found: the fused GroupNorm op is not built, training uses TensorFlow's ops"
+  echo "ddpm4j: no C compiler ($cc) found: the op library is not built, training uses TensorFlow's ops"
   exit 0
 fi
 framework="$(find "$dir" -name libtensorflow_framework.so.2 2>/dev/null | head -n 1)"
 if [ -z "$framework" ]; then
-  echo "ddpm4j: no libtensorflow_framework.so.2 under $dir: the fused GroupNorm op is not built"
+  echo "ddpm4j: no libtensorflow_framework.so.2 under $dir: the op library is not built"
   exit 0
 fi
 if [ -f "$out" ] && [ -z "$(find "$src" "$framework" -newer "$out" -type f 2>/dev/null)" ]; then
@@ -29,7 +32,7 @@ if ! "$cc" $flags -ffast-math -c "$src/group_norm_silu.c" -o "$out.gn.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/winograd.c" -o "$out.wino.o" \
     || ! "$cc" -shared -o "$out.tmp" "$out.gn.o" "$out.wino.o" "$framework" -lm -lpthread; then
   rm -f "$out.gn.o" "$out.wino.o" "$out.tmp"
-  echo "ddpm4j: $cc could not build the fused GroupNorm op (see above): training uses TensorFlow's ops"
+  echo "ddpm4j: $cc could not build the op library (see above): training uses TensorFlow's ops"
   exit 0
 fi
 rm -f "$out.gn.o" "$out.wino.o"
