@@ -31,7 +31,7 @@ flags="-std=gnu11 -O3 -fPIC -Wall -Wextra -Wno-unused-parameter"
 if ! "$cc" $flags -ffast-math -c "$src/group_norm_silu.c" -o "$out.gn.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/winograd.c" -o "$out.wino.o" \
     || ! "$cc" -shared -o "$out.tmp" "$out.gn.o" "$out.wino.o" "$framework" -lm -lpthread; then
-  rm -f "$out.gn.o" "$out.wino.o" "$out.tmp"
+  rm -f "$out.gn.o" "$out.wino.o" "$out.tmp" "$out" # no stale library with only some of the ops
   echo "ddpm4j: $cc could not build the op library (see above): training uses TensorFlow's ops"
   exit 0
 fi

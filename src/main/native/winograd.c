@@ -127,8 +127,8 @@ CLONES static void input_transform(const Job* j, int64_t from, int64_t to) {
   }
 }
 
-/* dx = sum over tiles of (B dV B^T), accumulated into the pixels each tile read (dx zeroed first). */
-CLONES static void input_gradient(const Job* j, int64_t from, int64_t to, float* scratch) {
+/* dx = sum over tiles of (B dV B^T), accumulated into the pixels inside the image each tile read (dx zeroed first). */
+CLONES static void input_gradient(const Job* j, int64_t from, int64_t to) {
   const int64_t c = j->c;
   memset(j->dst + from * j->h * j->w * c, 0, sizeof(float) * (size_t) ((to - from) * j->h * j->w * c));
   for (int64_t n = from; n < to; n++) {
@@ -139,7 +139,7 @@ CLONES static void input_gradient(const Job* j, int64_t from, int64_t to, float*
         for (int a = 0; a < 6; a++) {
           for (int b = 0; b < 6; b++) {
             int64_t y = 4 * ti - 1 + a, x = 4 * tj - 1 + b;
-            q[a * 6 + b] = y < 0 || y >= j->h || x < 0 || x >= j->w ? scratch
+            q[a * 6 + b] = y < 0 || y >= j->h || x < 0 || x >= j->w ? NULL
                 : j->dst + ((n * j->h + y) * j->w + x) * c;
           }
         }
@@ -156,6 +156,7 @@ CLONES static void input_gradient(const Job* j, int64_t from, int64_t to, float*
             for (int r = 0; r < 6; r++) u[r] = tmp[r][b];
             B(u, o);
             for (int a = 0; a < 6; a++) {
+              if (!q[a * 6 + b]) continue; /* padding: its gradient is dropped */
               float* d = q[a * 6 + b] + k;
               st(d, ld(d) + o[a]);
             }
@@ -240,7 +241,7 @@ static void* run_slice(void* arg) {
   Slice* s = (Slice*) arg;
   const Job* j = s->job;
   float* scratch = NULL;
-  if (j->kind == INPUT_GRAD || j->kind == OUTPUT) {
+  if (j->kind == OUTPUT) { /* where the outputs of partial tiles outside the image go */
     scratch = aligned_alloc(64, sizeof(float) * (size_t) j->c);
     if (!scratch) {
       s->failed = 1;
@@ -249,7 +250,7 @@ static void* run_slice(void* arg) {
   }
   switch (j->kind) {
     case INPUT: input_transform(j, s->from, s->to); break;
-    case INPUT_GRAD: input_gradient(j, s->from, s->to, scratch); break;
+    case INPUT_GRAD: input_gradient(j, s->from, s->to); break;
     case OUTPUT: output_transform(j, s->from, s->to, scratch); break;
     default: output_gradient(j, s->from, s->to); break;
   }
@@ -303,6 +304,9 @@ static void* create(TF_OpKernelConstruction* ctx, int kind) {
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "N", &parts, s);
   if (TF_GetCode(s) == TF_OK && parts != 36) {
     TF_SetStatus(s, TF_INVALID_ARGUMENT, "DdpmWinograd: F(4x4, 3x3) has 36 tile matrices (N = 36)");
+  }
+  if (TF_GetCode(s) == TF_OK && (a->height > (1 << 24) || a->width > (1 << 24))) {
+    TF_SetStatus(s, TF_INVALID_ARGUMENT, "DdpmWinograd: height and width must be at most 2^24");
   }
   if (TF_GetCode(s) != TF_OK) TF_OpKernelConstruction_Failure(ctx, s);
   TF_DeleteStatus(s);

@@ -3,6 +3,7 @@ package dev.ddpm4j.model;
 import dev.ddpm4j.config.ExperimentConfig;
 import java.util.ArrayList;
 import java.util.List;
+import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
@@ -48,12 +49,29 @@ public final class WinogradConv {
       tried = true;
       if (!FusedGroupNorm.available()) {
         unavailable = FusedGroupNorm.whyUnavailable();
+      } else if (!registered()) {
+        unavailable = "the op library holds no Winograd ops (a library built before them?)";
       } else if (!TensorFlow.registerCustomGradient(INPUT, (tf, op, up) -> adjoint(tf, op, up, INPUT_GRAD))
           || !TensorFlow.registerCustomGradient(OUTPUT, (tf, op, up) -> adjoint(tf, op, up, OUTPUT_GRAD))) {
         unavailable = "the Winograd ops already have gradients registered";
       }
     }
     return unavailable == null;
+  }
+
+  /** Whether the loaded library registered the ops: one built in a scratch graph. */
+  private static boolean registered() {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      tf.scope().opBuilder(INPUT, "probe")
+          .addInput(tf.placeholder(TFloat32.class).asOutput())
+          .setAttr("height", 1L)
+          .setAttr("width", 1L)
+          .build();
+      return true;
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   /** Why the ops cannot run in this process, or null when they can. */
@@ -82,7 +100,8 @@ public final class WinogradConv {
       return new Choice(0, "TensorFlow's Conv2D (" + why + ")");
     }
     int threads = tc.intraOpThreads() > 0 ? tc.intraOpThreads() : Runtime.getRuntime().availableProcessors();
-    return new Choice(threads, "Winograd F(4x4, 3x3), " + threads + " thread" + (threads == 1 ? "" : "s"));
+    return new Choice(threads, "Winograd F(4x4, 3x3) where a layer fits, " + threads + " thread"
+        + (threads == 1 ? "" : "s"));
   }
 
   /** @param threads 0: TensorFlow's Conv2D */

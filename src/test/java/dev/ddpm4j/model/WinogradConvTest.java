@@ -123,7 +123,8 @@ class WinogradConvTest {
     "2, 7, 5, 16, 32", // H and W not multiples of 4: partial tiles on two sides
     "1, 4, 4, 32, 16", // one whole tile
     "3, 1, 9, 16, 16", // one row: every tile mostly outside the image
-    "2, 12, 8, 48, 16"
+    "2, 12, 8, 48, 16",
+    "2, 6, 10, 16, 16" // H and W = 2 (mod 4): the last tiles half outside
   })
   void matchesADirectConvolutionInDouble(int n, int h, int w, int cin, int cout) {
     if (!WinogradConv.available()) return; // FusedGroupNormTest fails where the library should have loaded
@@ -184,6 +185,33 @@ class WinogradConvTest {
         TFInvalidArgumentException k = assertThrows(TFInvalidArgumentException.class,
             () -> s.runner().feed(xp, xv).fetch(op.output(0)).run().close());
         assertTrue(k.getMessage().contains("multiple of 16"), k.getMessage());
+      }
+    }
+  }
+
+  @Test
+  void theKernelsRejectMalformedTileLists() {
+    if (!WinogradConv.available()) return;
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Output<?>[] parts = new Output<?>[36];
+      for (int i = 0; i < 36; i++) {
+        long rows = i == 7 ? 3 : 4; // one matrix of another shape
+        parts[i] = tf.zeros(tf.constant(new long[] {rows, 16}), TFloat32.class).asOutput();
+      }
+      var mixed = tf.scope().opBuilder("DdpmWinogradOutput", "mixed").addInputList(parts).setAttr("height", 4L)
+          .setAttr("width", 4L).build();
+      Output<?>[] same = new Output<?>[36];
+      for (int i = 0; i < 36; i++) same[i] = tf.zeros(tf.constant(new long[] {3, 16}), TFloat32.class).asOutput();
+      // 3 tiles, but a 5 x 5 image has 4 per sample
+      var uneven = tf.scope().opBuilder("DdpmWinogradInputGrad", "uneven").addInputList(same).setAttr("height", 5L)
+          .setAttr("width", 5L).build();
+      try (Session s = new Session(g)) {
+        for (org.tensorflow.Operation op : new org.tensorflow.Operation[] {mixed, uneven}) {
+          TFInvalidArgumentException e = assertThrows(TFInvalidArgumentException.class,
+              () -> s.runner().fetch(op.output(0)).run().close(), op.name());
+          assertTrue(e.getMessage().contains("tile matrices"), e.getMessage());
+        }
       }
     }
   }
