@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "slices.h"
 #include "tf_c_api_subset.h"
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -90,12 +91,6 @@ typedef struct {
   float* sum_dz;      /* gradient: [n, c] partial sums for dbeta */
   float* sum_dzxh;    /* gradient: [n, c] partial sums for dgamma */
 } Job;
-
-typedef struct {
-  const Job* job;
-  int64_t from, to;
-  int failed;
-} Slice;
 
 /* One sample's activation as float32: a copy for bfloat16 (0.5-4 MB for the models here: in L2 or L3). */
 CLONES static void widen(const uint16_t* restrict src, int64_t len, float* restrict dst) {
@@ -230,7 +225,7 @@ CLONES static void grad_pass2(const float* restrict v, float* restrict dz, int64
 
 static void* run_slice(void* arg) {
   Slice* s = (Slice*) arg;
-  const Job* j = s->job;
+  const Job* j = (const Job*) s->job;
   int64_t c = j->c, g = j->g, cg = c / g, len = j->p * c;
   double m = (double) (j->p * cg);
   float* xbuf = j->bf16 ? malloc(sizeof(float) * (size_t) len) : NULL; /* float32 reads the tensor in place */
@@ -303,33 +298,6 @@ static void* run_slice(void* arg) {
   return NULL;
 }
 
-/* Samples split into contiguous slices, one per thread (the caller's thread takes the first). */
-static int run_job(const Job* j, int threads) {
-  if (threads < 1) threads = 1;
-  if (threads > j->n) threads = (int) (j->n > 0 ? j->n : 1);
-  Slice slices[64];
-  pthread_t ids[64];
-  int started[64] = {0};
-  if (threads > 64) threads = 64;
-  for (int i = 0; i < threads; i++) {
-    slices[i].job = j;
-    slices[i].from = j->n * i / threads;
-    slices[i].to = j->n * (i + 1) / threads;
-    slices[i].failed = 0;
-  }
-  for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run_slice, &slices[i]) == 0;
-  for (int i = 1; i < threads; i++) {
-    if (!started[i]) run_slice(&slices[i]); /* no thread: do it here */
-  }
-  run_slice(&slices[0]);
-  int failed = slices[0].failed;
-  for (int i = 1; i < threads; i++) {
-    if (started[i]) pthread_join(ids[i], NULL);
-    failed |= slices[i].failed;
-  }
-  return failed ? -1 : 0;
-}
-
 typedef struct {
   int64_t groups, threads;
   float eps, rate;
@@ -361,13 +329,6 @@ static void* create(TF_OpKernelConstruction* ctx) {
 }
 
 static void destroy(void* a) { free(a); }
-
-static void fail(TF_OpKernelContext* ctx, TF_Code code, const char* msg) {
-  TF_Status* st = TF_NewStatus();
-  TF_SetStatus(st, code, msg);
-  TF_OpKernelContext_Failure(ctx, st);
-  TF_DeleteStatus(st);
-}
 
 /* gamma or beta (c values of x's type) as float32 into out; 0 if the shape is wrong. */
 static int param_f32(const TF_Tensor* t, int bf16, int64_t c, float* out) {
@@ -478,7 +439,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx, int grad) {
     if (TF_GetCode(st) == TF_OK) out[2] = output(ctx, 2, type, cdims, 1, st);
     if (TF_GetCode(st) != TF_OK) goto alloc_failed;
   }
-  if (run_job(&j, (int) at->threads) != 0) {
+  if (run_slices(&j, j.n, (int) at->threads, run_slice) != 0) {
     fail(ctx, TF_INTERNAL, "DdpmGroupNormSilu: out of memory");
     goto done;
   }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "slices.h"
 #include "tf_c_api_subset.h"
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -231,15 +232,9 @@ CLONES static void output_gradient(const Job* j, int64_t from, int64_t to) {
   }
 }
 
-typedef struct {
-  const Job* job;
-  int64_t from, to;
-  int failed;
-} Slice;
-
 static void* run_slice(void* arg) {
   Slice* s = (Slice*) arg;
-  const Job* j = s->job;
+  const Job* j = (const Job*) s->job;
   float* scratch = NULL;
   if (j->kind == OUTPUT) { /* where the outputs of partial tiles outside the image go */
     scratch = aligned_alloc(64, sizeof(float) * (size_t) j->c);
@@ -256,30 +251,6 @@ static void* run_slice(void* arg) {
   }
   free(scratch);
   return NULL;
-}
-
-/* Samples split into contiguous slices, one per thread (the caller's thread takes the first). */
-static int run_job(const Job* j, int threads) {
-  if (threads < 1) threads = 1;
-  if (threads > j->n) threads = (int) (j->n > 0 ? j->n : 1);
-  if (threads > 64) threads = 64;
-  Slice slices[64];
-  pthread_t ids[64];
-  int started[64] = {0};
-  for (int i = 0; i < threads; i++) {
-    slices[i] = (Slice) {.job = j, .from = j->n * i / threads, .to = j->n * (i + 1) / threads};
-  }
-  for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run_slice, &slices[i]) == 0;
-  for (int i = 1; i < threads; i++) {
-    if (!started[i]) run_slice(&slices[i]);
-  }
-  run_slice(&slices[0]);
-  int failed = slices[0].failed;
-  for (int i = 1; i < threads; i++) {
-    if (started[i]) pthread_join(ids[i], NULL);
-    failed |= slices[i].failed;
-  }
-  return failed ? -1 : 0;
 }
 
 typedef struct {
@@ -319,13 +290,6 @@ static void* create_output(TF_OpKernelConstruction* ctx) { return create(ctx, OU
 static void* create_output_grad(TF_OpKernelConstruction* ctx) { return create(ctx, OUTPUT_GRAD); }
 
 static void destroy(void* a) { free(a); }
-
-static void fail(TF_OpKernelContext* ctx, TF_Code code, const char* msg) {
-  TF_Status* s = TF_NewStatus();
-  TF_SetStatus(s, code, msg);
-  TF_OpKernelContext_Failure(ctx, s);
-  TF_DeleteStatus(s);
-}
 
 /*
  * The image is [N, H, W, C]; the tiles are 36 matrices [T, C], T = N * ceil(H / 4) * ceil(W / 4). INPUT: image in, 36
@@ -397,7 +361,9 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     goto done;
   }
   j.zeros = zeros;
-  if (j.n > 0 && run_job(&j, (int) at->threads) != 0) fail(ctx, TF_INTERNAL, "DdpmWinograd: out of memory");
+  if (j.n > 0 && run_slices(&j, j.n, (int) at->threads, run_slice) != 0) {
+    fail(ctx, TF_INTERNAL, "DdpmWinograd: out of memory");
+  }
 done:
   for (int i = 0; i < 36; i++) {
     if (in[i]) TF_DeleteTensor(in[i]);

@@ -39,11 +39,27 @@ class FusedGroupNormTrainingTest {
     return n;
   }
 
+  /** The gradient norm of a session's first step and the loss of its second, on batch(cfg) both times. */
+  record TwoSteps(float gradNorm, float loss) {
+    static TwoSteps of(TrainingSession ts, ExperimentConfig cfg) {
+      TrainingSession.StepResult first = ts.step(batch(cfg));
+      return new TwoSteps(first.gradNorm(), ts.step(batch(cfg)).loss());
+    }
+
+    /**
+     * The same initial weights, data, noise and timesteps: the same gradient up to float rounding, and the second
+     * step's loss after the same update.
+     */
+    void assertSameAs(TwoSteps want) {
+      assertEquals(want.gradNorm, gradNorm, 1e-4 * want.gradNorm, "gradient norm at step 1");
+      assertEquals(want.loss, loss, 1e-4 * want.loss, "loss at step 2");
+    }
+  }
+
   @Test
   void theFusedOpTrainsOnTheLossOfTensorFlowsOps() {
     if (!FusedGroupNorm.available()) return; // FusedGroupNormTest fails where it should be available
-    float[] loss = new float[2];
-    float[] gradNorm = new float[2];
+    TwoSteps[] steps = new TwoSteps[2];
     String[] settings = {"fused", "tensorflow"};
     for (int k = 0; k < 2; k++) {
       ExperimentConfig cfg = TinyConfigs.config(null, "train.fused_group_norm=" + settings[k]);
@@ -58,16 +74,10 @@ class FusedGroupNormTrainingTest {
           assertEquals(0, fused);
           assertTrue(ts.net.groupNorm.contains("tensorflow"), ts.net.groupNorm);
         }
-        TrainingSession.StepResult first = ts.step(batch(cfg));
-        TrainingSession.StepResult second = ts.step(batch(cfg));
-        loss[k] = second.loss();
-        gradNorm[k] = first.gradNorm();
+        steps[k] = TwoSteps.of(ts, cfg);
       }
     }
-    // the same initial weights, data, noise and timesteps: the same loss and gradient up to float rounding, and the
-    // second step's loss after the same update
-    assertEquals(gradNorm[1], gradNorm[0], 1e-4 * gradNorm[1], "gradient norm at step 1");
-    assertEquals(loss[1], loss[0], 1e-4 * loss[1], "loss at step 2");
+    steps[0].assertSameAs(steps[1]);
   }
 
   @Test

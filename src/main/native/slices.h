@@ -1,0 +1,50 @@
+/*
+ * What ddpm4j's ops share: a job over samples [0, n) split into contiguous slices, one per thread (the caller's thread
+ * takes the first; one a thread could not be started for runs on the caller's thread too), and failing an op with a
+ * message. Static: each op's file includes its own copy.
+ */
+#ifndef DDPM4J_SLICES_H_
+#define DDPM4J_SLICES_H_
+
+#include <pthread.h>
+
+#include "tf_c_api_subset.h"
+
+typedef struct {
+  const void* job;
+  int64_t from, to;
+  int failed; /* set by the slice's function: out of memory */
+} Slice;
+
+/* Runs run(slice) over n samples on up to threads threads (at most 64, at most n); -1 if a slice failed. */
+static int run_slices(const void* job, int64_t n, int threads, void* (*run)(void*)) {
+  if (threads < 1) threads = 1;
+  if (threads > n) threads = (int) (n > 0 ? n : 1);
+  if (threads > 64) threads = 64;
+  Slice slices[64];
+  pthread_t ids[64];
+  int started[64] = {0};
+  for (int i = 0; i < threads; i++) {
+    slices[i] = (Slice) {.job = job, .from = n * i / threads, .to = n * (i + 1) / threads};
+  }
+  for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run, &slices[i]) == 0;
+  for (int i = 1; i < threads; i++) {
+    if (!started[i]) run(&slices[i]); /* no thread: do it here */
+  }
+  run(&slices[0]);
+  int failed = slices[0].failed;
+  for (int i = 1; i < threads; i++) {
+    if (started[i]) pthread_join(ids[i], NULL);
+    failed |= slices[i].failed;
+  }
+  return failed ? -1 : 0;
+}
+
+static void fail(TF_OpKernelContext* ctx, TF_Code code, const char* msg) {
+  TF_Status* s = TF_NewStatus();
+  TF_SetStatus(s, code, msg);
+  TF_OpKernelContext_Failure(ctx, s);
+  TF_DeleteStatus(s);
+}
+
+#endif
