@@ -129,7 +129,8 @@ public final class WinogradConv {
       throw new IllegalArgumentException("a Winograd convolution needs x [N, H, W, C] with static H and W and channel"
           + " counts that are multiples of 16, got " + x.shape() + ", " + in + " -> " + out);
     }
-    long h = x.shape().size(1), wd = x.shape().size(2), cin = in, cout = out;
+    long h = x.shape().size(1);
+    long wd = x.shape().size(2);
     Operation v = tf.scope().opBuilder(INPUT, "WinogradInput")
         .addInput(x.asOutput())
         .setAttr("threads", (long) Math.max(1, threads))
@@ -139,7 +140,7 @@ public final class WinogradConv {
     // 36 MatMuls, not one BatchMatMulV2: oneDNN's batched product ran at 85 GFLOP/s where a product had 128 columns,
     // its single products at 190-250 (docs/BENCHMARKS.md). The transforms read and write the 36 matrices as lists, so
     // no Pack or Unpack copies them; each MatMul's gradient comes from TensorFlow's registry.
-    List<Output<TFloat32>> us = tf.unstack(filterTransform(tf, w, cin, cout), 36L).output();
+    List<Output<TFloat32>> us = tf.unstack(filterTransform(tf, w, in, out), 36L).output();
     Output<?>[] products = new Output<?>[36];
     for (int k = 0; k < 36; k++) {
       @SuppressWarnings("unchecked")
@@ -154,7 +155,7 @@ public final class WinogradConv {
         .build();
     @SuppressWarnings("unchecked")
     Output<TFloat32> image = (Output<TFloat32>) (Output<?>) y.output(0);
-    return tf.reshape(image, tf.constant(new long[] {-1, h, wd, cout}));
+    return tf.reshape(image, tf.constant(new long[] {-1, h, wd, out}));
   }
 
   /** U = G w G^T as [36, in, out]: two products with the 6x3 G over reshaped weights. */
