@@ -98,7 +98,8 @@ public final class UNet {
   /**
    * The same network with each float32 3x3, stride-1 convolution whose channel counts are multiples of 16 computed as
    * a Winograd F(4x4, 3x3) convolution ({@link WinogradConv}): same weights, same values up to float rounding
-   * (within 1e-5 of the largest value), 2.25 times fewer multiply-adds. For the training graph; exports use TensorFlow's ops.
+   * (within 1e-5 of the largest value), 2.25 times fewer multiply-adds. For the training graph; exports use
+   * TensorFlow's ops.
    */
   public UNet withWinograd(int threads) {
     if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
