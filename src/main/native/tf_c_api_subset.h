@@ -1,7 +1,8 @@
 /*
  * The part of TensorFlow's stable C API (tensorflow/c/kernels.h, ops.h, tf_tensor.h, tf_status.h) that
  * ddpm4j's ops (group_norm_silu.c, winograd.c) use, declared here because the tensorflow-core-native jar ships the
- * shared libraries but no headers. The symbols are exported by libtensorflow_framework.so.2 of TF Java 1.1.0 (`nm -D` lists them).
+ * shared libraries but no headers. The symbols are exported by libtensorflow_framework.so.2 of TF Java 1.1.0
+ * (`nm -D` lists them).
  */
 #ifndef DDPM4J_TF_C_API_SUBSET_H_
 #define DDPM4J_TF_C_API_SUBSET_H_
