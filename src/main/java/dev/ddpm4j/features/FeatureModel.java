@@ -107,8 +107,13 @@ public final class FeatureModel implements AutoCloseable {
     return hash;
   }
 
-  /** Features and logits of n images of imageSize x imageSize x channels bytes each. */
-  public Output apply(byte[] pixels, int n) {
+  /**
+   * Features and logits of n images of imageSize x imageSize x channels bytes each. Calls from several threads run one
+   * at a time, as DiffusionSampler's do: two calls at once in one session of a ddpm4j export raced in TensorFlow's
+   * oneDNN convolution kernels. (Four threads on the shipped feature network gave right answers without the lock, in
+   * two tries; it holds no convolution with a fused residual add, the kernel seen racing. The lock costs nothing.)
+   */
+  public synchronized Output apply(byte[] pixels, int n) {
     int s = imageSize();
     int c = channels();
     int per = s * s * c;
@@ -167,7 +172,7 @@ public final class FeatureModel implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     if (detail != null) detail.close();
     bundle.close();
   }

@@ -30,6 +30,10 @@ import org.tensorflow.types.TUint8;
  *   g.writeGrid(Path.of("grid.png"));
  * }
  * }</pre>
+ *
+ * <p>One sampler may be shared by several threads: its calls into TensorFlow run one at a time. Two calls at once in
+ * one session gave wrong pixels or killed the JVM in TensorFlow's oneDNN convolution kernels (see {@link #call}), so
+ * for parallel sampling open one sampler per thread; each has a session of its own.
  */
 public final class DiffusionSampler implements AutoCloseable {
   public static final List<String> REQUIRED_SIGNATURES = List.of("sample", "denoise", "q_sample");
@@ -227,7 +231,7 @@ public final class DiffusionSampler implements AutoCloseable {
         args.put("spacing", TString.scalarOf(spacing));
         if (info.takesEta()) args.put("eta", TFloat32.scalarOf(spec.eta()));
       }
-      try (Result r = bundle.function(signature).call(args)) {
+      try (Result r = call(signature, args)) {
         return images(r, numImages);
       }
     } finally {
@@ -307,7 +311,7 @@ public final class DiffusionSampler implements AutoCloseable {
         TInt32 ll = classes > 0 ? TInt32.vectorOf(labels != null ? labels : filled(t.length, -1)) : null) {
       x.asRawTensor().data().asFloats().write(xt);
       Map<String, Tensor> args = ll == null ? Map.of("x_t", x, "t", tt) : Map.of("x_t", x, "t", tt, "labels", ll);
-      try (Result r = bundle.function("denoise").call(args)) {
+      try (Result r = call("denoise", args)) {
         float[] eps = new float[xt.length];
         float[] x0 = new float[xt.length];
         ((TFloat32) r.get("eps").orElseThrow()).asRawTensor().data().asFloats().read(eps);
@@ -322,13 +326,27 @@ public final class DiffusionSampler implements AutoCloseable {
     }
   }
 
-  /** The underlying bundle, for direct signature calls. */
+  /**
+   * One signature call, never two at once: TensorFlow 2.18's oneDNN convolution kernels (its {@code
+   * _MklNativeFusedConv2D}, shared by every call of a session) race when two calls of one session run together. Four
+   * threads sampling from one export (ExportTest.callersOnSeveralThreadsShareOneSampler) got wrong pixels or a JVM
+   * abort in {@code MklConvOp::AllocateOutputTensor} in each of three tries before this lock.
+   */
+  private synchronized Result call(String signature, Map<String, Tensor> args) {
+    return bundle.function(signature).call(args);
+  }
+
+  /**
+   * The underlying bundle, for direct signature calls. Its session must not run two calls at once (see {@link #call});
+   * synchronize on this sampler around them when it is shared between threads.
+   */
   public SavedModelBundle bundle() {
     return bundle;
   }
 
+  /** Closes the model once a call in flight on another thread has ended. */
   @Override
-  public void close() {
+  public synchronized void close() {
     bundle.close();
   }
 }

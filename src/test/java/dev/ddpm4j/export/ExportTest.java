@@ -210,6 +210,31 @@ class ExportTest {
     }
   }
 
+  /**
+   * Four threads, batches of 2-5 images, ten rounds, on one sampler: without DiffusionSampler's lock this gave wrong
+   * pixels or aborted the JVM in TensorFlow's oneDNN convolution (three of three tries).
+   */
+  @Test
+  void callersOnSeveralThreadsShareOneSampler() throws Exception {
+    var spec = dev.ddpm4j.sampler.SamplerSpec.ancestral();
+    byte[][] alone = new byte[4][];
+    for (int i = 0; i < 4; i++) alone[i] = sampler.sample(2 + i, 100 + i, 0, spec).pixels();
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+    try {
+      List<java.util.concurrent.Future<byte[]>> got = new ArrayList<>();
+      for (int round = 0; round < 10; round++) {
+        for (int i = 0; i < 4; i++) {
+          int seed = 100 + i;
+          int n = 2 + i;
+          got.add(pool.submit(() -> sampler.sample(n, seed, 0, spec).pixels()));
+        }
+      }
+      for (int j = 0; j < got.size(); j++) assertArrayEquals(alone[j % 4], got.get(j).get(), "call " + j);
+    } finally {
+      pool.shutdown();
+    }
+  }
+
   @Test
   void theSavedModelsSignaturesEqualTheInProcessGraph() {
     var ckpt = new Checkpoints(cfg.runDir().resolve("checkpoints"), 5).latest().orElseThrow();
