@@ -94,14 +94,22 @@ public final class FusedGroupNorm {
   public static Choice choose(ExperimentConfig.Train tc, boolean distributed) {
     String setting = tc.fusedGroupNorm();
     if (setting.equals("tensorflow")) return new Choice(0, "TensorFlow ops (train.fused_group_norm: tensorflow)");
-    String why = distributed ? "distributed training keeps TensorFlow's ops (the workers load no op library)"
+    String why = distributed ? DISTRIBUTED
         : gpuVisible() ? "a GPU is visible and the fused op has CPU kernels only" : whyUnavailable();
     if (why != null) {
       if (setting.equals("fused")) throw new IllegalArgumentException("train.fused_group_norm: fused, but " + why);
       return new Choice(0, "TensorFlow ops (" + why + ")");
     }
-    int threads = tc.intraOpThreads() > 0 ? tc.intraOpThreads() : Runtime.getRuntime().availableProcessors();
+    int threads = threads(tc);
     return new Choice(threads, "fused op, " + threads + " thread" + (threads == 1 ? "" : "s"));
+  }
+
+  /** Why distributed training keeps TensorFlow's ops, for every op of the library. */
+  static final String DISTRIBUTED = "distributed training keeps TensorFlow's ops (the workers load no op library)";
+
+  /** The threads an op of the library splits its batch over: train.intra_op_threads, or every core when 0. */
+  static int threads(ExperimentConfig.Train tc) {
+    return tc.intraOpThreads() > 0 ? tc.intraOpThreads() : Runtime.getRuntime().availableProcessors();
   }
 
   /** @param threads 0: TensorFlow's ops */

@@ -92,14 +92,14 @@ public final class WinogradConv {
     if (setting.equals("tensorflow")) return new Choice(0, "TensorFlow's Conv2D (train.conv3x3: tensorflow)");
     String why = !precision.equals("fp32")
         ? "training runs in " + precision + ", and Winograd's transformed products need float32"
-        : distributed ? "distributed training keeps TensorFlow's ops (the workers load no op library)"
+        : distributed ? FusedGroupNorm.DISTRIBUTED
         : FusedGroupNorm.gpuVisible() ? "a GPU is visible and the Winograd transforms have CPU kernels only"
         : whyUnavailable();
     if (why != null) {
       if (setting.equals("winograd")) throw new IllegalArgumentException("train.conv3x3: winograd, but " + why);
       return new Choice(0, "TensorFlow's Conv2D (" + why + ")");
     }
-    int threads = tc.intraOpThreads() > 0 ? tc.intraOpThreads() : Runtime.getRuntime().availableProcessors();
+    int threads = FusedGroupNorm.threads(tc);
     return new Choice(threads, "Winograd F(4x4, 3x3) where a layer fits, " + threads + " thread"
         + (threads == 1 ? "" : "s"));
   }
