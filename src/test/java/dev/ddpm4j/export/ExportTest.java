@@ -235,6 +235,33 @@ class ExportTest {
     }
   }
 
+  /** What the README offers for parallel sampling: one sampler per thread, each with its own session. */
+  @Test
+  void samplersOnSeveralThreadsRunAtOnce() throws Exception {
+    var spec = dev.ddpm4j.sampler.SamplerSpec.ancestral();
+    byte[][] alone = new byte[3][];
+    for (int i = 0; i < 3; i++) alone[i] = sampler.sample(2 + i, 200 + i, 0, spec).pixels();
+    List<DiffusionSampler> own = new ArrayList<>();
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+    try {
+      for (int i = 0; i < 3; i++) own.add(DiffusionSampler.load(ema));
+      List<java.util.concurrent.Future<byte[]>> got = new ArrayList<>();
+      for (int round = 0; round < 10; round++) {
+        for (int i = 0; i < 3; i++) {
+          DiffusionSampler s = own.get(i);
+          int seed = 200 + i;
+          int n = 2 + i;
+          got.add(pool.submit(() -> s.sample(n, seed, 0, spec).pixels()));
+        }
+      }
+      for (int j = 0; j < got.size(); j++) assertArrayEquals(alone[j % 3], got.get(j).get(), "call " + j);
+    } finally {
+      pool.shutdown();
+      pool.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
+      own.forEach(DiffusionSampler::close);
+    }
+  }
+
   @Test
   void theSavedModelsSignaturesEqualTheInProcessGraph() {
     var ckpt = new Checkpoints(cfg.runDir().resolve("checkpoints"), 5).latest().orElseThrow();
