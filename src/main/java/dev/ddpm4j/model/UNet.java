@@ -227,15 +227,40 @@ public final class UNet {
    */
   static <T extends TFloating> Operand<T> upsampleConv(Ops tf, Class<T> dtype, Operand<T> x, Operand<T> w,
       Operand<T> b, int in, int out, int res) {
+    return transposedConv2x(tf, x, upsampleKernel(tf, dtype, w, in, out), b, out, res);
+  }
+
+  /** The 4x4 transposed-convolution filter [r, c, out, in] of {@link #upsampleConv} for 3x3 weights w [3, 3, in, out]. */
+  static <T extends TFloating> Operand<T> upsampleKernel(Ops tf, Class<T> dtype, Operand<T> w, int in, int out) {
     Operand<T> m = tf.dtypes.cast(tf.constant(new float[][] {{0, 0, 1}, {0, 1, 1}, {1, 1, 0}, {1, 0, 0}}), dtype);
     Operand<TInt32> swap = tf.constant(new int[] {1, 0, 2, 3});
     Operand<T> rows = tf.reshape(tf.linalg.matMul(m, tf.reshape(w, tf.constant(new long[] {3, 3L * in * out}))),
         tf.constant(new long[] {4, 3, in, out})); // [r, v, in, out]
     Operand<T> cols = tf.linalg.matMul(m, tf.reshape(tf.linalg.transpose(rows, swap),
         tf.constant(new long[] {3, 4L * in * out}))); // [c, r * in * out]
-    Operand<T> k = tf.linalg.transpose(tf.reshape(cols, tf.constant(new long[] {4, 4, in, out})),
+    return tf.linalg.transpose(tf.reshape(cols, tf.constant(new long[] {4, 4, in, out})),
         tf.constant(new int[] {1, 0, 3, 2})); // [r, c, out, in]: a transposed convolution's filter layout
-    return transposedConv2x(tf, x, k, b, out, res);
+  }
+
+  /**
+   * The stride-2 SAME transposed convolution's filter k [4, 4, out, in] as the 3x3 filter [3, 3, in, 4 * out] of its
+   * four output phases. Output row 2m sums input rows m-1 and m with filter rows 3 and 1, row 2m+1 rows m and m+1
+   * with filter rows 2 and 0 (the transposed convolution puts input row i at output rows 2i-1 .. 2i+2 with filter
+   * rows 0 .. 3); the same holds for columns. So phase (a, b)'s kernel is S_a K S_b^T with the 3x4 selections S_0 =
+   * [[0,0,0,1],[0,1,0,0],[0,0,0,0]] and S_1 = [[0,0,0,0],[0,0,1,0],[1,0,0,0]], a 3x3 kernel with zeros, and its
+   * channels go to output channel (2a + b) * out + o, the order DepthToSpace reads.
+   */
+  static <T extends TFloating> Operand<T> phaseKernel(Ops tf, Class<T> dtype, Operand<T> k, int in, int out) {
+    Operand<T> s = tf.dtypes.cast(tf.constant(new float[][] {{0, 0, 0, 1}, {0, 1, 0, 0}, {0, 0, 0, 0},
+        {0, 0, 0, 0}, {0, 0, 1, 0}, {1, 0, 0, 0}}), dtype); // [S_0; S_1]: row 3a + r
+    long per = 4L * out * in;
+    Operand<T> rows = tf.reshape(tf.linalg.matMul(s, tf.reshape(k, tf.constant(new long[] {4, per}))),
+        tf.constant(new long[] {6, 4, out, in})); // [(a, r), l, out, in]
+    Operand<T> cols = tf.linalg.matMul(s, tf.reshape(tf.linalg.transpose(rows, tf.constant(new int[] {1, 0, 2, 3})),
+        tf.constant(new long[] {4, 6 * (long) out * in}))); // [(b, c), (a, r) * out * in]
+    Operand<T> split = tf.reshape(cols, tf.constant(new long[] {2, 3, 2, 3, out, in})); // [b, c, a, r, o, i]
+    return tf.reshape(tf.linalg.transpose(split, tf.constant(new int[] {3, 1, 5, 2, 0, 4})),
+        tf.constant(new long[] {3, 3, in, 4L * out})); // [r, c, i, (a, b, o)]
   }
 
   /** Stride-2 SAME transposed conv of x [B, res, res, in] by k [kh, kw, out, in], plus bias: [B, 2res, 2res, out]. */
@@ -391,11 +416,25 @@ public final class UNet {
       if (cfg.upsample().equals("transposed_conv")) {
         Operand<T> w = p.get(name + ".w", new long[] {4, 4, ch, ch}, Init.fanAvgUniform(1.0, 16L * ch, 16L * ch));
         Operand<T> b = p.get(name + ".b", new long[] {ch}, Init.ZEROS);
-        return transposedConv2x(tf, x, w, b, ch, res);
+        return upsample2x(x, w, b, ch, ch, res);
       }
       Operand<T> w = p.get(name + ".w", new long[] {3, 3, ch, ch}, Init.fanAvgUniform(1.0, 9L * ch, 9L * ch));
       Operand<T> b = p.get(name + ".b", new long[] {ch}, Init.ZEROS);
-      return upsampleConv(tf, dtype, x, w, b, ch, ch, res);
+      return upsample2x(x, upsampleKernel(tf, dtype, w, ch, ch), b, ch, ch, res);
+    }
+
+    /**
+     * {@link #transposedConv2x} by k [4, 4, out, in]; where Winograd is on and the layer fits, its four output phases
+     * as one 3x3 convolution to 4 * out channels ({@link #phaseKernel}, Winograd) and a DepthToSpace: the same
+     * function, 9 instead of 16 multiply-adds per input pixel and channel pair, and on the fast path (oneDNN's
+     * stride-2 transposed convolution and its gradient ran at a third of the MatMul ceiling, docs/BENCHMARKS.md).
+     */
+    Operand<T> upsample2x(Operand<T> x, Operand<T> k, Operand<T> b, int in, int out, int res) {
+      if (winogradThreads > 0 && dtype == TFloat32.class && WinogradConv.fits(x.shape(), 3, 1, in, 4 * out)) {
+        Operand<T> phases = conv2d(x, phaseKernel(tf, dtype, k, in, out), in, 4 * out, 3, 1);
+        return tf.nn.biasAdd(tf.nn.depthToSpace(phases, 2L), b);
+      }
+      return transposedConv2x(tf, x, k, b, out, res);
     }
 
     Operand<T> groupNorm(String name, Operand<T> x, int ch) {

@@ -259,20 +259,24 @@ class UNetTest {
   @Test
   void theWinogradFlavourIsTheSameNetwork() {
     if (!WinogradConv.available()) return; // FusedGroupNormTest fails where the library should have loaded
-    // 16 and 32 channels: every 3x3 stride-1 convolution but the input and output layers runs as Winograd
-    ExperimentConfig cfg = TinyConfigs.config(null, "model.base_channels=16", "model.groups=4", "model.heads=2");
-    UNet plain = UNet.of(cfg).forTraining();
-    UNet winograd = plain.withWinograd(2);
-    Map<String, long[]> shapes = plain.weights().shapes();
-    SplittableRandom rnd = new SplittableRandom(12);
-    Map<String, double[]> values = randomWeights(shapes, rnd);
-    double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
-    double[] want = forward64(plain, shapes, values, x);
-    double[] got = forward32(winograd, shapes, values, x, 16); // 2 per residual block: 2 down, 2 middle, 4 up
-    double max = 0;
-    for (double v : want) max = Math.max(max, Math.abs(v));
-    assertTrue(max > 0.1, "the network's output is not all zero: " + max);
-    for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-4 * max, "element " + i);
+    // 16 and 32 channels: every 3x3 stride-1 convolution but the input and output layers runs as Winograd, and so
+    // does the upsampling, as the 3x3 convolution of its four output phases
+    for (String upsample : List.of("nearest_conv", "transposed_conv")) {
+      ExperimentConfig cfg = TinyConfigs.config(null, "model.base_channels=16", "model.groups=4", "model.heads=2",
+          "model.upsample=" + upsample);
+      UNet plain = UNet.of(cfg).forTraining();
+      UNet winograd = plain.withWinograd(2);
+      Map<String, long[]> shapes = plain.weights().shapes();
+      SplittableRandom rnd = new SplittableRandom(12);
+      Map<String, double[]> values = randomWeights(shapes, rnd);
+      double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
+      double[] want = forward64(plain, shapes, values, x);
+      double[] got = forward32(winograd, shapes, values, x, 17); // 2 per residual block (2 down, 2 middle, 4 up) + 1
+      double max = 0;
+      for (double v : want) max = Math.max(max, Math.abs(v));
+      assertTrue(max > 0.1, "the network's output is not all zero: " + max);
+      for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-4 * max, upsample + ": element " + i);
+    }
   }
 
   /** As forward64 with the weights and image cast to float32 in the graph; asserts winogradOps Winograd convolutions. */
@@ -454,6 +458,54 @@ class UNetTest {
           double[] values = new double[expected.length];
           ((TFloat64) got.get(0)).asRawTensor().data().asDoubles().read(values);
           assertArrayEquals(expected, values, 1e-12);
+        }
+      }
+    }
+  }
+
+  @Test
+  void thePhaseKernelIsTheStrideTwoTransposedConvolution() {
+    // the reference from the definition, in double: input pixel (i, j) adds x * k[r][c] at output (2i + r - 1, 2j + c - 1)
+    int b = 2, res = 3, in = 3, out = 2, size = 2 * res;
+    SplittableRandom r = new SplittableRandom(9);
+    double[] x = randomArray(r, b * res * res * in, 1.0);
+    double[] k = randomArray(r, 16 * out * in, 1.0); // [r, c, out, in]
+    double[] expected = new double[b * size * size * out];
+    for (int n = 0; n < b; n++) {
+      for (int i = 0; i < res; i++) {
+        for (int j = 0; j < res; j++) {
+          for (int kr = 0; kr < 4; kr++) {
+            for (int kc = 0; kc < 4; kc++) {
+              int p = 2 * i + kr - 1, q = 2 * j + kc - 1;
+              if (p < 0 || q < 0 || p >= size || q >= size) continue;
+              for (int o = 0; o < out; o++) {
+                for (int c = 0; c < in; c++) {
+                  expected[((n * size + p) * size + q) * out + o] += x[((n * res + i) * res + j) * in + c]
+                      * k[((kr * 4 + kc) * out + o) * in + c];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat64> xt = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(-1, res, res, in)));
+      Operand<TFloat64> kt = tf.reshape(tf.constant(k), tf.constant(new long[] {4, 4, out, in}));
+      Operand<TFloat64> phases = tf.nn.conv2d(xt, UNet.phaseKernel(tf, TFloat64.class, kt, in, out),
+          List.of(1L, 1L, 1L, 1L), "SAME");
+      Operand<TFloat64> y = tf.nn.depthToSpace(phases, 2L);
+      Operand<TFloat64> plain = UNet.transposedConv2x(tf, xt, kt, tf.constant(new double[out]), out, res);
+      try (Session s = new Session(g); TFloat64 feed = TFloat64.tensorOf(Shape.of(b, res, res, in))) {
+        feed.asRawTensor().data().asDoubles().write(x);
+        try (Result got = s.runner().feed(xt, feed).fetch(y).fetch(plain).run()) {
+          assertEquals(Shape.of(b, size, size, out), got.get(0).shape());
+          for (int t = 0; t < 2; t++) {
+            double[] values = new double[expected.length];
+            ((TFloat64) got.get(t)).asRawTensor().data().asDoubles().read(values);
+            assertArrayEquals(expected, values, 1e-12, t == 0 ? "phases" : "TensorFlow's transposed convolution");
+          }
         }
       }
     }
