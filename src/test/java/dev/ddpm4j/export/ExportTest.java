@@ -216,49 +216,45 @@ class ExportTest {
    */
   @Test
   void callersOnSeveralThreadsShareOneSampler() throws Exception {
-    var spec = dev.ddpm4j.sampler.SamplerSpec.ancestral();
-    byte[][] alone = new byte[4][];
-    for (int i = 0; i < 4; i++) alone[i] = sampler.sample(2 + i, 100 + i, 0, spec).pixels();
-    var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
-    try {
-      List<java.util.concurrent.Future<byte[]>> got = new ArrayList<>();
-      for (int round = 0; round < 10; round++) {
-        for (int i = 0; i < 4; i++) {
-          int seed = 100 + i;
-          int n = 2 + i;
-          got.add(pool.submit(() -> sampler.sample(n, seed, 0, spec).pixels()));
-        }
-      }
-      for (int j = 0; j < got.size(); j++) assertArrayEquals(alone[j % 4], got.get(j).get(), "call " + j);
-    } finally {
-      pool.shutdown();
-    }
+    assertCallsAtOnceMatch(4, 100, i -> sampler);
   }
 
   /** What the README offers for parallel sampling: one sampler per thread, each with its own session. */
   @Test
   void samplersOnSeveralThreadsRunAtOnce() throws Exception {
-    var spec = dev.ddpm4j.sampler.SamplerSpec.ancestral();
-    byte[][] alone = new byte[3][];
-    for (int i = 0; i < 3; i++) alone[i] = sampler.sample(2 + i, 200 + i, 0, spec).pixels();
     List<DiffusionSampler> own = new ArrayList<>();
-    var pool = java.util.concurrent.Executors.newFixedThreadPool(3);
     try {
       for (int i = 0; i < 3; i++) own.add(DiffusionSampler.load(ema));
+      assertCallsAtOnceMatch(3, 200, own::get);
+    } finally {
+      own.forEach(DiffusionSampler::close);
+    }
+  }
+
+  /**
+   * Ten rounds of k calls at once, call i drawing 2 + i ancestral images of seed base + i on samplerOf(i): each gets
+   * the bytes the same call gets alone.
+   */
+  static void assertCallsAtOnceMatch(int k, int base, java.util.function.IntFunction<DiffusionSampler> samplerOf)
+      throws Exception {
+    var spec = dev.ddpm4j.sampler.SamplerSpec.ancestral();
+    byte[][] alone = new byte[k][];
+    for (int i = 0; i < k; i++) alone[i] = sampler.sample(2 + i, base + i, 0, spec).pixels();
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(k);
+    try {
       List<java.util.concurrent.Future<byte[]>> got = new ArrayList<>();
       for (int round = 0; round < 10; round++) {
-        for (int i = 0; i < 3; i++) {
-          DiffusionSampler s = own.get(i);
-          int seed = 200 + i;
+        for (int i = 0; i < k; i++) {
+          DiffusionSampler s = samplerOf.apply(i);
           int n = 2 + i;
+          int seed = base + i;
           got.add(pool.submit(() -> s.sample(n, seed, 0, spec).pixels()));
         }
       }
-      for (int j = 0; j < got.size(); j++) assertArrayEquals(alone[j % 3], got.get(j).get(), "call " + j);
+      for (int j = 0; j < got.size(); j++) assertArrayEquals(alone[j % k], got.get(j).get(), "call " + j);
     } finally {
       pool.shutdown();
       pool.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
-      own.forEach(DiffusionSampler::close);
     }
   }
 
