@@ -230,7 +230,7 @@ public final class UNet {
     return transposedConv2x(tf, x, upsampleKernel(tf, dtype, w, in, out), b, out, res);
   }
 
-  /** The 4x4 transposed-convolution filter [r, c, out, in] of {@link #upsampleConv} for 3x3 weights w [3, 3, in, out]. */
+  /** The 4x4 transposed-convolution filter [r, c, out, in] of {@link #upsampleConv} for 3x3 weights [3, 3, in, out]. */
   static <T extends TFloating> Operand<T> upsampleKernel(Ops tf, Class<T> dtype, Operand<T> w, int in, int out) {
     Operand<T> m = tf.dtypes.cast(tf.constant(new float[][] {{0, 0, 1}, {0, 1, 1}, {1, 1, 0}, {1, 0, 0}}), dtype);
     Operand<TInt32> swap = tf.constant(new int[] {1, 0, 2, 3});

@@ -465,7 +465,7 @@ class UNetTest {
 
   @Test
   void thePhaseKernelIsTheStrideTwoTransposedConvolution() {
-    // the reference from the definition, in double: input pixel (i, j) adds x * k[r][c] at output (2i + r - 1, 2j + c - 1)
+    // the reference from the definition, in double: input pixel (i, j) adds x k[r][c] at output (2i+r-1, 2j+c-1)
     int b = 2, res = 3, in = 3, out = 2, size = 2 * res;
     SplittableRandom r = new SplittableRandom(9);
     double[] x = randomArray(r, b * res * res * in, 1.0);
