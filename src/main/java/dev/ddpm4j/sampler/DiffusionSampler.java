@@ -169,7 +169,8 @@ public final class DiffusionSampler implements AutoCloseable {
 
   /**
    * The general form: images {@code firstIndex} .. {@code firstIndex + numImages - 1} of the seed's sequence, drawn
-   * with {@code spec}; for a conditional model with {@code labels} (null: no label for every image) and guidance.
+   * with {@code spec}; for a conditional model with {@code labels} (null: no label for every image) and guidance. The
+   * bytes do not depend on the batch: one image is drawn beside the next one, which costs a second image.
    */
   public GeneratedImages sample(int numImages, long seed, long firstIndex, SamplerSpec spec, int[] labels,
       float guidance) {
@@ -195,14 +196,20 @@ public final class DiffusionSampler implements AutoCloseable {
       throw new SamplerException("this export predates per-image seeds and sampler signatures (format "
           + metadata.formatVersion() + "); export it again with this ddpm4j");
     }
+    // TensorFlow runs a batch of one image through other kernels than a larger batch: with DDIM or DPM-Solver++ 2M its
+    // bytes differed, in bf16 in most pixels, in fp32 in a rare one (docs/BENCHMARKS.md, "bf16 sampling"); batches of
+    // two or more agreed. So a lone image is drawn beside the next one of its sequence, which is dropped: an image never
+    // depends on its batch, and a one-image call costs two images.
+    int drawn = numImages == 1 ? 2 : numImages;
     Map<String, Tensor> args = new java.util.HashMap<>();
     String signature;
     try {
       args.put("seed", TInt64.scalarOf(seed));
-      args.put("num_images", TInt32.scalarOf(numImages));
+      args.put("num_images", TInt32.scalarOf(drawn));
       args.put("first_index", TInt64.scalarOf(firstIndex));
       if (classes > 0) {
-        int[] l = labels != null ? labels : filled(numImages, -1);
+        int[] l = java.util.Arrays.copyOf(labels != null ? labels : filled(numImages, -1), drawn);
+        if (drawn > numImages) l[numImages] = -1;
         args.put("labels", TInt32.vectorOf(l));
         args.put("guidance_scale", TFloat32.scalarOf(guidance));
       }
@@ -277,6 +284,11 @@ public final class DiffusionSampler implements AutoCloseable {
     float[] x = new float[(int) samples.size()];
     samples.asRawTensor().data().asFloats().read(x);
     int size = metadata.imageSize();
+    int per = size * size * metadata.channels();
+    if (px.length > numImages * per) { // images drawn beside them only to keep their bytes (sample)
+      px = java.util.Arrays.copyOf(px, numImages * per);
+      x = java.util.Arrays.copyOf(x, numImages * per);
+    }
     return new GeneratedImages(px, x, numImages, size, size, metadata.channels());
   }
 

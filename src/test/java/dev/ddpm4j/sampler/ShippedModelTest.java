@@ -44,4 +44,70 @@ class ShippedModelTest {
       assertTrue(dark > 0.8 * border, dark + " of " + border + " border pixels dark");
     }
   }
+
+  /**
+   * The default recipe's exports sample in bf16 where the CPU has it (export.precision auto, configs/default.yaml),
+   * chosen on 1,000-image scores (docs/BENCHMARKS.md, "bf16 sampling"). So on every build: bf16 draws the fp32
+   * pictures up to rounding (with the deterministic DDIM sampler: on average about 1 grey level of 255 on the host it
+   * was chosen on, where another seed differs by about 54), it really is bf16 arithmetic (not the fp32 bytes), and an
+   * image still depends on its seed and index alone, not on the batch it is drawn in.
+   */
+  @Test
+  void inBf16TheShippedModelDrawsTheFp32PicturesUpToRounding() {
+    int n = 8;
+    SamplerSpec ddim = SamplerSpec.of("ddim", 10);
+    byte[] fp32;
+    try (DiffusionSampler s = DiffusionSampler.load(MODEL, "fp32")) {
+      fp32 = s.sample(n, 0, ddim).pixels();
+    }
+    try (DiffusionSampler s = DiffusionSampler.load(MODEL, "bf16")) {
+      assertEquals("bf16", s.precision());
+      byte[] bf16 = s.sample(n, 0, ddim).pixels();
+      byte[] alone = s.sample(1, 0, 5, ddim).pixels();
+      assertArrayEquals(java.util.Arrays.copyOfRange(bf16, 5 * 1024, 6 * 1024), alone, "image 5 alone = in a batch");
+      double all = 0;
+      for (int i = 0; i < n; i++) {
+        double sum = 0;
+        for (int k = i * 1024; k < (i + 1) * 1024; k++) sum += Math.abs((fp32[k] & 0xff) - (bf16[k] & 0xff));
+        assertTrue(sum / 1024 < 8, "image " + i + ": bf16 differs from fp32 by " + sum / 1024 + " grey levels on average");
+        all += sum;
+      }
+      all /= n * 1024;
+      assertTrue(all < 3, "bf16 differs from fp32 by " + all + " grey levels on average");
+      if (dev.ddpm4j.platform.Platform.oneDnnActive()) {
+        assertTrue(all > 0, "bf16 gave the fp32 bytes: the bfloat16 rewrite did not run");
+      }
+    }
+  }
+
+  /**
+   * A lone image is the image of a batch, byte for byte, in fp32 too: before the sampler drew a lone image beside the
+   * next one, these three images (found on an AMD Zen 5 host) differed from their batch of 64 by one grey level in one
+   * pixel; other CPUs may have flipped other pixels, and this passes on any of them.
+   */
+  @Test
+  void aLoneImageIsTheImageOfABatch() {
+    try (DiffusionSampler s = DiffusionSampler.load(MODEL, "fp32")) {
+      for (Object[] c : new Object[][] {{"ddim", 32}, {"dpmpp_2m", 48}, {"dpmpp_2m", 54}}) {
+        SamplerSpec spec = SamplerSpec.of((String) c[0], 10);
+        int i = (Integer) c[1];
+        byte[] pair = s.sample(2, 0, i, spec).pixels();
+        assertArrayEquals(java.util.Arrays.copyOf(pair, 1024), s.sample(1, 0, i, spec).pixels(), c[0] + " image " + i);
+      }
+    }
+  }
+
+  /** An export's own precision setting (assets.extra/ddpm4j.json "precision") resolved on this CPU. */
+  @Test
+  void anExportsPrecisionSettingIsResolvedOnThisCpu(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+    Path meta = tmp.resolve(DiffusionSampler.METADATA);
+    java.nio.file.Files.createDirectories(meta.getParent());
+    assertEquals("fp32", DiffusionSampler.precisionOf(tmp), "no metadata: fp32");
+    for (String setting : new String[] {"auto", "fp32", "bf16"}) {
+      java.nio.file.Files.writeString(meta, "{\"precision\": \"" + setting + "\"}");
+      String want = setting.equals("auto") ? (CpuFeatures.nativeBf16() ? "bf16" : "fp32") : setting;
+      assertEquals(want, DiffusionSampler.precisionOf(tmp), setting);
+    }
+    assertEquals("fp32", DiffusionSampler.precisionOf(MODEL), "the shipped model's metadata says fp32");
+  }
 }
