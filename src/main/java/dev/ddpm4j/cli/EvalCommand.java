@@ -201,7 +201,8 @@ final class EvalCommand implements Callable<Integer> {
       }
       pixels = SamplerChoice.pixels(s, spec, n, batch, seed, labelOf, samplerChoice.guidance, log);
       samplingSeconds = (System.nanoTime() - t0) / 1e9;
-      what = spec + (labelOf == null ? "" : ", class " + samplerChoice.clazz + ", guidance " + samplerChoice.guidance);
+      what = spec + (labelOf == null ? "" : ", class " + samplerChoice.clazz + ", guidance " + samplerChoice.guidance)
+          + ", " + s.precision();
     }
     QualityEvaluator.Report r;
     try (FeatureModel fm = FeatureModel.load(featureDir, "ddpm4j features train --config <the training config> --out "
@@ -209,7 +210,7 @@ final class EvalCommand implements Callable<Integer> {
       RealFeatures real = RealFeatures.of(fm, cfg.data(), cfg.run().seed(), log::message);
       r = new QualityEvaluator(fm, real, seed, RealFeatures.region(cfg.data())).evaluate(pixels, n, metrics, requested);
     }
-    print(r, metrics, what, skipped, samplingSeconds);
+    print(r, metrics, what, s == null ? null : s.precision(), skipped, samplingSeconds);
     return 0;
   }
 
@@ -243,7 +244,8 @@ final class EvalCommand implements Callable<Integer> {
     }
   }
 
-  private void print(QualityEvaluator.Report r, Set<Metric> metrics, String what, int skipped, double sampling) {
+  private void print(QualityEvaluator.Report r, Set<Metric> metrics, String what, String samplingPrecision, int skipped,
+      double sampling) {
     PrintWriter o = spec.commandLine().getOut();
     QualityEvaluator.Scores g = r.images();
     QualityEvaluator.Scores f = r.floor();
@@ -251,6 +253,7 @@ final class EvalCommand implements Callable<Integer> {
       ObjectNode j = new ObjectMapper().createObjectNode();
       j.put("images", g.n());
       j.put("source", what);
+      if (samplingPrecision != null) j.put("sampling_precision", samplingPrecision); // "precision" is PRDC's
       if (skipped > 0) j.put("skipped", skipped);
       j.put("held_out_images", r.heldOutImages());
       j.put("held_out", r.heldOutDescription());

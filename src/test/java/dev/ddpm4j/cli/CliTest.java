@@ -328,8 +328,8 @@ class CliTest {
         "ancestral");
     assertEquals(0, s.code(), s.err());
     assertTrue(s.out().contains("wrote a grid of 4 images to " + grid), s.out());
-    assertTrue(s.out().matches("(?s).*sampled 4 images \\(ancestral, all steps, seed 5, first index 0\\).*images/s.*"),
-        s.out());
+    assertTrue(s.out().matches(
+        "(?s).*sampled 4 images \\(ancestral, all steps, seed 5, first index 0, fp32\\).*images/s.*"), s.out());
     Outcome fast = run("sample", "--model", model.toString(), "--out", grid.toString());
     assertEquals(0, fast.code(), fast.err());
     assertTrue(fast.out().contains("wrote a grid of 3 images") && fast.out().contains("seed 5"),

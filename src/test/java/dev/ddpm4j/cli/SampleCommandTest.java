@@ -34,6 +34,7 @@ class SampleCommandTest {
     CliTest.Outcome o = sample(model, batched, "--num", "7", "--batch", "3");
     assertEquals(0, o.code(), o.err());
     assertTrue(o.out().contains("wrote 7 images"), o.out());
+    assertTrue(o.out().contains("first index 0, fp32)"), "the summary names the precision: " + o.out());
     // an interrupted run continued from image 5
     assertEquals(0, sample(model, continued, "--num", "5", "--batch", "2").code());
     assertEquals(0, sample(model, continued, "--num", "2", "--start-index", "5").code());
