@@ -46,6 +46,20 @@ class ExperimentConfigTest {
     assertTrue(names.contains("tiny-imagenet-64.yaml"), names.toString());
   }
 
+  /**
+   * bf16 sampling was chosen on the default recipe's scores only, so only its exports say auto; the recipes that
+   * extend it without a measurement must not inherit it.
+   */
+  @Test
+  void onlyTheDefaultRecipeExportsForBf16Sampling() throws Exception {
+    try (var files = java.nio.file.Files.list(Path.of("configs"))) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList()) {
+        String want = f.getFileName().toString().equals("default.yaml") ? "auto" : "fp32";
+        assertEquals(want, ExperimentConfig.load(f, List.of()).export().precision(), f.toString());
+      }
+    }
+  }
+
   @Test
   void tinyImagenetReproducesTheSeedSetting() {
     ExperimentConfig c = ExperimentConfig.load(Path.of("configs/tiny-imagenet-64.yaml"), List.of());
