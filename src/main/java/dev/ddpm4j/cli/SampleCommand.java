@@ -165,7 +165,8 @@ final class SampleCommand implements Callable<Integer> {
       String conditioning = labels == null ? "" : String.format(", class %s, guidance %s", samplerChoice.clazz,
           samplerChoice.guidance);
       o.printf("sampled %d images (%s, seed %d, first index %d%s, %s) in %.1fs: %.2f images/s (model loaded in "
-          + "%.1fs)%n", num, choice, seed, startIndex, conditioning, s.precision(), seconds, num / seconds, loadSeconds);
+          + "%.1fs)%n", num, choice, seed, startIndex, conditioning, s.precision(), seconds, num / seconds,
+          loadSeconds);
       o.flush();
     } catch (SamplerException | IllegalArgumentException e) {
       throw new Main.UserError(e.getMessage());

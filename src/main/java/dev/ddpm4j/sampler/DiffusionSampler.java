@@ -196,10 +196,10 @@ public final class DiffusionSampler implements AutoCloseable {
       throw new SamplerException("this export predates per-image seeds and sampler signatures (format "
           + metadata.formatVersion() + "); export it again with this ddpm4j");
     }
-    // TensorFlow runs a batch of one image through other kernels than a larger batch: with DDIM or DPM-Solver++ 2M its
-    // bytes differed, in bf16 in most pixels, in fp32 in a rare one (docs/BENCHMARKS.md, "bf16 sampling"); batches of
-    // two or more agreed. So a lone image is drawn beside the next one of its sequence, which is dropped: an image never
-    // depends on its batch, and a one-image call costs two images.
+    // TensorFlow runs a batch of one image through other kernels than a larger batch: with DDIM or DPM-Solver++ 2M
+    // its bytes differed, in bf16 in most pixels, in fp32 in a rare one (docs/BENCHMARKS.md, "bf16 sampling");
+    // batches of two or more agreed. So a lone image is drawn beside the next one of its sequence, which is dropped:
+    // an image never depends on its batch, and a one-image call costs two images.
     int drawn = numImages == 1 ? 2 : numImages;
     Map<String, Tensor> args = new java.util.HashMap<>();
     String signature;
