@@ -245,8 +245,21 @@ public final class InferenceGraph {
       int ch = cfg.data().channels();
       SamplerLoop loop = new SamplerLoop(kind.solver(schedule, cfg.diffusion().variance()), denoiser, norm.lows(),
           norm.highs(), size, size, ch);
-      Operand<TFloat32> samples = tf.withName(p + "_samples").identity(loop.sample(tf.withSubScope(p), p + "_loop",
-          new SamplerLoop.Inputs(seed, first, n, ts, eta, condition), weights));
+      // TensorFlow runs a batch of one image through other kernels, which moved a lone image's bytes
+      // (docs/BENCHMARKS.md, "bf16 sampling"): it is drawn beside the next one of its sequence (no label), which is
+      // dropped, so every client gets a lone image's bytes from the batch path
+      Operand<TInt32> drawn = tf.math.maximum(n, tf.constant(2));
+      Map<String, Operand<?>> cond = new LinkedHashMap<>(condition);
+      if (cond.containsKey(Condition.LABELS)) {
+        @SuppressWarnings("unchecked")
+        Operand<TInt32> labels = (Operand<TInt32>) cond.get(Condition.LABELS);
+        Operand<TInt32> extra = tf.fill(tf.reshape(tf.math.sub(drawn, n), tf.constant(new int[] {1})), tf.constant(-1));
+        cond.put(Condition.LABELS, tf.concat(List.of(labels, extra), tf.constant(0)));
+      }
+      Operand<TFloat32> all = loop.sample(tf.withSubScope(p), p + "_loop",
+          new SamplerLoop.Inputs(seed, first, drawn, ts, eta, cond), weights);
+      Operand<TInt32> count = tf.stack(List.of(n, tf.constant(size), tf.constant(size), tf.constant(ch)));
+      Operand<TFloat32> samples = tf.withName(p + "_samples").slice(all, tf.constant(new int[4]), count);
       Operand<TUint8> images = tf.withName(p + "_images").dtypes.cast(toPixels(tf, samples, norm), TUint8.class);
       return new Outputs(samples, images);
     }

@@ -290,6 +290,40 @@ class ExportTest {
     }
   }
 
+  /**
+   * Every client gets a lone image's batch bytes from the export itself: a sampling signature asked for one image
+   * draws it beside the next one and returns only it, with the signature's static shape [-1, H, W, C] kept.
+   * (TensorFlow's one-image kernels moved the shipped model's lone images: docs/BENCHMARKS.md, "bf16 sampling".)
+   */
+  @Test
+  void aSamplingSignatureDrawsALoneImageBesideTheNextOne() {
+    try (var bundle = org.tensorflow.SavedModelBundle.load(ema.toString(), "serve")) {
+      var sig = bundle.function("sample_ddim").signature();
+      assertArrayEquals(new long[] {-1, 8, 8, 1}, sig.getOutputs().get("images").shape.asArray());
+      byte[][] images = new byte[2][];
+      float[][] samples = new float[2][];
+      for (int n = 1; n <= 2; n++) {
+        try (TInt64 seed = TInt64.scalarOf(7); TInt32 num = TInt32.scalarOf(n); TInt64 first = TInt64.scalarOf(3);
+            TInt32 k = TInt32.scalarOf(4); var sp = org.tensorflow.types.TString.scalarOf("leading");
+            TFloat32 eta = TFloat32.scalarOf(0f);
+            Result r = bundle.session().runner().feed(sig.getInputs().get("seed").name, seed)
+                .feed(sig.getInputs().get("num_images").name, num).feed(sig.getInputs().get("first_index").name, first)
+                .feed(sig.getInputs().get("num_steps").name, k).feed(sig.getInputs().get("spacing").name, sp)
+                .feed(sig.getInputs().get("eta").name, eta).fetch(sig.getOutputs().get("images").name)
+                .fetch(sig.getOutputs().get("samples").name).run()) {
+          assertEquals(Shape.of(n, 8, 8, 1), r.get(0).shape(), n + " images asked for");
+          images[n - 1] = new byte[n * 64];
+          r.get(0).asRawTensor().data().read(images[n - 1]);
+          samples[n - 1] = new float[n * 64];
+          r.get(1).asRawTensor().data().asFloats().read(samples[n - 1]);
+        }
+      }
+      assertArrayEquals(java.util.Arrays.copyOf(images[1], 64), images[0], "image 3 alone = beside image 4");
+      // the floats too, to the last bit: the same computation, not one that happens to round to the same bytes
+      assertArrayEquals(java.util.Arrays.copyOf(samples[1], 64), samples[0], "samples of image 3");
+    }
+  }
+
   @Test
   void numImagesFromOneToSixtyFour() {
     assertEquals(1, sampler.sample(1, 0).count());
