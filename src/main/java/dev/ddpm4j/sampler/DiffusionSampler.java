@@ -199,7 +199,8 @@ public final class DiffusionSampler implements AutoCloseable {
     // TensorFlow runs a batch of one image through other kernels than a larger batch: with DDIM or DPM-Solver++ 2M
     // its bytes differed, in bf16 in most pixels, in fp32 in a rare one (docs/BENCHMARKS.md, "bf16 sampling");
     // batches of two or more agreed. So a lone image is drawn beside the next one of its sequence, which is dropped:
-    // an image never depends on its batch, and a one-image call costs two images.
+    // an image never depends on its batch, and a one-image call costs two images. Exports made since do the same in
+    // their graph (InferenceGraph), so this step matters for older ones, the shipped model among them.
     int drawn = numImages == 1 ? 2 : numImages;
     Map<String, Tensor> args = new java.util.HashMap<>();
     String signature;
