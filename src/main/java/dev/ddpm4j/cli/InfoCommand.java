@@ -30,12 +30,12 @@ final class InfoCommand implements Callable<Integer> {
     out.printf("  %-8s %,12d%n", "total", info.totalParams());
     out.printf("forward FLOPs per image: %,d (%.3f GFLOP)%n", info.forwardFlops(), info.forwardFlops() / 1e9);
     for (var e : info.flopsPerOpType().entrySet()) out.printf("  %-20s %,15d%n", e.getKey(), e.getValue());
-    var env = dev.ddpm4j.platform.Platform.describe(cfg.train().precision());
+    var env = dev.ddpm4j.platform.Platform.describe();
     out.printf("machine: %s, %s cores, flags %s%n", env.get("cpu_model"), env.get("cores"), env.get("cpu_key_flags"));
     out.printf("oneDNN: %s (TF_ENABLE_ONEDNN_OPTS=%s), AMX: %s, native bfloat16: %s%n",
         Boolean.TRUE.equals(env.get("onednn_active")) ? "in use" : "not in use", env.get("tf_enable_onednn_opts"),
         Boolean.TRUE.equals(env.get("amx")) ? "yes" : "no", Boolean.TRUE.equals(env.get("native_bf16")) ? "yes" : "no");
-    out.printf("precision: %s (train.precision %s)%n", env.get("precision"), env.get("precision_setting"));
+    out.printf("training precision: %s%n", dev.ddpm4j.train.TrainingPrecision.of(cfg));
     List<org.tensorflow.LocalDevices.Device> devices = org.tensorflow.LocalDevices.list();
     out.printf("TensorFlow devices: %s%n", devices.stream().map(d -> d.name().replaceFirst(".*/device:", "") + " ("
         + d.type() + (d.type().equals("CPU") ? "" : String.format(", %.1f GiB", d.memoryBytes() / 1073741824.0)) + ")")

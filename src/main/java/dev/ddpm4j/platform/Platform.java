@@ -20,9 +20,8 @@ import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TFloat32;
 
 /**
- * What this machine offers TensorFlow: the CPU's model and flags, whether oneDNN runs, and the training precision a
- * config's {@code auto} resolves to. Every x86 entry point (the CLI under {@code mvn exec:java}, {@code bin/ddpm4j},
- * the tests) switches oneDNN on the same way, with {@link #enableOneDnn()} before TensorFlow loads.
+ * What this machine offers TensorFlow: the CPU's model and flags, whether oneDNN runs, AMX and native bfloat16. Every
+ * x86 entry point (the CLI under {@code mvn exec:java}, {@code bin/ddpm4j}, the tests) switches oneDNN on the same way, with {@link #enableOneDnn()} before TensorFlow loads.
  */
 public final class Platform {
   /** The flags that decide the fast paths (the rest of /proc/cpuinfo's list is not reported). */
@@ -108,11 +107,6 @@ public final class Platform {
     return cpuFlags().contains("amx_tile");
   }
 
-  /** {@code fp32} or {@code bf16}: what {@code auto} means here (bf16 where the CPU computes it natively). */
-  public static String resolvePrecision(String setting) {
-    return CpuFeatures.resolvePrecision(setting);
-  }
-
   /**
    * Whether TensorFlow runs oneDNN kernels in this process: a small Conv2D graph is traced once and its executed
    * ops are checked for oneDNN's {@code _Mkl} kernels.
@@ -135,8 +129,8 @@ public final class Platform {
     }
   }
 
-  /** A JSON-ready description of the machine and the choices made on it. */
-  public static Map<String, Object> describe(String precisionSetting) {
+  /** A JSON-ready description of the machine (what a run chose on it is added by the caller). */
+  public static Map<String, Object> describe() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("cpu_model", cpuModel());
     m.put("cpu_key_flags", keyFlags());
@@ -146,10 +140,6 @@ public final class Platform {
     m.put("onednn_active", oneDnnActive());
     m.put("amx", hasAmx());
     m.put("native_bf16", hasNativeBf16());
-    if (precisionSetting != null) {
-      m.put("precision_setting", precisionSetting);
-      m.put("precision", resolvePrecision(precisionSetting));
-    }
     return m;
   }
 

@@ -36,7 +36,10 @@ public final class CpuFeatures {
     return f.contains("avx512_bf16") || f.contains("amx_bf16");
   }
 
-  /** {@code fp32} or {@code bf16}: what a precision setting means on this CPU ({@code auto}: bf16 where native). */
+  /**
+   * {@code fp32} or {@code bf16}: what a sampling precision setting means on this CPU ({@code auto}: bf16 where native;
+   * training decides its own {@code auto}, in {@code dev.ddpm4j.train.TrainingPrecision}).
+   */
   public static String resolvePrecision(String setting) {
     return switch (setting) {
       case "auto" -> nativeBf16() ? "bf16" : "fp32";

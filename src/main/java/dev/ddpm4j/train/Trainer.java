@@ -247,11 +247,11 @@ public final class Trainer {
         truncateLog(runDir.resolve("samples").resolve("quality.jsonl"), step);
         progress.message("resumed from " + c.dir() + " at step " + step);
       }
-      progress.message(String.format("graph ready in %.1fs: %,d parameters, precision %s (train.precision %s), "
+      progress.message(String.format("graph ready in %.1fs: %,d parameters, precision %s, "
           + "GroupNorm: %s, 3x3 convolutions: %s%s", (System.nanoTime() - t0) / 1e9, ts.net.weights.count(),
-          ts.precision, cfg.train().precision(), ts.net.groupNorm, ts.net.conv3x3,
+          ts.net.precision, ts.net.groupNorm, ts.net.conv3x3,
           cfg.train().maxMinutes() > 0 ? String.format(", time budget %s min", cfg.train().maxMinutes()) : ""));
-      writeEnvironment(runDir, cfg, ts.net.groupNorm, ts.net.conv3x3);
+      writeEnvironment(runDir, cfg, ts.net.precision, ts.net.groupNorm, ts.net.conv3x3);
       return loop(ts, data, norm, checkpoints, runDir, step, position, elapsedBefore);
     } finally {
       stopped.countDown();
@@ -395,10 +395,13 @@ public final class Trainer {
   }
 
   /** The machine and the choices made on it ({@code environment.json}): CPU, flags, oneDNN, precision. */
-  static void writeEnvironment(Path runDir, ExperimentConfig cfg, String groupNorm, String conv3x3) {
+  static void writeEnvironment(Path runDir, ExperimentConfig cfg, TrainingPrecision precision, String groupNorm,
+      String conv3x3) {
     try {
-      var env = dev.ddpm4j.platform.Platform.describe(cfg.train().precision());
-      env.put("precision", TrainingSession.precision(cfg));
+      var env = dev.ddpm4j.platform.Platform.describe();
+      env.put("precision_setting", cfg.train().precision());
+      env.put("precision", precision.value());
+      env.put("precision_why", precision.why());
       env.put("group_norm", groupNorm);
       env.put("conv3x3", conv3x3);
       if (cfg.distributed().enabled()) {

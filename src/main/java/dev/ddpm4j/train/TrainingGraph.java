@@ -89,6 +89,9 @@ public final class TrainingGraph {
 
   /** How GroupNorm is computed (train.fused_group_norm): the fused op or TensorFlow's ops, and why. */
   public final String groupNorm;
+  /** train.precision on this machine, and why. */
+  public final TrainingPrecision precision;
+
   /** How the 3x3 convolutions are computed (train.conv3x3): Winograd or TensorFlow's Conv2D, and why. */
   public final String conv3x3;
 
@@ -104,7 +107,8 @@ public final class TrainingGraph {
     Schedule schedule = Schedule.of(cfg.diffusion());
     FusedGroupNorm.Choice fused = FusedGroupNorm.choose(tc, dist.enabled());
     groupNorm = fused.description();
-    WinogradConv.Choice winograd = WinogradConv.choose(tc, dist.enabled(), TrainingSession.precision(cfg));
+    precision = TrainingPrecision.of(cfg);
+    WinogradConv.Choice winograd = WinogradConv.choose(tc, dist.enabled(), precision.value());
     conv3x3 = winograd.description();
     UNet unet = winograd.apply(fused.apply(UNet.of(cfg).forTraining()));
 

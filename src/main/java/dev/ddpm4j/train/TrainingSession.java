@@ -11,7 +11,6 @@ import org.tensorflow.Session;
 import org.tensorflow.TargetSessions;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
-import dev.ddpm4j.sampler.CpuFeatures;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GraphOptions;
 import org.tensorflow.proto.RewriterConfig;
@@ -50,7 +49,7 @@ public final class TrainingSession implements AutoCloseable {
     try {
       built = new TrainingGraph(config, graph);
       this.net = built;
-      this.precision = precision(config);
+      this.precision = built.precision.value();
       ConfigProto cfg = sessionConfig(config.train().intraOpThreads(), config.train().interOpThreads(), precision);
       ExperimentConfig.Distributed dist = config.distributed();
       if (dist.enabled()) {
@@ -186,15 +185,6 @@ public final class TrainingSession implements AutoCloseable {
 
   public void restore(String prefix) {
     session.restore(prefix);
-  }
-
-  /**
-   * fp32 or bf16: train.precision on this machine. Distributed training runs in fp32: the bfloat16 rewrite happens on
-   * the chief's master, and the workers' own graph optimizer then fuses its convolutions into kernels without
-   * bfloat16 (an error on the workers), so auto means fp32 there and bf16 is a config error.
-   */
-  public static String precision(ExperimentConfig config) {
-    return config.distributed().enabled() ? "fp32" : CpuFeatures.resolvePrecision(config.train().precision());
   }
 
   /** The chief's server of each cluster this process has started (a TensorFlow gRPC server cannot be stopped). */
