@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ddpm4j.SignatureCall;
 import dev.ddpm4j.TinyConfigs;
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.sampler.DiffusionSampler;
@@ -270,20 +271,14 @@ class ExportTest {
           var kind = e.getKey();
           var sig = e.getValue();
           String spacing = kind.spacings().get(kind.spacings().size() - 1).key();
-          try (TInt64 seed = TInt64.scalarOf(11); TInt32 n = TInt32.scalarOf(2); TInt64 first = TInt64.scalarOf(3);
-              TInt32 k = TInt32.scalarOf(5); org.tensorflow.types.TString sp = org.tensorflow.types.TString.scalarOf(spacing);
-              TFloat32 eta = TFloat32.scalarOf(kind.takesEta() ? 1f : 0f)) {
-            var runner = s.runner().feed(sig.getInputs().get("seed").name, seed)
-                .feed(sig.getInputs().get("num_images").name, n).feed(sig.getInputs().get("first_index").name, first)
-                .feed(sig.getInputs().get("num_steps").name, k).feed(sig.getInputs().get("spacing").name, sp);
-            if (kind.takesEta()) runner.feed(sig.getInputs().get("eta").name, eta);
-            try (Result r = runner.fetch(sig.getOutputs().get("images").name).run()) {
-              byte[] inProcess = new byte[2 * 64];
-              r.get(0).asRawTensor().data().read(inProcess);
-              var spec = dev.ddpm4j.sampler.SamplerSpec.of(kind.key(), 5).withSpacing(spacing)
-                  .withEta(kind.takesEta() ? 1f : 0f);
-              assertArrayEquals(inProcess, sampler.sample(2, 11, 3, spec).pixels(), kind + " export = graph");
-            }
+          var call = SignatureCall.sampling(11, 2, 3, 5, spacing);
+          if (kind.takesEta()) call.eta(1f);
+          try (Result r = call.run(s, sig, "images")) {
+            byte[] inProcess = new byte[2 * 64];
+            r.get(0).asRawTensor().data().read(inProcess);
+            var spec = dev.ddpm4j.sampler.SamplerSpec.of(kind.key(), 5).withSpacing(spacing)
+                .withEta(kind.takesEta() ? 1f : 0f);
+            assertArrayEquals(inProcess, sampler.sample(2, 11, 3, spec).pixels(), kind + " export = graph");
           }
         }
       }
@@ -303,14 +298,8 @@ class ExportTest {
       byte[][] images = new byte[2][];
       float[][] samples = new float[2][];
       for (int n = 1; n <= 2; n++) {
-        try (TInt64 seed = TInt64.scalarOf(7); TInt32 num = TInt32.scalarOf(n); TInt64 first = TInt64.scalarOf(3);
-            TInt32 k = TInt32.scalarOf(4); var sp = org.tensorflow.types.TString.scalarOf("leading");
-            TFloat32 eta = TFloat32.scalarOf(0f);
-            Result r = bundle.session().runner().feed(sig.getInputs().get("seed").name, seed)
-                .feed(sig.getInputs().get("num_images").name, num).feed(sig.getInputs().get("first_index").name, first)
-                .feed(sig.getInputs().get("num_steps").name, k).feed(sig.getInputs().get("spacing").name, sp)
-                .feed(sig.getInputs().get("eta").name, eta).fetch(sig.getOutputs().get("images").name)
-                .fetch(sig.getOutputs().get("samples").name).run()) {
+        try (Result r = SignatureCall.sampling(7, n, 3, 4, "leading").eta(0f)
+            .run(bundle.session(), sig, "images", "samples")) {
           assertEquals(Shape.of(n, 8, 8, 1), r.get(0).shape(), n + " images asked for");
           images[n - 1] = new byte[n * 64];
           r.get(0).asRawTensor().data().read(images[n - 1]);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ddpm4j.SignatureCall;
 import dev.ddpm4j.TinyConfigs;
 import dev.ddpm4j.config.ConfigException;
 import dev.ddpm4j.config.ExperimentConfig;
@@ -36,7 +37,6 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.TInt64;
 
 /** Class conditioning and classifier-free guidance, from the U-Net to a trained model's samples. */
 class ConditionalTest {
@@ -331,15 +331,8 @@ class ConditionalTest {
       int[][] labels = {{1}, {1, 0}};
       for (int j = 0; j < 2; j++) {
         int n = labels[j].length;
-        try (TInt64 seed = TInt64.scalarOf(5); TInt32 num = TInt32.scalarOf(n); TInt64 first = TInt64.scalarOf(2);
-            TInt32 k = TInt32.scalarOf(3); var sp = org.tensorflow.types.TString.scalarOf("leading");
-            TFloat32 eta = TFloat32.scalarOf(0f); TInt32 lab = TInt32.vectorOf(labels[j]);
-            TFloat32 w = TFloat32.scalarOf(1f);
-            var r = bundle.session().runner().feed(sig.getInputs().get("seed").name, seed)
-                .feed(sig.getInputs().get("num_images").name, num).feed(sig.getInputs().get("first_index").name, first)
-                .feed(sig.getInputs().get("num_steps").name, k).feed(sig.getInputs().get("spacing").name, sp)
-                .feed(sig.getInputs().get("eta").name, eta).feed(sig.getInputs().get("labels").name, lab)
-                .feed(sig.getInputs().get("guidance_scale").name, w).fetch(sig.getOutputs().get("samples").name).run()) {
+        try (var r = SignatureCall.sampling(5, n, 2, 3, "leading").eta(0f).with("labels", TInt32.vectorOf(labels[j]))
+            .with("guidance_scale", TFloat32.scalarOf(1f)).run(bundle.session(), sig, "samples")) {
           assertEquals(n, r.get(0).shape().get(0));
           samples[j] = floats((TFloat32) r.get(0));
         }
