@@ -201,8 +201,7 @@ final class EvalCommand implements Callable<Integer> {
       }
       pixels = SamplerChoice.pixels(s, spec, n, batch, seed, labelOf, samplerChoice.guidance, log);
       samplingSeconds = (System.nanoTime() - t0) / 1e9;
-      what = spec + (labelOf == null ? "" : ", class " + samplerChoice.clazz + ", guidance " + samplerChoice.guidance)
-          + ", " + s.precision();
+      what = spec + (labelOf == null ? "" : ", class " + samplerChoice.clazz + ", guidance " + samplerChoice.guidance);
     }
     QualityEvaluator.Report r;
     try (FeatureModel fm = FeatureModel.load(featureDir, "ddpm4j features train --config <the training config> --out "
@@ -267,7 +266,8 @@ final class EvalCommand implements Callable<Integer> {
       sec.put("scoring", round(r.scoringSeconds(), 2));
       o.println(j);
     } else {
-      o.printf("%d images (%s)%s, scored against %d held-out real images (%s)%n", g.n(), what,
+      o.printf("%d images (%s)%s, scored against %d held-out real images (%s)%n", g.n(),
+          what + (samplingPrecision == null ? "" : ", " + samplingPrecision),
           skipped > 0 ? ", " + skipped + " files skipped" : "", r.heldOutImages(), r.heldOutDescription());
       o.printf("%-28s %14s %14s%n", "metric", "images", "real floor");
       if (g.fid() != null) row(o, "FID (classifier)", g.fid(), f.fid());

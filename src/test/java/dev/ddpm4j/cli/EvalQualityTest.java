@@ -1,6 +1,7 @@
 package dev.ddpm4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -61,6 +62,9 @@ class EvalQualityTest {
         + warnings);
     assertEquals(24, sum(a.get("class_histogram")));
     assertTrue(a.get("seconds").has("sampling") && a.get("seconds").has("scoring"), a.toString());
+    // the precision the images were drawn in has one key (the text names it beside the sampler)
+    assertEquals("fp32", a.get("sampling_precision").asText(), a.toString());
+    assertFalse(a.get("source").asText().contains("fp32"), a.toString());
     JsonNode b = json(CliTest.run(args));
     assertEquals(a.get("fid").asDouble(), b.get("fid").asDouble(), 0, "same seed, same images, same score");
     assertEquals(a.get("kid").asDouble(), b.get("kid").asDouble(), 0);
@@ -70,6 +74,7 @@ class EvalQualityTest {
     assertEquals(0, table.code(), table.err());
     assertTrue(table.out().contains("FID") && table.out().contains("real floor") && table.out().contains("8 images"),
         table.out());
+    assertTrue(table.out().contains(", fp32), scored against"), table.out());
   }
 
   @Test
