@@ -1,21 +1,19 @@
 package dev.ddpm4j.train;
 
 import dev.ddpm4j.config.ExperimentConfig;
-import dev.ddpm4j.model.WinogradConv;
 import dev.ddpm4j.platform.Platform;
 import dev.ddpm4j.sampler.CpuFeatures;
 
 /**
- * What train.precision means on this machine ({@code fp32} or {@code bf16}) and why, for the log and
- * {@code environment.json}.
+ * What train.precision means on this machine ({@code fp32} or {@code bf16}) and why, for the log, {@code ddpm4j info}
+ * and {@code environment.json}.
  *
- * <p>{@code auto} picks the precision that trained faster where both were measured (docs/BENCHMARKS.md, "train.precision:
- * auto"): bf16 on CPUs with AMX, whose bfloat16 products are several times its float32 ones; fp32 on CPUs without
- * native bfloat16; and on CPUs with AVX512_BF16 but no AMX, fp32 with Winograd convolutions, which trained 1.1-1.2x
- * faster than bf16 for the default model and 1.5x for the 9.3M U-Net on an AMD EPYC Zen 5 (bf16 keeps
- * {@code Conv2D}, whose bfloat16 products there are slower than float32 ones), unless the convolutions cannot run as
- * Winograd, where bf16 beats float32 {@code Conv2D}. Sampling decides its own {@code auto}
- * ({@link CpuFeatures#resolvePrecision}): bf16 sampling is faster on both kinds of CPU.
+ * <p>{@code auto}: bf16 where the CPU computes bfloat16 natively (AMX or AVX512_BF16), fp32 elsewhere, and fp32 when
+ * train.conv3x3 asks for Winograd by name. On an AMD EPYC Zen 5 (AVX512_BF16, no AMX) fp32 with Winograd convolutions
+ * trained every recipe 1.1-1.6x faster than bf16, but its default-recipe model scored worse than the bf16 one of the
+ * same build in the classifier and detail feature spaces at three sampling seeds (docs/BENCHMARKS.md,
+ * "train.precision: auto"), so auto keeps bf16 there until a float32 {@code Conv2D} run says whether the precision or
+ * Winograd costs it. Sampling decides its own {@code auto} ({@link CpuFeatures#resolvePrecision}).
  */
 public record TrainingPrecision(String value, String why) {
 
@@ -28,32 +26,21 @@ public record TrainingPrecision(String value, String why) {
     String setting = config.train().precision();
     if (config.distributed().enabled()) return new TrainingPrecision("fp32", "distributed training runs in fp32");
     if (!setting.equals("auto")) return new TrainingPrecision(setting, "train.precision: " + setting);
-    String conv3x3 = config.train().conv3x3();
     // Winograd asked for by name needs float32 (if its ops cannot run here, the graph then says why, naming the key)
-    if (conv3x3.equals("winograd")) {
+    if (config.train().conv3x3().equals("winograd")) {
       return new TrainingPrecision("fp32", "train.precision auto: train.conv3x3 winograd needs float32");
     }
-    String winogradWhyNot = conv3x3.equals("tensorflow") ? "train.conv3x3: tensorflow"
-        : WinogradConv.whyNot(false, "fp32");
-    return auto(Platform.hasAmx(), Platform.hasNativeBf16(), winogradWhyNot);
+    return auto(Platform.hasAmx(), Platform.hasNativeBf16());
   }
 
-  /**
-   * The rule of {@code auto}.
-   *
-   * @param winogradWhyNot why float32 training could not run the 3x3 convolutions as Winograd, or null when it could
-   */
-  static TrainingPrecision auto(boolean amx, boolean nativeBf16, String winogradWhyNot) {
+  /** The rule of {@code auto} for a CPU with or without AMX and native bfloat16. */
+  static TrainingPrecision auto(boolean amx, boolean nativeBf16) {
     if (amx) return new TrainingPrecision("bf16", "train.precision auto: the CPU has AMX");
-    if (!nativeBf16) return new TrainingPrecision("fp32", "train.precision auto: no native bfloat16 on this CPU");
-    if (winogradWhyNot == null) {
-      return new TrainingPrecision("fp32", "train.precision auto: AVX512_BF16 without AMX, where fp32 with Winograd convolutions "
-          + "trains faster than bf16");
-    }
-    return new TrainingPrecision("bf16", "train.precision auto: AVX512_BF16, and no Winograd convolutions (" + winogradWhyNot + ")");
+    if (nativeBf16) return new TrainingPrecision("bf16", "train.precision auto: the CPU has AVX512_BF16");
+    return new TrainingPrecision("fp32", "train.precision auto: no native bfloat16 on this CPU");
   }
 
-  /** "fp32 (train.precision auto: ...)", for the log. */
+  /** "bf16 (train.precision auto: ...)", for the log. */
   @Override
   public String toString() {
     return value + " (" + why + ")";
