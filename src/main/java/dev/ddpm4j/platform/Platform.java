@@ -21,7 +21,8 @@ import org.tensorflow.types.TFloat32;
 
 /**
  * What this machine offers TensorFlow: the CPU's model and flags, whether oneDNN runs, AMX and native bfloat16. Every
- * x86 entry point (the CLI under {@code mvn exec:java}, {@code bin/ddpm4j}, the tests) switches oneDNN on the same way, with {@link #enableOneDnn()} before TensorFlow loads.
+ * x86 entry point (the CLI under {@code mvn exec:java}, {@code bin/ddpm4j}, the tests) switches oneDNN on the same way,
+ * with {@link #enableOneDnn()} before TensorFlow loads.
  */
 public final class Platform {
   /** The flags that decide the fast paths (the rest of /proc/cpuinfo's list is not reported). */
