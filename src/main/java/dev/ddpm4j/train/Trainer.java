@@ -251,7 +251,7 @@ public final class Trainer {
           + "GroupNorm: %s, 3x3 convolutions: %s%s", (System.nanoTime() - t0) / 1e9, ts.net.weights.count(),
           ts.net.precision, ts.net.groupNorm, ts.net.conv3x3,
           cfg.train().maxMinutes() > 0 ? String.format(", time budget %s min", cfg.train().maxMinutes()) : ""));
-      writeEnvironment(runDir, cfg, ts.net.precision, ts.net.groupNorm, ts.net.conv3x3);
+      writeEnvironment(runDir, cfg, ts.net);
       return loop(ts, data, norm, checkpoints, runDir, step, position, elapsedBefore);
     } finally {
       stopped.countDown();
@@ -395,15 +395,14 @@ public final class Trainer {
   }
 
   /** The machine and the choices made on it ({@code environment.json}): CPU, flags, oneDNN, precision. */
-  static void writeEnvironment(Path runDir, ExperimentConfig cfg, TrainingPrecision precision, String groupNorm,
-      String conv3x3) {
+  static void writeEnvironment(Path runDir, ExperimentConfig cfg, TrainingGraph net) {
     try {
       var env = dev.ddpm4j.platform.Platform.describe();
       env.put("precision_setting", cfg.train().precision());
-      env.put("precision", precision.value());
-      env.put("precision_why", precision.why());
-      env.put("group_norm", groupNorm);
-      env.put("conv3x3", conv3x3);
+      env.put("precision", net.precision.value());
+      env.put("precision_why", net.precision.why());
+      env.put("group_norm", net.groupNorm);
+      env.put("conv3x3", net.conv3x3);
       if (cfg.distributed().enabled()) {
         env.put("cluster", cfg.distributed().tasks());
         env.put("replicas", cfg.distributed().replicas());

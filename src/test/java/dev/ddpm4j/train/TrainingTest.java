@@ -193,6 +193,11 @@ class TrainingTest {
     assertEquals("time_budget", last.get("stopped_by").asText());
     assertTrue(last.get("elapsed_s").asDouble() >= 3.0, last.toString());
     assertTrue(Files.isRegularFile(cfg.runDir().resolve("environment.json")));
+    var env = new com.fasterxml.jackson.databind.ObjectMapper().readTree(cfg.runDir().resolve("environment.json")
+        .toFile());
+    assertEquals("fp32", env.get("precision").asText(), env.toString());
+    assertEquals("train.precision: fp32", env.get("precision_why").asText(), env.toString());
+    assertTrue(env.has("group_norm") && env.has("conv3x3"), env.toString());
   }
 
   @Test
