@@ -90,11 +90,7 @@ public final class WinogradConv {
   public static Choice choose(ExperimentConfig.Train tc, boolean distributed, String precision) {
     String setting = tc.conv3x3();
     if (setting.equals("tensorflow")) return new Choice(0, "TensorFlow's Conv2D (train.conv3x3: tensorflow)");
-    String why = !precision.equals("fp32")
-        ? "training runs in " + precision + ", and Winograd's transformed products need float32"
-        : distributed ? FusedGroupNorm.DISTRIBUTED
-        : FusedGroupNorm.gpuVisible() ? "a GPU is visible and the Winograd transforms have CPU kernels only"
-        : whyUnavailable();
+    String why = whyNot(distributed, precision);
     if (why != null) {
       if (setting.equals("winograd")) throw new IllegalArgumentException("train.conv3x3: winograd, but " + why);
       return new Choice(0, "TensorFlow's Conv2D (" + why + ")");
@@ -102,6 +98,19 @@ public final class WinogradConv {
     int threads = FusedGroupNorm.threads(tc);
     return new Choice(threads, "Winograd F(4x4, 3x3) where a layer fits, " + threads + " thread"
         + (threads == 1 ? "" : "s"));
+  }
+
+  /**
+   * Why a training graph of this precision could not run its 3x3 convolutions as Winograd here (the precision, a
+   * distributed run, a visible GPU, the op library), or null when it could. {@code TrainingPrecision} asks it for
+   * fp32 before it lets {@code auto} pick fp32 on a CPU with AVX512_BF16.
+   */
+  public static String whyNot(boolean distributed, String precision) {
+    return !precision.equals("fp32")
+        ? "training runs in " + precision + ", and Winograd's transformed products need float32"
+        : distributed ? FusedGroupNorm.DISTRIBUTED
+        : FusedGroupNorm.gpuVisible() ? "a GPU is visible and the Winograd transforms have CPU kernels only"
+        : whyUnavailable();
   }
 
   /** @param threads 0: TensorFlow's Conv2D */

@@ -1,6 +1,7 @@
 package dev.ddpm4j.train;
 
 import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.model.WinogradConv;
 import dev.ddpm4j.platform.Platform;
 import dev.ddpm4j.sampler.CpuFeatures;
 
@@ -8,12 +9,13 @@ import dev.ddpm4j.sampler.CpuFeatures;
  * What train.precision means on this machine ({@code fp32} or {@code bf16}) and why, for the log, {@code ddpm4j info}
  * and {@code environment.json}.
  *
- * <p>{@code auto}: bf16 where the CPU computes bfloat16 natively (AMX or AVX512_BF16), fp32 elsewhere, and fp32 when
- * train.conv3x3 asks for Winograd by name. On an AMD EPYC Zen 5 (AVX512_BF16, no AMX) fp32 with Winograd convolutions
- * trained every recipe 1.1-1.6x faster than bf16, but its default-recipe model scored worse than the bf16 one of the
- * same build in the classifier and detail feature spaces at three sampling seeds (docs/BENCHMARKS.md,
- * "train.precision: auto"), so auto keeps bf16 there until a float32 {@code Conv2D} run says whether the precision or
- * Winograd costs it. Sampling decides its own {@code auto} ({@link CpuFeatures#resolvePrecision}).
+ * <p>{@code auto} picks the precision that trained faster where both were measured: bf16 on CPUs with AMX, whose
+ * bfloat16 products are several times its float32 ones; fp32 on CPUs without native bfloat16; and on CPUs with
+ * AVX512_BF16 but no AMX, fp32 with Winograd convolutions, which trained 1.1-1.6x faster than bf16 on an AMD EPYC
+ * Zen 5 (bf16 keeps {@code Conv2D}, whose bfloat16 products there are slower than float32 ones) and scored level with
+ * it over two run seeds each (docs/BENCHMARKS.md, "fp32 against bf16 training"), unless the convolutions cannot run
+ * as Winograd, where bf16 beats float32 {@code Conv2D}. Sampling decides its own {@code auto}
+ * ({@link CpuFeatures#resolvePrecision}): bf16 sampling is faster on both kinds of CPU.
  */
 public record TrainingPrecision(String value, String why) {
 
@@ -30,17 +32,28 @@ public record TrainingPrecision(String value, String why) {
     if (config.train().conv3x3().equals("winograd")) {
       return new TrainingPrecision("fp32", "train.precision auto: train.conv3x3 winograd needs float32");
     }
-    return auto(Platform.hasAmx(), Platform.hasNativeBf16());
+    String winogradWhyNot = config.train().conv3x3().equals("tensorflow") ? "train.conv3x3: tensorflow"
+        : WinogradConv.whyNot(false, "fp32");
+    return auto(Platform.hasAmx(), Platform.hasNativeBf16(), winogradWhyNot);
   }
 
-  /** The rule of {@code auto} for a CPU with or without AMX and native bfloat16. */
-  static TrainingPrecision auto(boolean amx, boolean nativeBf16) {
+  /**
+   * The rule of {@code auto}.
+   *
+   * @param winogradWhyNot why float32 training could not run the 3x3 convolutions as Winograd, or null when it could
+   */
+  static TrainingPrecision auto(boolean amx, boolean nativeBf16, String winogradWhyNot) {
     if (amx) return new TrainingPrecision("bf16", "train.precision auto: the CPU has AMX");
-    if (nativeBf16) return new TrainingPrecision("bf16", "train.precision auto: the CPU has AVX512_BF16");
-    return new TrainingPrecision("fp32", "train.precision auto: no native bfloat16 on this CPU");
+    if (!nativeBf16) return new TrainingPrecision("fp32", "train.precision auto: no native bfloat16 on this CPU");
+    if (winogradWhyNot == null) {
+      return new TrainingPrecision("fp32", "train.precision auto: AVX512_BF16 without AMX, where fp32 with Winograd "
+          + "convolutions trains faster than bf16");
+    }
+    return new TrainingPrecision("bf16", "train.precision auto: AVX512_BF16, and no Winograd convolutions ("
+        + winogradWhyNot + ")");
   }
 
-  /** "bf16 (train.precision auto: ...)", for the log. */
+  /** "fp32 (train.precision auto: ...)", for the log. */
   @Override
   public String toString() {
     return value + " (" + why + ")";
