@@ -46,7 +46,7 @@ final class BenchCommand implements Callable<Integer> {
   float eta;
 
   @Option(names = "--precision",
-      description = "--mode sample/quality: auto, fp32 or bf16 (default: the model's export.precision).")
+      description = "--mode sample/quality: auto, fp32, bf16 or fp32-winograd (default: the model's export.precision).")
   String precision;
 
   @Option(names = "--guidance", split = ",", paramLabel = "W[,W...]",
@@ -83,7 +83,7 @@ final class BenchCommand implements Callable<Integer> {
     if (mode.equals("sample") || mode.equals("quality")) {
       if (model == null) throw new Main.UserError("--mode " + mode + " needs --model DIR");
       if (num < 1) throw new Main.UserError("--num must be >= 1");
-      try (var s = dev.ddpm4j.sampler.DiffusionSampler.load(model, precision)) {
+      try (var s = SamplerChoice.open(model, precision)) {
         int timesteps = s.metadata().timesteps();
         List<dev.ddpm4j.sampler.SamplerSpec> specs = new ArrayList<>();
         List<String> sp = spacings == null ? java.util.Collections.singletonList(null) : spacings;
@@ -97,7 +97,8 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (mode.equals("sample")) {
           for (var spec : specs) {
-            spec().commandLine().getOut().println(Benchmark.sample(model, num, spec, precision, profile).toString());
+            spec().commandLine().getOut().println(Benchmark.sample(model, () -> SamplerChoice.open(model, precision), num,
+                spec, profile).toString());
             spec().commandLine().getOut().flush();
           }
         } else {

@@ -17,6 +17,7 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Signature;
@@ -50,12 +51,20 @@ public final class InferenceGraph {
 
   /** @param weights {@code ema} or {@code raw}: which training variables the export's weights are restored from */
   public InferenceGraph(ExperimentConfig cfg, Graph graph, String weights) {
+    this(cfg, graph, weights, UnaryOperator.identity());
+  }
+
+  /**
+   * @param net how the network computes its layers (the identity for an export; {@link WinogradSampling} makes its 3x3
+   *     convolutions Winograd, for a graph that stays in this process)
+   */
+  public InferenceGraph(ExperimentConfig cfg, Graph graph, String weights, UnaryOperator<UNet> net) {
     Ops tf = Ops.create(graph);
     int size = cfg.data().imageSize();
     int ch = cfg.data().channels();
     Shape image = Shape.of(-1, size, size, ch);
     Schedule schedule = Schedule.of(cfg.diffusion());
-    UNet unet = UNet.of(cfg);
+    UNet unet = net.apply(UNet.of(cfg));
     Normalizer norm = Normalizer.of(cfg.data());
     VariableParams<TFloat32> params = new VariableParams<>(tf, TFloat32.class, weights.equals("ema") ? "ema" : "unet", 0)
         .reserve(unet.weights().shapes().size());

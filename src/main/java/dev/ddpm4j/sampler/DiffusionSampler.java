@@ -104,6 +104,15 @@ public final class DiffusionSampler implements AutoCloseable {
     }
   }
 
+  /**
+   * Loads a SavedModel in fp32 and reports {@code name} as its precision: for a graph that was rebuilt from an export
+   * with other float32 kernels and saved for this process only ({@code dev.ddpm4j.export.WinogradSampling}).
+   */
+  public static DiffusionSampler loadAs(Path dir, String name) {
+    DiffusionSampler s = load(dir, "fp32");
+    return new DiffusionSampler(s.bundle, s.metadata, name);
+  }
+
   /** oneDNN bfloat16 automatic mixed precision, for exports whose precision resolves to bf16 on this CPU. */
   private static final org.tensorflow.proto.ConfigProto BF16 = org.tensorflow.proto.ConfigProto.newBuilder()
       .setGraphOptions(org.tensorflow.proto.GraphOptions.newBuilder().setRewriteOptions(
@@ -129,7 +138,7 @@ public final class DiffusionSampler implements AutoCloseable {
     }
   }
 
-  /** fp32 or bf16: the precision this sampler runs in. */
+  /** fp32 or bf16 (or the name given to {@link #loadAs}): the precision this sampler runs in. */
   public String precision() {
     return precision;
   }

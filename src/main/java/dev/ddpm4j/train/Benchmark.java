@@ -192,10 +192,13 @@ public final class Benchmark {
    * Sampling speed of an export with one sampler: one in-graph run of {@code num} images (after a 1-image warm-up), its
    * time per network call against a single {@code denoise} call on a batch of the same size (the loop's overhead);
    * with {@code profile}, also one traced denoise call's op times.
+   *
+   * @param loader opens the export in the precision to measure ({@code load_s} times it)
    */
-  public static ObjectNode sample(Path model, int num, SamplerSpec spec, String precision, boolean profile) {
+  public static ObjectNode sample(Path model, java.util.function.Supplier<DiffusionSampler> loader, int num,
+      SamplerSpec spec, boolean profile) {
     long t0 = System.nanoTime();
-    try (DiffusionSampler s = DiffusionSampler.load(model, precision)) {
+    try (DiffusionSampler s = loader.get()) {
       double load = (System.nanoTime() - t0) / 1e9;
       int size = s.metadata().imageSize();
       int c = s.metadata().channels();

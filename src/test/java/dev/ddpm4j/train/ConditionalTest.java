@@ -344,7 +344,7 @@ class ConditionalTest {
 
   @Test
   void benchProfilesAConditionalModelsDenoiseCall() {
-    var o = Benchmark.sample(model, 2, SamplerSpec.of("ddim", 2), "fp32", true);
+    var o = Benchmark.sample(model, () -> DiffusionSampler.load(model, "fp32"), 2, SamplerSpec.of("ddim", 2), true);
     assertEquals(2, o.get("network_calls").asInt());
     assertTrue(o.get("denoise_profile").get("summed_op_ms").asDouble() > 0, o.toString());
   }

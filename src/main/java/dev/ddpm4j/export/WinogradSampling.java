@@ -1,0 +1,110 @@
+package dev.ddpm4j.export;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.model.WinogradConv;
+import dev.ddpm4j.sampler.DiffusionSampler;
+import dev.ddpm4j.sampler.SamplerException;
+import dev.ddpm4j.train.Checkpoints;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.tensorflow.Graph;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
+import org.tensorflow.exceptions.TensorFlowException;
+
+/**
+ * Sampling precision {@code fp32-winograd}: an export's sampling graph rebuilt in this process with its float32 3x3
+ * convolutions as Winograd F(4x4, 3x3) ({@link WinogradConv}, the training graph's kernels), over the export's own
+ * weights. Same network, same float32 values up to rounding (a grey level on a few pixels in 10^5), 1.5-1.7x faster
+ * per network call on a CPU without AMX (docs/BENCHMARKS.md, "Winograd sampling"). The export on disk is not changed,
+ * and fp32 ({@code --precision fp32}) keeps TensorFlow's own kernels and the bytes every TensorFlow client gets; the
+ * rebuilt graph needs ddpm4j's op library, so it never leaves the process.
+ */
+public final class WinogradSampling {
+  /** The precision name the CLI's {@code --precision} takes and a sampler built here reports. */
+  public static final String PRECISION = "fp32-winograd";
+
+  private WinogradSampling() {}
+
+  /** Why this process cannot sample with Winograd convolutions (a GPU is visible, no op library), or null. */
+  public static String whyNot() {
+    return WinogradConv.whyNot(false, "fp32");
+  }
+
+  /**
+   * The export's sampler with Winograd convolutions. The rebuilt graph is saved to a temporary folder, loaded like any
+   * export (so every signature and check is the export's) and the folder deleted.
+   *
+   * @param threads the threads each Winograd transform splits a batch over (values do not depend on it)
+   * @throws SamplerException naming the folder when it is not an export this build can rebuild, or why Winograd cannot
+   *     run here
+   */
+  public static DiffusionSampler load(Path export, int threads) {
+    String why = whyNot();
+    if (why != null) throw new SamplerException("--precision " + PRECISION + " cannot run here: " + why);
+    // the checks DiffusionSampler.load makes (folder, SavedModel, signatures, metadata) and the same messages
+    try (DiffusionSampler plain = DiffusionSampler.load(export, "fp32")) {
+      plain.metadata();
+    }
+    Path meta = export.resolve(DiffusionSampler.METADATA);
+    JsonNode json;
+    try {
+      json = new ObjectMapper().readTree(meta.toFile());
+    } catch (IOException e) {
+      throw new SamplerException(meta + ": unreadable metadata: " + e.getMessage(), e);
+    }
+    if (!json.path("config").isObject()) {
+      throw new SamplerException(meta + ": no \"config\" in the metadata, so the graph cannot be rebuilt for "
+          + PRECISION + " (sample it with --precision fp32)");
+    }
+    String weights = json.path("weights").asText("ema");
+    ExperimentConfig cfg;
+    try {
+      cfg = ExperimentConfig.parse(json.get("config").toString(), meta.toString(), List.of());
+    } catch (RuntimeException e) {
+      throw new SamplerException(meta + ": its config does not parse in this build (" + e.getMessage() + "); sample it"
+          + " with --precision fp32", e);
+    }
+    Path tmp;
+    try {
+      tmp = Files.createTempDirectory("ddpm4j-" + PRECISION + "-");
+    } catch (IOException e) {
+      throw new SamplerException("cannot create a temporary folder for " + PRECISION + ": " + e.getMessage(), e);
+    }
+    Path rebuilt = tmp.resolve("model");
+    try {
+      try (Graph g = new Graph()) {
+        InferenceGraph ig = new InferenceGraph(cfg, g, weights, u -> u.withWinograd(Math.max(1, threads)));
+        try (Session s = new Session(g)) {
+          s.initialize();
+          try {
+            s.restore(export.resolve("variables").resolve("variables").toString());
+          } catch (TensorFlowException e) {
+            throw new SamplerException(export + ": its weights do not fit the network this build makes of its config ("
+                + e.getMessage().lines().findFirst().orElse("") + "); sample it with --precision fp32", e);
+          }
+          SavedModelBundle.Exporter exporter = SavedModelBundle.exporter(rebuilt.toString()).withTags("serve")
+              .withSession(s).withSignature(ig.sample).withSignature(ig.servingDefault)
+              .withSignature(ig.denoise).withSignature(ig.qSample);
+          for (var sig : ig.samplers.values()) exporter.withSignature(sig);
+          exporter.export();
+        }
+      }
+      Files.createDirectories(rebuilt.resolve(DiffusionSampler.METADATA).getParent());
+      Files.copy(meta, rebuilt.resolve(DiffusionSampler.METADATA));
+      return DiffusionSampler.loadAs(rebuilt, PRECISION);
+    } catch (IOException e) {
+      throw new SamplerException("cannot rebuild " + export + " for " + PRECISION + ": " + e.getMessage(), e);
+    } finally {
+      try {
+        Checkpoints.deleteTree(tmp);
+      } catch (IOException ignored) {
+        // best effort: the temporary folder
+      }
+    }
+  }
+}

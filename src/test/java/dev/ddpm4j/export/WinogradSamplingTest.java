@@ -1,0 +1,99 @@
+package dev.ddpm4j.export;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ddpm4j.sampler.DiffusionSampler;
+import dev.ddpm4j.sampler.SamplerException;
+import dev.ddpm4j.sampler.SamplerSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code --precision fp32-winograd}: the shipped default model rebuilt with Winograd convolutions draws the fp32
+ * pictures up to rounding, really runs the Winograd ops, and leaves the export's own fp32 path alone.
+ */
+class WinogradSamplingTest {
+  static final Path MODEL = Path.of("savedmodels/default");
+
+  static long winogradOps(DiffusionSampler s) {
+    long n = 0;
+    var it = s.bundle().graph().operations();
+    while (it.hasNext()) {
+      if (it.next().type().equals("DdpmWinogradInput")) n++;
+    }
+    return n;
+  }
+
+  @Test
+  void theRebuiltModelDrawsTheFp32PicturesUpToRounding() {
+    int n = 8;
+    SamplerSpec ddim = SamplerSpec.of("ddim", 10);
+    byte[] fp32;
+    float[] eps32;
+    SplittableRandom r = new SplittableRandom(3);
+    float[] x = new float[4 * 32 * 32];
+    for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+    int[] t = {0, 250, 500, 999};
+    try (DiffusionSampler s = DiffusionSampler.load(MODEL, "fp32")) {
+      assertEquals(0, winogradOps(s), "the export itself is plain TensorFlow");
+      fp32 = s.sample(n, 0, ddim).pixels();
+      eps32 = s.denoise(x, t).eps();
+    }
+    try (DiffusionSampler s = WinogradSampling.load(MODEL, 2)) {
+      assertEquals(WinogradSampling.PRECISION, s.precision());
+      assertTrue(winogradOps(s) >= 12, "the rebuilt graph runs its 3x3 convolutions as Winograd: "
+          + winogradOps(s) + " input transforms");
+      byte[] wino = s.sample(n, 0, ddim).pixels();
+      assertEquals(fp32.length, wino.length);
+      long sum = 0;
+      int max = 0;
+      for (int k = 0; k < fp32.length; k++) {
+        int d = Math.abs((fp32[k] & 0xff) - (wino[k] & 0xff));
+        sum += d;
+        max = Math.max(max, d);
+      }
+      assertTrue(max <= 2, "a pixel moved by " + max + " grey levels");
+      assertTrue(sum <= fp32.length / 1000, "the pictures differ by " + sum + " grey levels in all");
+      float[] eps = s.denoise(x, t).eps();
+      double err = 0;
+      double norm = 0;
+      for (int k = 0; k < eps.length; k++) {
+        err += (eps[k] - eps32[k]) * (double) (eps[k] - eps32[k]);
+        norm += eps32[k] * (double) eps32[k];
+      }
+      assertTrue(Math.sqrt(err / norm) < 1e-4, "relative L2 error of the noise prediction: " + Math.sqrt(err / norm));
+      assertTrue(norm > 0);
+      // the same image alone and in a batch, as with every export
+      assertEquals(java.util.Arrays.toString(java.util.Arrays.copyOfRange(wino, 3 * 1024, 4 * 1024)),
+          java.util.Arrays.toString(s.sample(1, 0, 3, ddim).pixels()));
+    }
+  }
+
+  @Test
+  void aFolderThatIsNotAnExportIsNamed(@TempDir Path tmp) throws Exception {
+    SamplerException e = assertThrows(SamplerException.class, () -> WinogradSampling.load(tmp.resolve("none"), 1));
+    assertTrue(e.getMessage().contains("none"), e.getMessage());
+    Path noConfig = tmp.resolve("old");
+    Files.createDirectories(noConfig.resolve("assets.extra"));
+    try (var files = Files.walk(MODEL)) {
+      for (Path p : files.toList()) {
+        Path to = noConfig.resolve(MODEL.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(to);
+        } else if (!p.endsWith("ddpm4j.json")) {
+          Files.copy(p, to);
+        }
+      }
+    }
+    String meta = Files.readString(MODEL.resolve(DiffusionSampler.METADATA));
+    Files.writeString(noConfig.resolve(DiffusionSampler.METADATA), meta.replace("\"config\"", "\"configuration\""));
+    e = assertThrows(SamplerException.class, () -> WinogradSampling.load(noConfig, 1));
+    assertTrue(e.getMessage().contains("no \"config\"") && e.getMessage().contains("--precision fp32"),
+        e.getMessage());
+  }
+}
