@@ -46,7 +46,7 @@ final class BenchCommand implements Callable<Integer> {
   float eta;
 
   @Option(names = "--precision",
-      description = "--mode sample/quality: auto, fp32, bf16 or fp32-winograd (default: the model's export.precision).")
+      description = "--mode sample/quality: auto, fp32, bf16 or fp32-fast (default: the model's export.precision).")
   String precision;
 
   @Option(names = "--guidance", split = ",", paramLabel = "W[,W...]",

@@ -38,7 +38,7 @@ public final class SamplerChoice {
       description = "ddim: noise from 0 (deterministic) to 1 (default: ${DEFAULT-VALUE}).")
   float eta;
 
-  @Option(names = "--precision", description = "auto, fp32, bf16 (oneDNN bfloat16 mixed precision) or fp32-winograd "
+  @Option(names = "--precision", description = "auto, fp32, bf16 (oneDNN bfloat16 mixed precision) or fp32-fast "
       + "(fp32 with Winograd 3x3 convolutions rebuilt in this process: faster, a grey level apart on a few pixels) "
       + "(default: the model's export.precision, auto: bf16 where the CPU computes it natively).")
   String precision;
@@ -48,13 +48,13 @@ public final class SamplerChoice {
     return open(model, precision);
   }
 
-  /** An export in a --precision: one of the export's precisions, or fp32-winograd; null keeps the export's own. */
+  /** An export in a --precision: one of the export's precisions, or fp32-fast; null keeps the export's own. */
   static DiffusionSampler open(java.nio.file.Path model, String precision) {
-    if (dev.ddpm4j.export.WinogradSampling.PRECISION.equals(precision)) {
-      return dev.ddpm4j.export.WinogradSampling.load(model, Runtime.getRuntime().availableProcessors());
+    if (dev.ddpm4j.export.FastSampling.PRECISION.equals(precision)) {
+      return dev.ddpm4j.export.FastSampling.load(model, Runtime.getRuntime().availableProcessors());
     }
     if (precision != null && !dev.ddpm4j.config.ExperimentConfig.PRECISIONS.contains(precision)) {
-      throw new Main.UserError("--precision must be auto, fp32, bf16 or " + dev.ddpm4j.export.WinogradSampling.PRECISION
+      throw new Main.UserError("--precision must be auto, fp32, bf16 or " + dev.ddpm4j.export.FastSampling.PRECISION
           + ", got " + precision);
     }
     return DiffusionSampler.load(model, precision);

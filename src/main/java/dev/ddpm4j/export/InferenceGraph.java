@@ -55,7 +55,7 @@ public final class InferenceGraph {
   }
 
   /**
-   * @param net how the network computes its layers (the identity for an export; {@link WinogradSampling} makes its 3x3
+   * @param net how the network computes its layers (the identity for an export; {@link FastSampling} makes its 3x3
    *     convolutions Winograd, for a graph that stays in this process)
    */
   public InferenceGraph(ExperimentConfig cfg, Graph graph, String weights, UnaryOperator<UNet> net) {

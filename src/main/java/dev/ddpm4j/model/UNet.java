@@ -369,10 +369,18 @@ public final class UNet {
       return dense("time.dense1", silu(h), width, width, 1.0);
     }
 
+    @SuppressWarnings("unchecked")
     Operand<T> resBlock(String name, Operand<T> x, int in, int out, Operand<T> temb) {
-      Operand<T> h = conv(name + ".conv1", normSilu(name + ".norm1", x, in), in, out, 3, 1, 1.0);
+      Operand<T> h = normSilu(name + ".norm1", x, in);
+      Kernel<T> c1 = kernel(name + ".conv1", in, out, 3, 1.0);
       Operand<T> proj = dense(name + ".temb", silu(temb), 4 * cfg.baseChannels(), out, 1.0);
-      h = tf.math.add(h, tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
+      if (winograd(h, 3, 1, in, out)) { // the time embedding added inside, with the bias
+        h = (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) h, (Operand<TFloat32>) c1.w(),
+            (Operand<TFloat32>) c1.b(), (Operand<TFloat32>) proj, in, out, winogradThreads);
+      } else {
+        h = tf.math.add(conv2d(h, c1.w(), c1.b(), in, out, 3, 1),
+            tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
+      }
       KeyedDropout keyed = fused() && dropout != null && cfg.dropout() > 0 ? dropout.keyed(tf, dropoutLayers) : null;
       if (keyed != null) { // dropout inside the fused op
         h = norm(name + ".norm2", h, out, true, keyed);
@@ -387,8 +395,8 @@ public final class UNet {
       // (8.7 against 2.5 ms for 65536x96 -> 32), and a separate bias Add would cost a pass over the activation
       Kernel<T> c2 = kernel(name + ".conv2", out, out, 3, 0.0);
       Kernel<T> sc = kernel(name + ".shortcut", in, out, 1, 1.0);
-      Operand<T> product = conv2d(h, c2.w(), out, out, 3, 1);
-      return tf.math.add(pointwise(tf, x, sc.w(), null, in, out), tf.nn.biasAdd(product, tf.math.add(c2.b(), sc.b())));
+      Operand<T> product = conv2d(h, c2.w(), tf.math.add(c2.b(), sc.b()), out, out, 3, 1);
+      return tf.math.add(pointwise(tf, x, sc.w(), null, in, out), product);
     }
 
     Operand<T> attention(String name, Operand<T> x, int ch, int res) {
@@ -431,8 +439,10 @@ public final class UNet {
      */
     Operand<T> upsample2x(Operand<T> x, Operand<T> k, Operand<T> b, int in, int out, int res) {
       if (winogradThreads > 0 && dtype == TFloat32.class && WinogradConv.fits(x.shape(), 3, 1, in, 4 * out)) {
-        Operand<T> phases = conv2d(x, phaseKernel(tf, dtype, k, in, out), in, 4 * out, 3, 1);
-        return tf.nn.biasAdd(tf.nn.depthToSpace(phases, 2L), b);
+        // DepthToSpace puts phase channel p * out + c at output channel c: the bias of every phase is b
+        Operand<T> phases = conv2d(x, phaseKernel(tf, dtype, k, in, out), tf.tile(b, tf.constant(new int[] {4})), in,
+            4 * out, 3, 1);
+        return tf.nn.depthToSpace(phases, 2L);
       }
       return transposedConv2x(tf, x, k, b, out, res);
     }
@@ -471,17 +481,28 @@ public final class UNet {
         Operand<T> y = tf.slice(y2, tf.constant(new int[] {0, 0, 0, 0}), tf.constant(new int[] {-1, -1, -1, 1}));
         return tf.nn.biasAdd(y, c.b());
       }
-      return tf.nn.biasAdd(conv2d(x, c.w(), in, out, k, stride), c.b());
+      return conv2d(x, c.w(), c.b(), in, out, k, stride);
     }
 
     /** A SAME convolution without bias: Winograd where {@link #withWinograd} asked for it and the layer fits. */
-    @SuppressWarnings("unchecked")
     Operand<T> conv2d(Operand<T> x, Operand<T> w, int in, int out, int k, int stride) {
-      if (winogradThreads > 0 && dtype == TFloat32.class && WinogradConv.fits(x.shape(), k, stride, in, out)) {
-        return (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w, in, out,
-            winogradThreads);
+      return conv2d(x, w, null, in, out, k, stride);
+    }
+
+    /** A SAME convolution plus a bias (null: none); a Winograd one adds it inside ({@link WinogradConv}). */
+    @SuppressWarnings("unchecked")
+    Operand<T> conv2d(Operand<T> x, Operand<T> w, Operand<T> b, int in, int out, int k, int stride) {
+      if (winograd(x, k, stride, in, out)) {
+        return (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w, (Operand<TFloat32>) b,
+            in, out, winogradThreads);
       }
-      return tf.nn.conv2d(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
+      Operand<T> y = tf.nn.conv2d(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
+      return b == null ? y : tf.nn.biasAdd(y, b);
+    }
+
+    /** Whether this convolution runs as Winograd: asked for by {@link #withWinograd}, float32, and the layer fits. */
+    boolean winograd(Operand<T> x, int k, int stride, int in, int out) {
+      return winogradThreads > 0 && dtype == TFloat32.class && WinogradConv.fits(x.shape(), k, stride, in, out);
     }
 
     /** A k x k convolution's kernel [k, k, in, out] and bias [out], asked for in that order (it names them). */

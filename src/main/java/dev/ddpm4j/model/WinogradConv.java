@@ -38,6 +38,9 @@ public final class WinogradConv {
     {0, 0, 1},
   };
 
+  /** The tile matrix a bias is added to: row 1, column 1 of the 6x6 tile, where A^T A's weights are all ones. */
+  static final int BIAS_TILE = 7;
+
   private static String unavailable;
   private static boolean tried;
 
@@ -133,6 +136,29 @@ public final class WinogradConv {
    */
   public static Operand<TFloat32> conv(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, int in, int out,
       int threads) {
+    return conv(tf, x, w, null, in, out, threads);
+  }
+
+  /**
+   * conv2d(x, w) + bias, the bias added inside: A^T's column 1 is all ones, so adding b to the product of tile matrix
+   * 7 (row 1, column 1 of the 6x6 tile) adds b to all 16 outputs of the tile. A BiasAdd on one product of [tiles,
+   * out], which oneDNN fuses into the MatMul, instead of a pass over the whole output.
+   *
+   * @param bias [out], or null for none
+   */
+  public static Operand<TFloat32> conv(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> bias,
+      int in, int out, int threads) {
+    return conv(tf, x, w, bias, null, in, out, threads);
+  }
+
+  /**
+   * conv2d(x, w) + bias + perSample[n] (broadcast over H and W, a residual block's time embedding), both added inside
+   * on tile matrix 7: each sample's row repeated over its tiles, 1/16 of a pass over the output.
+   *
+   * @param perSample [N, out], or null for none
+   */
+  public static Operand<TFloat32> conv(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> bias,
+      Operand<TFloat32> perSample, int in, int out, int threads) {
     if (!available()) throw new IllegalStateException("the Winograd ops are not available: " + unavailable);
     if (!fits(x.shape(), 3, 1, in, out)) {
       throw new IllegalArgumentException("a Winograd convolution needs x [N, H, W, C] with static H and W and channel"
@@ -154,7 +180,15 @@ public final class WinogradConv {
     for (int k = 0; k < 36; k++) {
       @SuppressWarnings("unchecked")
       Output<TFloat32> vk = (Output<TFloat32>) (Output<?>) v.output(k);
-      products[k] = tf.linalg.matMul(vk, us.get(k)).asOutput();
+      Operand<TFloat32> m = tf.linalg.matMul(vk, us.get(k));
+      if (k == BIAS_TILE && bias != null) m = tf.nn.biasAdd(m, bias);
+      if (k == BIAS_TILE && perSample != null) {
+        // tile t of sample n has index n * tilesPerImage + i: row n repeated tilesPerImage times
+        long tilesPerImage = ((h + 3) / 4) * ((wd + 3) / 4);
+        m = tf.math.add(m, tf.reshape(tf.tile(tf.expandDims(perSample, tf.constant(1)),
+            tf.constant(new long[] {1, tilesPerImage, 1})), tf.constant(new long[] {-1, out})));
+      }
+      products[k] = m.asOutput();
     }
     Operation y = tf.scope().opBuilder(OUTPUT, "WinogradOutput")
         .addInputList(products)

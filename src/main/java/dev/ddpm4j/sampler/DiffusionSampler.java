@@ -106,7 +106,7 @@ public final class DiffusionSampler implements AutoCloseable {
 
   /**
    * Loads a SavedModel in fp32 and reports {@code name} as its precision: for a graph that was rebuilt from an export
-   * with other float32 kernels and saved for this process only ({@code dev.ddpm4j.export.WinogradSampling}).
+   * with other float32 kernels and saved for this process only ({@code dev.ddpm4j.export.FastSampling}).
    */
   public static DiffusionSampler loadAs(Path dir, String name) {
     DiffusionSampler s = load(dir, "fp32");

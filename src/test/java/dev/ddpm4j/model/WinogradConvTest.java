@@ -35,6 +35,12 @@ class WinogradConvTest {
     return a;
   }
 
+  static float[] toFloats(double[] v) {
+    float[] f = new float[v.length];
+    for (int i = 0; i < v.length; i++) f[i] = (float) v[i];
+    return f;
+  }
+
   static TFloat32 tensor(double[] v, long... dims) {
     float[] f = new float[v.length];
     for (int i = 0; i < v.length; i++) f[i] = (float) v[i];
@@ -52,13 +58,21 @@ class WinogradConvTest {
 
   /** y, dx and dw of a Winograd (or, with threads 0, TensorFlow's Conv2D) convolution. */
   static Out run(int n, int h, int w, int cin, int cout, double[] x, double[] k, double[] up, int threads) {
+    return run(n, h, w, cin, cout, x, k, null, up, threads);
+  }
+
+  /** As above with a bias [cout] (null: none): Winograd adds it inside, Conv2D by a BiasAdd. */
+  static Out run(int n, int h, int w, int cin, int cout, double[] x, double[] k, double[] bias, double[] up,
+      int threads) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       var xp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(n, h, w, cin)));
       var kp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(3, 3, cin, cout)));
       var rp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(n, h, w, cout)));
-      Operand<TFloat32> y = threads > 0 ? WinogradConv.conv(tf, xp, kp, cin, cout, threads)
+      Operand<TFloat32> b = bias == null ? null : tf.constant(toFloats(bias));
+      Operand<TFloat32> y = threads > 0 ? WinogradConv.conv(tf, xp, kp, b, cin, cout, threads)
           : tf.nn.conv2d(xp, kp, java.util.List.of(1L, 1L, 1L, 1L), "SAME");
+      if (threads == 0 && b != null) y = tf.nn.biasAdd(y, b);
       assertArrayEquals(new long[] {h, w, cout}, java.util.Arrays.copyOfRange(y.shape().asArray(), 1, 4),
           "static shape of the output");
       Operand<TFloat32> loss = tf.reduceSum(tf.math.mul(y, rp), tf.constant(new int[] {0, 1, 2, 3}));
@@ -76,6 +90,12 @@ class WinogradConvTest {
 
   /** Direct 3x3 SAME cross-correlation (TensorFlow's conv2d) and its two gradients, in double. */
   static double[][] reference(int n, int h, int w, int cin, int cout, double[] x, double[] k, double[] up) {
+    return reference(n, h, w, cin, cout, x, k, null, up);
+  }
+
+  /** As above plus a bias [cout] (null: none). */
+  static double[][] reference(int n, int h, int w, int cin, int cout, double[] x, double[] k, double[] bias,
+      double[] up) {
     double[] y = new double[n * h * w * cout];
     double[] dx = new double[x.length];
     double[] dk = new double[k.length];
@@ -84,6 +104,7 @@ class WinogradConvTest {
         for (int j = 0; j < w; j++) {
           for (int o = 0; o < cout; o++) {
             int yi = ((b * h + i) * w + j) * cout + o;
+            if (bias != null) y[yi] = bias[o];
             for (int di = 0; di < 3; di++) {
               for (int dj = 0; dj < 3; dj++) {
                 int ii = i + di - 1;
@@ -132,18 +153,56 @@ class WinogradConvTest {
     double[] x = random(r, n * h * w * cin);
     double[] k = random(r, 9 * cin * cout);
     double[] up = random(r, n * h * w * cout);
-    double[][] want = reference(n, h, w, cin, cout, x, k, up);
-    Out got = run(n, h, w, cin, cout, x, k, up, 2);
+    double[] bias = random(r, cout);
+    double[][] want = reference(n, h, w, cin, cout, x, k, bias, up);
+    Out got = run(n, h, w, cin, cout, x, k, bias, up, 2);
     // F(4x4, 3x3) in float32: its transforms' constants (up to 8 and 1/24) cost a digit or so over a direct product
     assertClose(want[0], got.y(), 1e-5, "y");
     assertClose(want[1], got.dx(), 1e-5, "dx");
     assertClose(want[2], got.dw(), 1e-5, "dw");
     // and it is not TensorFlow's Conv2D by another name: the two differ in the last bits
-    Out conv = run(n, h, w, cin, cout, x, k, up, 0);
+    Out conv = run(n, h, w, cin, cout, x, k, bias, up, 0);
     assertClose(want[0], conv.y(), 1e-6, "Conv2D y");
     boolean differs = false;
     for (int i = 0; i < conv.y().length && !differs; i++) differs = conv.y()[i] != got.y()[i];
     assertTrue(differs, "Winograd's y is bit for bit Conv2D's");
+  }
+
+  /** A residual block's time embedding, added inside per sample: y + ps[n], and its gradient sum_hw dy. */
+  @Test
+  void aPerSampleTermIsAddedToEveryPixelOfItsSample() {
+    if (!WinogradConv.available()) return;
+    int n = 3, h = 6, w = 9, cin = 16, cout = 32;
+    SplittableRandom r = new SplittableRandom(11);
+    double[] x = random(r, n * h * w * cin);
+    double[] k = random(r, 9 * cin * cout);
+    double[] bias = random(r, cout);
+    double[] ps = random(r, n * cout);
+    double[] up = random(r, n * h * w * cout);
+    double[] want = reference(n, h, w, cin, cout, x, k, bias, up)[0];
+    double[] dps = new double[n * cout];
+    for (int i = 0; i < want.length; i++) {
+      int sample = i / (h * w * cout);
+      want[i] += ps[sample * cout + i % cout];
+      dps[sample * cout + i % cout] += up[i];
+    }
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      var xp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, h, w, cin)));
+      var pp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, cout)));
+      Operand<TFloat32> y = WinogradConv.conv(tf, xp, tf.reshape(tf.constant(toFloats(k)), tf.constant(new long[] {3, 3, cin, cout})),
+          tf.constant(toFloats(bias)), pp, cin, cout, 2);
+      Operand<TFloat32> loss = tf.reduceSum(tf.math.mul(y, tf.reshape(tf.constant(toFloats(up)), tf.constant(new long[] {n, h, w, cout}))),
+          tf.constant(new int[] {0, 1, 2, 3}));
+      Output<?>[] grads = g.addGradients(loss.asOutput(), new Output<?>[] {pp.asOutput()});
+      try (Session s = new Session(g);
+          TFloat32 xv = tensor(x, n, h, w, cin);
+          TFloat32 pv = tensor(ps, n, cout);
+          Result res = s.runner().feed(xp, xv).feed(pp, pv).fetch(y).fetch(grads[0]).run()) {
+        assertClose(want, read(res.get(0)), 1e-5, "y");
+        assertClose(dps, read(res.get(1)), 1e-5, "d perSample");
+      }
+    }
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.ddpm4j.export;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ddpm4j.config.ExperimentConfig;
+import dev.ddpm4j.model.FusedGroupNorm;
 import dev.ddpm4j.model.WinogradConv;
 import dev.ddpm4j.sampler.DiffusionSampler;
 import dev.ddpm4j.sampler.SamplerException;
@@ -17,35 +18,36 @@ import org.tensorflow.Session;
 import org.tensorflow.exceptions.TensorFlowException;
 
 /**
- * Sampling precision {@code fp32-winograd}: an export's sampling graph rebuilt in this process with its float32 3x3
- * convolutions as Winograd F(4x4, 3x3) ({@link WinogradConv}, the training graph's kernels), over the export's own
- * weights. Same network, same float32 values up to rounding (a grey level on a few pixels in 10^5), 1.5-1.7x faster
- * per network call on a CPU without AMX (docs/BENCHMARKS.md, "Winograd sampling"). The export on disk is not changed,
- * and fp32 ({@code --precision fp32}) keeps TensorFlow's own kernels and the bytes every TensorFlow client gets; the
- * rebuilt graph needs ddpm4j's op library, so it never leaves the process.
+ * Sampling precision {@code fp32-fast}: an export's sampling graph rebuilt in this process over the export's own
+ * weights with ddpm4j's float32 kernels of the training graph: its 3x3 convolutions as Winograd F(4x4, 3x3) ({@link
+ * WinogradConv}) and each GroupNorm with its SiLU as one op ({@link FusedGroupNorm}). Same network, the same float32
+ * values up to rounding (a grey level apart on a few pixels in 10^5), 1.6-1.8x faster per network call on a CPU
+ * without AMX (docs/BENCHMARKS.md, "fp32-fast sampling"). The export on disk is not changed, and {@code fp32} keeps
+ * TensorFlow's own kernels and the bytes every TensorFlow client gets; the rebuilt graph needs ddpm4j's op library,
+ * so it never leaves the process.
  */
-public final class WinogradSampling {
+public final class FastSampling {
   /** The precision name the CLI's {@code --precision} takes and a sampler built here reports. */
-  public static final String PRECISION = "fp32-winograd";
+  public static final String PRECISION = "fp32-fast";
 
-  private WinogradSampling() {}
+  private FastSampling() {}
 
-  /** Why this process cannot sample with Winograd convolutions (a GPU is visible, no op library), or null. */
+  /** Why this process cannot run the rebuilt graph (a GPU is visible, no op library), or null. */
   public static String whyNot() {
-    return WinogradConv.whyNot(false, "fp32");
+    return WinogradConv.whyNot(false, "fp32"); // the GPU and library checks cover the fused GroupNorm too
   }
 
   /**
-   * The export's sampler with Winograd convolutions. The rebuilt graph is saved to a temporary folder, loaded like any
+   * The export's sampler with ddpm4j's kernels. The rebuilt graph is saved to a temporary folder, loaded like any
    * export (so every signature and check is the export's) and the folder deleted.
    *
-   * @param threads the threads each Winograd transform splits a batch over (values do not depend on it)
+   * @param threads the threads each op of ours splits a batch over (values do not depend on it)
    * @throws SamplerException naming the folder when it is not an export this build can rebuild, or why Winograd cannot
    *     run here
    */
   public static DiffusionSampler load(Path export, int threads) {
     String why = whyNot();
-    if (why != null) throw new SamplerException("--precision " + PRECISION + " cannot run here: " + why);
+    if (why != null) throw new SamplerException("--precision " + PRECISION + " cannot run here: " + why + " (--precision fp32 can)");
     // the checks DiffusionSampler.load makes (folder, SavedModel, signatures, metadata) and the same messages
     try (DiffusionSampler plain = DiffusionSampler.load(export, "fp32")) {
       plain.metadata();
@@ -78,7 +80,8 @@ public final class WinogradSampling {
     Path rebuilt = tmp.resolve("model");
     try {
       try (Graph g = new Graph()) {
-        InferenceGraph ig = new InferenceGraph(cfg, g, weights, u -> u.withWinograd(Math.max(1, threads)));
+        int t = Math.max(1, threads);
+        InferenceGraph ig = new InferenceGraph(cfg, g, weights, u -> u.withWinograd(t).withFusedGroupNorm(t));
         try (Session s = new Session(g)) {
           s.initialize();
           try {
