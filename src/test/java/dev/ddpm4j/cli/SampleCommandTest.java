@@ -51,6 +51,30 @@ class SampleCommandTest {
     }
   }
 
+  /** --precision fp32-fast rebuilds the graph with ddpm4j's kernels: fp32 pictures to rounding; a bad value is named. */
+  @Test
+  void fp32FastDrawsTheFp32PicturesToRoundingAndABadPrecisionIsNamed() throws Exception {
+    Path model = TinyModel.export();
+    Path fast = tmp.resolve("fast");
+    Path fp32 = tmp.resolve("fp32");
+    CliTest.Outcome o = sample(model, fast, "--num", "3", "--precision", "fp32-fast");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(o.out().contains("first index 0, fp32-fast)"), "the summary names the precision: " + o.out());
+    assertEquals(0, sample(model, fp32, "--num", "3", "--precision", "fp32").code());
+    for (int i = 0; i < 3; i++) {
+      String name = String.format("image-%06d.png", i);
+      byte[] a = PngBytes.read(fp32.resolve(name)).samples();
+      byte[] b = PngBytes.read(fast.resolve(name)).samples();
+      for (int k = 0; k < a.length; k++) {
+        assertTrue(Math.abs((a[k] & 0xff) - (b[k] & 0xff)) <= 1, name + " pixel " + k + ": " + (a[k] & 0xff)
+            + " in fp32, " + (b[k] & 0xff) + " in fp32-fast");
+      }
+    }
+    o = sample(model, tmp.resolve("bad"), "--num", "1", "--precision", "fp16");
+    assertEquals(Main.EXIT_INPUT, o.code(), o.out());
+    assertTrue(o.err().contains("--precision must be auto, fp32, bf16 or fp32-fast, got fp16"), o.err());
+  }
+
   @Test
   void anEarlierSamplesImagesAreNeitherMixedInNorLostWithoutForce() throws Exception {
     Path model = TinyModel.export();
