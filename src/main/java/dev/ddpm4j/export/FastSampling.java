@@ -39,38 +39,81 @@ public final class FastSampling {
 
   /**
    * The export's sampler with ddpm4j's kernels. The rebuilt graph is saved to a temporary folder, loaded like any
-   * export (so every signature and check is the export's) and the folder deleted.
+   * export (so every signature and check is the export's) and the folder deleted. Before it is returned, its noise
+   * prediction is checked against the export's own on a few noisy images, so an export whose network this build
+   * would make differently (an older ddpm4j) is refused rather than sampled wrong.
    *
    * @param threads the threads each op of ours splits a batch over (values do not depend on it)
-   * @throws SamplerException naming the folder when it is not an export this build can rebuild, or why Winograd cannot
-   *     run here
+   * @throws SamplerException naming the folder when it is not an export this build can rebuild, or why the kernels
+   *     cannot run here
    */
   public static DiffusionSampler load(Path export, int threads) {
     String why = whyNot();
-    if (why != null) throw new SamplerException("--precision " + PRECISION + " cannot run here: " + why + " (--precision fp32 can)");
+    if (why != null) {
+      throw new SamplerException("--precision " + PRECISION + " cannot run here: " + why + " (--precision fp32 can)");
+    }
     // the checks DiffusionSampler.load makes (folder, SavedModel, signatures, metadata) and the same messages
     try (DiffusionSampler plain = DiffusionSampler.load(export, "fp32")) {
-      plain.metadata();
+      Path meta = export.resolve(DiffusionSampler.METADATA);
+      JsonNode json;
+      try {
+        json = new ObjectMapper().readTree(meta.toFile());
+      } catch (IOException e) {
+        throw new SamplerException(meta + ": unreadable metadata: " + e.getMessage(), e);
+      }
+      if (!json.path("config").isObject()) {
+        throw new SamplerException(meta + ": no \"config\" in the metadata, so the graph cannot be rebuilt for "
+            + PRECISION + " (sample it with --precision fp32)");
+      }
+      ExperimentConfig cfg;
+      try {
+        cfg = ExperimentConfig.parse(json.get("config").toString(), meta.toString(), List.of());
+      } catch (RuntimeException e) {
+        throw new SamplerException(meta + ": its config does not parse in this build (" + e.getMessage()
+            + "); sample it with --precision fp32", e);
+      }
+      DiffusionSampler fast = rebuild(export, meta, cfg, json.path("weights").asText("ema"), Math.max(1, threads));
+      try {
+        double difference = difference(plain, fast);
+        if (!(difference < MAX_DIFFERENCE)) {
+          throw new SamplerException(export + ": the network this build makes of its config predicts other noise than"
+              + " the export (relative difference " + difference + "; it was exported by ddpm4j "
+              + json.path("ddpm4j_version").asText("?") + "), so it cannot be rebuilt for " + PRECISION
+              + "; sample it with --precision fp32");
+        }
+        return fast;
+      } catch (RuntimeException e) {
+        fast.close();
+        throw e;
+      }
     }
-    Path meta = export.resolve(DiffusionSampler.METADATA);
-    JsonNode json;
-    try {
-      json = new ObjectMapper().readTree(meta.toFile());
-    } catch (IOException e) {
-      throw new SamplerException(meta + ": unreadable metadata: " + e.getMessage(), e);
+  }
+
+  /** Relative L2 difference above which the rebuilt network is not the export's (float rounding gives about 1e-6). */
+  static final double MAX_DIFFERENCE = 1e-3;
+
+  /** The relative L2 difference of two samplers' noise predictions on four noisy images at four timesteps. */
+  static double difference(DiffusionSampler a, DiffusionSampler b) {
+    int size = a.metadata().imageSize();
+    int n = 4;
+    float[] x = new float[n * size * size * a.metadata().channels()];
+    java.util.SplittableRandom r = new java.util.SplittableRandom(0);
+    for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+    int steps = a.metadata().timesteps();
+    int[] t = {0, steps / 4, steps / 2, steps - 1};
+    float[] ea = a.denoise(x, t).eps();
+    float[] eb = b.denoise(x, t).eps();
+    double err = 0;
+    double norm = 0;
+    for (int i = 0; i < ea.length; i++) {
+      err += (ea[i] - (double) eb[i]) * (ea[i] - (double) eb[i]);
+      norm += ea[i] * (double) ea[i];
     }
-    if (!json.path("config").isObject()) {
-      throw new SamplerException(meta + ": no \"config\" in the metadata, so the graph cannot be rebuilt for "
-          + PRECISION + " (sample it with --precision fp32)");
-    }
-    String weights = json.path("weights").asText("ema");
-    ExperimentConfig cfg;
-    try {
-      cfg = ExperimentConfig.parse(json.get("config").toString(), meta.toString(), List.of());
-    } catch (RuntimeException e) {
-      throw new SamplerException(meta + ": its config does not parse in this build (" + e.getMessage() + "); sample it"
-          + " with --precision fp32", e);
-    }
+    return Math.sqrt(err / Math.max(norm, Double.MIN_NORMAL));
+  }
+
+  /** The graph with our kernels over the export's weights, saved to a temporary folder, loaded, the folder deleted. */
+  private static DiffusionSampler rebuild(Path export, Path meta, ExperimentConfig cfg, String weights, int threads) {
     Path tmp;
     try {
       tmp = Files.createTempDirectory("ddpm4j-" + PRECISION + "-");
@@ -80,15 +123,15 @@ public final class FastSampling {
     Path rebuilt = tmp.resolve("model");
     try {
       try (Graph g = new Graph()) {
-        int t = Math.max(1, threads);
-        InferenceGraph ig = new InferenceGraph(cfg, g, weights, u -> u.withWinograd(t).withFusedGroupNorm(t));
+        InferenceGraph ig = new InferenceGraph(cfg, g, weights,
+            u -> u.withWinograd(threads).withFusedGroupNorm(threads));
         try (Session s = new Session(g)) {
           s.initialize();
           try {
             s.restore(export.resolve("variables").resolve("variables").toString());
           } catch (TensorFlowException e) {
-            throw new SamplerException(export + ": its weights do not fit the network this build makes of its config ("
-                + e.getMessage().lines().findFirst().orElse("") + "); sample it with --precision fp32", e);
+            throw new SamplerException(export + ": its " + weights + " weights do not restore into the network this "
+                + "build makes of its config (" + firstLine(e) + "); sample it with --precision fp32", e);
           }
           SavedModelBundle.Exporter exporter = SavedModelBundle.exporter(rebuilt.toString()).withTags("serve")
               .withSession(s).withSignature(ig.sample).withSignature(ig.servingDefault)
@@ -100,8 +143,11 @@ public final class FastSampling {
       Files.createDirectories(rebuilt.resolve(DiffusionSampler.METADATA).getParent());
       Files.copy(meta, rebuilt.resolve(DiffusionSampler.METADATA));
       return DiffusionSampler.loadAs(rebuilt, PRECISION);
-    } catch (IOException e) {
-      throw new SamplerException("cannot rebuild " + export + " for " + PRECISION + ": " + e.getMessage(), e);
+    } catch (SamplerException e) {
+      throw e;
+    } catch (IOException | RuntimeException e) {
+      throw new SamplerException("cannot rebuild " + export + " for " + PRECISION + " (" + firstLine(e)
+          + "); sample it with --precision fp32", e);
     } finally {
       try {
         Checkpoints.deleteTree(tmp);
@@ -109,5 +155,10 @@ public final class FastSampling {
         // best effort: the temporary folder
       }
     }
+  }
+
+  private static String firstLine(Exception e) {
+    String m = e.getMessage();
+    return m == null ? e.getClass().getSimpleName() : m.lines().findFirst().orElse("");
   }
 }

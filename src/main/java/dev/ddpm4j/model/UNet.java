@@ -378,8 +378,7 @@ public final class UNet {
         h = (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) h, (Operand<TFloat32>) c1.w(),
             (Operand<TFloat32>) c1.b(), (Operand<TFloat32>) proj, in, out, winogradThreads);
       } else {
-        h = tf.math.add(conv2d(h, c1.w(), c1.b(), in, out, 3, 1),
-            tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
+        h = tf.math.add(conv(c1, h, in, out, 3, 1), tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
       }
       KeyedDropout keyed = fused() && dropout != null && cfg.dropout() > 0 ? dropout.keyed(tf, dropoutLayers) : null;
       if (keyed != null) { // dropout inside the fused op
@@ -472,7 +471,11 @@ public final class UNet {
     }
 
     Operand<T> conv(String name, Operand<T> x, int in, int out, int k, int stride, double scale) {
-      Kernel<T> c = kernel(name, in, out, k, scale);
+      return conv(kernel(name, in, out, k, scale), x, in, out, k, stride);
+    }
+
+    /** The convolution by a kernel already asked for, with its bias. */
+    Operand<T> conv(Kernel<T> c, Operand<T> x, int in, int out, int k, int stride) {
       if (k == 1 && stride == 1) return pointwise(tf, x, c.w(), c.b(), in, out);
       if (training && out == 1) { // see forTraining
         Operand<T> w2 = tf.pad(c.w(), tf.constant(new int[][] {{0, 0}, {0, 0}, {0, 0}, {0, 1}}),

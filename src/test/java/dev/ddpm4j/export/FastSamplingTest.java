@@ -99,5 +99,11 @@ class FastSamplingTest {
     e = assertThrows(SamplerException.class, () -> FastSampling.load(noConfig, 1));
     assertTrue(e.getMessage().contains("no \"config\"") && e.getMessage().contains("--precision fp32"),
         e.getMessage());
+    // a config this build makes another network of (16 GroupNorm groups where the weights learned 8): the weights
+    // restore, but the rebuilt network predicts other noise, so it is refused instead of sampled wrong
+    Files.writeString(noConfig.resolve(DiffusionSampler.METADATA), meta.replace("\"groups\" : 8", "\"groups\" : 16"));
+    e = assertThrows(SamplerException.class, () -> FastSampling.load(noConfig, 1));
+    assertTrue(e.getMessage().contains("predicts other noise than the export") && e.getMessage().contains("old"),
+        e.getMessage());
   }
 }
