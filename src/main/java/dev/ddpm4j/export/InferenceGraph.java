@@ -106,6 +106,8 @@ public final class InferenceGraph {
     qSample = Signature.builder(Q_SAMPLE).input("x0", qx0).input("t", qt).input("noise", qn).output("x_t", qxt).build();
 
     LinkedHashMap<String, Operand<TFloat32>> reads = new LinkedHashMap<>(params.reads());
+    // a Winograd network's filter transforms, once per sampling run instead of once per network call
+    reads.putAll(unet.winogradFilters(tf, params.reads()));
     Denoiser denoiser = TrainingGraph.denoiser(cfg, unet, schedule);
     Graphs g = new Graphs(tf, cfg, schedule, denoiser, reads, norm);
 

@@ -24,4 +24,9 @@ public final class MapParams<T extends TFloating> implements Params<T> {
     }
     return w;
   }
+
+  @Override
+  public Operand<T> derived(String name) {
+    return weights.get(name);
+  }
 }

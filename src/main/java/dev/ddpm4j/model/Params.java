@@ -9,4 +9,12 @@ import org.tensorflow.types.family.TFloating;
  */
 public interface Params<T extends TFloating> {
   Operand<T> get(String name, long[] shape, Init init);
+
+  /**
+   * A tensor computed from the weights once, outside the forward pass (a Winograd filter transform handed into a
+   * sampler's loop, {@link UNet#winogradFilters}), or null: the network then computes it itself.
+   */
+  default Operand<T> derived(String name) {
+    return null;
+  }
 }

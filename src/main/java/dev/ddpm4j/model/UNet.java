@@ -3,7 +3,9 @@ package dev.ddpm4j.model;
 import dev.ddpm4j.config.ExperimentConfig;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
@@ -106,6 +108,26 @@ public final class UNet {
     return new UNet(cfg, imageChannels, imageSize, outputChannels, fusedThreads, training, threads);
   }
 
+  /** The name suffix of a 3x3 kernel's Winograd filter transform among the weights handed to {@link MapParams}. */
+  public static final String WINOGRAD_FILTER = "/winograd_filter";
+
+  /**
+   * The Winograd filter transforms of the 3x3 kernels among {@code weights} (name + {@link #WINOGRAD_FILTER}), for a
+   * sampler to compute once and hand into its loop with the weights, so a network call does not repeat them; none
+   * unless {@link #withWinograd} is on. A kernel whose layer turns out not to fit never reads its entry.
+   */
+  public Map<String, Operand<TFloat32>> winogradFilters(Ops tf, Map<String, Operand<TFloat32>> weights) {
+    Map<String, Operand<TFloat32>> out = new LinkedHashMap<>();
+    if (winogradThreads == 0) return out;
+    for (var e : weights.entrySet()) {
+      long[] s = e.getValue().shape().asArray();
+      if (e.getKey().endsWith(".w") && s.length == 4 && s[0] == 3 && s[1] == 3 && s[2] % 16 == 0 && s[3] % 16 == 0) {
+        out.put(e.getKey() + WINOGRAD_FILTER, WinogradConv.filter(tf, e.getValue(), s[2], s[3]));
+      }
+    }
+    return out;
+  }
+
   public static UNet of(ExperimentConfig c) {
     int ch = c.data().channels();
     return new UNet(c.model(), ch, c.data().imageSize(),
@@ -155,7 +177,8 @@ public final class UNet {
   }
 
   /** A convolution's weights. */
-  private record Kernel<T extends TFloating>(Operand<T> w, Operand<T> b) {}
+  /** A convolution's kernel and bias, and the kernel's weight name. */
+  private record Kernel<T extends TFloating>(String name, Operand<T> w, Operand<T> b) {}
 
   /** The sinusoidal frequencies exp(-ln(10000) * i / (half - 1)), i = 0..half-1, as in the DDPM reference. */
   public static double[] frequencies(int dim) {
@@ -376,7 +399,8 @@ public final class UNet {
       Operand<T> proj = dense(name + ".temb", silu(temb), 4 * cfg.baseChannels(), out, 1.0);
       if (winograd(h, 3, 1, in, out)) { // the time embedding added inside, with the bias
         h = (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) h, (Operand<TFloat32>) c1.w(),
-            (Operand<TFloat32>) c1.b(), (Operand<TFloat32>) proj, in, out, winogradThreads);
+            (Operand<TFloat32>) p.derived(c1.name() + WINOGRAD_FILTER), (Operand<TFloat32>) c1.b(),
+            (Operand<TFloat32>) proj, in, out, winogradThreads);
       } else {
         h = tf.math.add(conv(c1, h, in, out, 3, 1), tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
       }
@@ -394,7 +418,7 @@ public final class UNet {
       // (8.7 against 2.5 ms for 65536x96 -> 32), and a separate bias Add would cost a pass over the activation
       Kernel<T> c2 = kernel(name + ".conv2", out, out, 3, 0.0);
       Kernel<T> sc = kernel(name + ".shortcut", in, out, 1, 1.0);
-      Operand<T> product = conv2d(h, c2.w(), tf.math.add(c2.b(), sc.b()), out, out, 3, 1);
+      Operand<T> product = conv2d(h, c2, tf.math.add(c2.b(), sc.b()), out, out, 3, 1);
       return tf.math.add(pointwise(tf, x, sc.w(), null, in, out), product);
     }
 
@@ -484,7 +508,18 @@ public final class UNet {
         Operand<T> y = tf.slice(y2, tf.constant(new int[] {0, 0, 0, 0}), tf.constant(new int[] {-1, -1, -1, 1}));
         return tf.nn.biasAdd(y, c.b());
       }
-      return conv2d(x, c.w(), c.b(), in, out, k, stride);
+      return conv2d(x, c, c.b(), in, out, k, stride);
+    }
+
+    /** conv2d by a kernel asked for by name: a Winograd one uses its filter transform where the params hold it. */
+    @SuppressWarnings("unchecked")
+    Operand<T> conv2d(Operand<T> x, Kernel<T> c, Operand<T> b, int in, int out, int k, int stride) {
+      if (winograd(x, k, stride, in, out)) {
+        return (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) c.w(),
+            (Operand<TFloat32>) p.derived(c.name() + WINOGRAD_FILTER), (Operand<TFloat32>) b, null, in, out,
+            winogradThreads);
+      }
+      return conv2d(x, c.w(), b, in, out, k, stride);
     }
 
     /** A SAME convolution without bias: Winograd where {@link #withWinograd} asked for it and the layer fits. */
@@ -515,7 +550,7 @@ public final class UNet {
       Init init = scale == 0 ? Init.ZEROS : Init.fanAvgUniform(scale, fanIn, fanOut);
       Operand<T> w = p.get(name + ".w", new long[] {k, k, in, out}, init);
       Operand<T> b = p.get(name + ".b", new long[] {out}, Init.ZEROS);
-      return new Kernel<>(w, b);
+      return new Kernel<>(name + ".w", w, b);
     }
 
     Operand<T> dense(String name, Operand<T> x, int in, int out, double scale) {

@@ -159,6 +159,15 @@ public final class WinogradConv {
    */
   public static Operand<TFloat32> conv(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> bias,
       Operand<TFloat32> perSample, int in, int out, int threads) {
+    return conv(tf, x, w, null, bias, perSample, in, out, threads);
+  }
+
+  /**
+   * As above, with the filter transform {@link #filter} computed elsewhere (once before a sampling loop rather than
+   * at every network call), or null to compute it here from w.
+   */
+  public static Operand<TFloat32> conv(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> filter,
+      Operand<TFloat32> bias, Operand<TFloat32> perSample, int in, int out, int threads) {
     if (!available()) throw new IllegalStateException("the Winograd ops are not available: " + unavailable);
     if (!fits(x.shape(), 3, 1, in, out)) {
       throw new IllegalArgumentException("a Winograd convolution needs x [N, H, W, C] with static H and W and channel"
@@ -175,7 +184,7 @@ public final class WinogradConv {
     // 36 MatMuls, not one BatchMatMulV2: oneDNN's batched product ran at 85 GFLOP/s where a product had 128 columns,
     // its single products at 190-250 (docs/BENCHMARKS.md). The transforms read and write the 36 matrices as lists, so
     // no Pack or Unpack copies them; each MatMul's gradient comes from TensorFlow's registry.
-    List<Output<TFloat32>> us = tf.unstack(filterTransform(tf, w, in, out), 36L).output();
+    List<Output<TFloat32>> us = tf.unstack(filter != null ? filter : filter(tf, w, in, out), 36L).output();
     Output<?>[] products = new Output<?>[36];
     for (int k = 0; k < 36; k++) {
       @SuppressWarnings("unchecked")
@@ -202,7 +211,7 @@ public final class WinogradConv {
   }
 
   /** U = G w G^T as [36, in, out]: two products with the 6x3 G over reshaped weights. */
-  static Operand<TFloat32> filterTransform(Ops tf, Operand<TFloat32> w, long cin, long cout) {
+  public static Operand<TFloat32> filter(Ops tf, Operand<TFloat32> w, long cin, long cout) {
     long c = cin * cout;
     Operand<TFloat32> g = tf.constant(G);
     // t1[a, l, c] = sum_k G[a, k] w[k, l, c]

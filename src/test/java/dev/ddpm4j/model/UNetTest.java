@@ -271,7 +271,7 @@ class UNetTest {
       Map<String, double[]> values = randomWeights(shapes, rnd);
       double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
       double[] want = forward64(plain, shapes, values, x);
-      double[] got = forward32(winograd, shapes, values, x, 17); // 2 per residual block (2 down, 2 middle, 4 up) + 1
+      double[] got = forward32(winograd, shapes, values, x, 17, 0); // 2 per residual block (2 down, 2 middle, 4 up) + 1
       double max = 0;
       for (double v : want) max = Math.max(max, Math.abs(v));
       assertTrue(max > 0.1, "the network's output is not all zero: " + max);
@@ -279,9 +279,36 @@ class UNetTest {
     }
   }
 
+  /**
+   * A sampler hands the Winograd filter transforms into its loop ({@link UNet#winogradFilters}): the network uses those
+   * (the same values as its own, bit for bit) and not its own (doubled ones change the output).
+   */
+  @Test
+  void handedInWinogradFiltersAreTheOnesUsed() {
+    if (!WinogradConv.available()) return;
+    ExperimentConfig cfg = TinyConfigs.config(null, "model.base_channels=16", "model.groups=4", "model.heads=2");
+    UNet winograd = UNet.of(cfg).withWinograd(2);
+    Map<String, long[]> shapes = winograd.weights().shapes();
+    SplittableRandom rnd = new SplittableRandom(13);
+    Map<String, double[]> values = randomWeights(shapes, rnd);
+    double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
+    double[] own = forward32(winograd, shapes, values, x, 17, 0);
+    assertArrayEquals(own, forward32(winograd, shapes, values, x, 17, 1), "handed-in filters, the same values");
+    double[] doubled = forward32(winograd, shapes, values, x, 17, 2);
+    double diff = 0;
+    for (int i = 0; i < own.length; i++) diff = Math.max(diff, Math.abs(own[i] - doubled[i]));
+    assertTrue(diff > 1e-3, "doubled handed-in filters left the output as it was: they are not used");
+  }
+
   /** As forward64 with the weights and image cast to float32 in the graph; asserts winogradOps Winograd convolutions. */
   private static double[] forward32(UNet unet, Map<String, long[]> shapes, Map<String, double[]> values, double[] x,
       int winogradOps) {
+    return forward32(unet, shapes, values, x, winogradOps, 0);
+  }
+
+  /** @param filters 0: the network's own filter transforms; 1: handed in; 2: handed in, doubled */
+  private static double[] forward32(UNet unet, Map<String, long[]> shapes, Map<String, double[]> values, double[] x,
+      int winogradOps, int filters) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       Map<String, Operand<TFloat64>> inputs = new LinkedHashMap<>();
@@ -293,7 +320,15 @@ class UNetTest {
       }
       Operand<TFloat32> xs = tf.dtypes.cast(tf.reshape(tf.constant(x), tf.constant(new long[] {2, 8, 8, 1})),
           TFloat32.class);
-      Operand<TFloat64> y = tf.dtypes.cast(unet.apply(tf, TFloat32.class, new MapParams<>(cast), xs,
+      Map<String, Operand<TFloat32>> handed = new LinkedHashMap<>(cast);
+      if (filters > 0) {
+        Map<String, Operand<TFloat32>> f = unet.winogradFilters(tf, cast);
+        // two per residual block, the upsampling convolution, and the stride-2 downsampling one (not Winograd: its
+        // entry is never read)
+        assertEquals(18, f.size(), "the 3x3 kernels with channels in sixteens");
+        f.forEach((k, v) -> handed.put(k, filters == 2 ? tf.math.mul(v, tf.constant(2f)) : v));
+      }
+      Operand<TFloat64> y = tf.dtypes.cast(unet.apply(tf, TFloat32.class, new MapParams<>(handed), xs,
           tf.constant(new int[] {3, 17}), Condition.none(), null), TFloat64.class);
       long count = 0;
       for (var it = g.operations(); it.hasNext(); ) {

@@ -284,7 +284,7 @@ class WinogradConvTest {
     double[] w = random(r, 9 * cin * cout);
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Operand<TFloat32> u = WinogradConv.filterTransform(tf, tf.constant(Shape.of(3, 3, cin, cout),
+      Operand<TFloat32> u = WinogradConv.filter(tf, tf.constant(Shape.of(3, 3, cin, cout),
           floats(w)), cin, cout);
       try (Session s = new Session(g); Result res = s.runner().fetch(u).run()) {
         float[] got = read(res.get(0));
