@@ -55,8 +55,8 @@ public final class InferenceGraph {
   }
 
   /**
-   * @param net how the network computes its layers (the identity for an export; {@link FastSampling} makes its 3x3
-   *     convolutions Winograd, for a graph that stays in this process)
+   * @param net how the network computes its layers (the identity for an export; {@link FastSampling} asks for ddpm4j's
+   *     Winograd convolutions and fused GroupNorm, for a graph that stays in this process)
    */
   public InferenceGraph(ExperimentConfig cfg, Graph graph, String weights, UnaryOperator<UNet> net) {
     Ops tf = Ops.create(graph);

@@ -176,7 +176,6 @@ public final class UNet {
     }
   }
 
-  /** A convolution's weights. */
   /** A convolution's kernel and bias, and the kernel's weight name. */
   private record Kernel<T extends TFloating>(String name, Operand<T> w, Operand<T> b) {}
 
@@ -392,18 +391,12 @@ public final class UNet {
       return dense("time.dense1", silu(h), width, width, 1.0);
     }
 
-    @SuppressWarnings("unchecked")
     Operand<T> resBlock(String name, Operand<T> x, int in, int out, Operand<T> temb) {
       Operand<T> h = normSilu(name + ".norm1", x, in);
       Kernel<T> c1 = kernel(name + ".conv1", in, out, 3, 1.0);
       Operand<T> proj = dense(name + ".temb", silu(temb), 4 * cfg.baseChannels(), out, 1.0);
-      if (winograd(h, 3, 1, in, out)) { // the time embedding added inside, with the bias
-        h = (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) h, (Operand<TFloat32>) c1.w(),
-            (Operand<TFloat32>) p.derived(c1.name() + WINOGRAD_FILTER), (Operand<TFloat32>) c1.b(),
-            (Operand<TFloat32>) proj, in, out, winogradThreads);
-      } else {
-        h = tf.math.add(conv(c1, h, in, out, 3, 1), tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
-      }
+      h = winograd(h, 3, 1, in, out) ? conv2d(h, c1, c1.b(), proj, in, out, 3, 1) // the embedding added inside
+          : tf.math.add(conv(c1, h, in, out, 3, 1), tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
       KeyedDropout keyed = fused() && dropout != null && cfg.dropout() > 0 ? dropout.keyed(tf, dropoutLayers) : null;
       if (keyed != null) { // dropout inside the fused op
         h = norm(name + ".norm2", h, out, true, keyed);
@@ -418,7 +411,7 @@ public final class UNet {
       // (8.7 against 2.5 ms for 65536x96 -> 32), and a separate bias Add would cost a pass over the activation
       Kernel<T> c2 = kernel(name + ".conv2", out, out, 3, 0.0);
       Kernel<T> sc = kernel(name + ".shortcut", in, out, 1, 1.0);
-      Operand<T> product = conv2d(h, c2, tf.math.add(c2.b(), sc.b()), out, out, 3, 1);
+      Operand<T> product = conv2d(h, c2, tf.math.add(c2.b(), sc.b()), null, out, out, 3, 1);
       return tf.math.add(pointwise(tf, x, sc.w(), null, in, out), product);
     }
 
@@ -508,18 +501,23 @@ public final class UNet {
         Operand<T> y = tf.slice(y2, tf.constant(new int[] {0, 0, 0, 0}), tf.constant(new int[] {-1, -1, -1, 1}));
         return tf.nn.biasAdd(y, c.b());
       }
-      return conv2d(x, c, c.b(), in, out, k, stride);
+      return conv2d(x, c, c.b(), null, in, out, k, stride);
     }
 
-    /** conv2d by a kernel asked for by name: a Winograd one uses its filter transform where the params hold it. */
+    /**
+     * conv2d by a kernel asked for by name, plus a bias and a per-sample term [N, out] (each may be null): a Winograd
+     * one adds both inside and uses the filter transform where the params hold it ({@link Params#derived}).
+     */
     @SuppressWarnings("unchecked")
-    Operand<T> conv2d(Operand<T> x, Kernel<T> c, Operand<T> b, int in, int out, int k, int stride) {
+    Operand<T> conv2d(Operand<T> x, Kernel<T> c, Operand<T> b, Operand<T> perSample, int in, int out, int k,
+        int stride) {
       if (winograd(x, k, stride, in, out)) {
         return (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) c.w(),
-            (Operand<TFloat32>) p.derived(c.name() + WINOGRAD_FILTER), (Operand<TFloat32>) b, null, in, out,
-            winogradThreads);
+            (Operand<TFloat32>) p.derived(c.name() + WINOGRAD_FILTER), (Operand<TFloat32>) b,
+            (Operand<TFloat32>) perSample, in, out, winogradThreads);
       }
-      return conv2d(x, c.w(), b, in, out, k, stride);
+      Operand<T> y = conv2d(x, c.w(), b, in, out, k, stride);
+      return perSample == null ? y : tf.math.add(y, tf.reshape(perSample, tf.constant(new long[] {-1, 1, 1, out})));
     }
 
     /** A SAME convolution without bias: Winograd where {@link #withWinograd} asked for it and the layer fits. */
