@@ -504,36 +504,38 @@ public final class UNet {
       return conv2d(x, c, c.b(), null, in, out, k, stride);
     }
 
-    /**
-     * conv2d by a kernel asked for by name, plus a bias and a per-sample term [N, out] (each may be null): a Winograd
-     * one adds both inside and uses the filter transform where the params hold it ({@link Params#derived}).
-     */
-    @SuppressWarnings("unchecked")
+    /** conv2d by a kernel asked for by name: its Winograd filter transform where the params hold it. */
     Operand<T> conv2d(Operand<T> x, Kernel<T> c, Operand<T> b, Operand<T> perSample, int in, int out, int k,
         int stride) {
-      if (winograd(x, k, stride, in, out)) {
-        return (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) c.w(),
-            (Operand<TFloat32>) p.derived(c.name() + WINOGRAD_FILTER), (Operand<TFloat32>) b,
-            (Operand<TFloat32>) perSample, in, out, winogradThreads);
-      }
-      Operand<T> y = conv2d(x, c.w(), b, in, out, k, stride);
-      return perSample == null ? y : tf.math.add(y, tf.reshape(perSample, tf.constant(new long[] {-1, 1, 1, out})));
+      return conv2d(x, c.w(), p.derived(c.name() + WINOGRAD_FILTER), b, perSample, in, out, k, stride);
     }
 
     /** A SAME convolution without bias: Winograd where {@link #withWinograd} asked for it and the layer fits. */
     Operand<T> conv2d(Operand<T> x, Operand<T> w, int in, int out, int k, int stride) {
-      return conv2d(x, w, null, in, out, k, stride);
+      return conv2d(x, w, null, null, null, in, out, k, stride);
     }
 
-    /** A SAME convolution plus a bias (null: none); a Winograd one adds it inside ({@link WinogradConv}). */
-    @SuppressWarnings("unchecked")
+    /** A SAME convolution plus a bias (null: none). */
     Operand<T> conv2d(Operand<T> x, Operand<T> w, Operand<T> b, int in, int out, int k, int stride) {
+      return conv2d(x, w, null, b, null, in, out, k, stride);
+    }
+
+    /**
+     * A SAME convolution plus a bias and a per-sample term [N, out] (each may be null). A Winograd one ({@link
+     * WinogradConv}) adds both inside and uses {@code filter}, the kernel's filter transform, where one is given
+     * ({@link Params#derived}).
+     */
+    @SuppressWarnings("unchecked")
+    private Operand<T> conv2d(Operand<T> x, Operand<T> w, Operand<T> filter, Operand<T> b, Operand<T> perSample,
+        int in, int out, int k, int stride) {
       if (winograd(x, k, stride, in, out)) {
-        return (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w, (Operand<TFloat32>) b,
-            in, out, winogradThreads);
+        return (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w,
+            (Operand<TFloat32>) filter, (Operand<TFloat32>) b, (Operand<TFloat32>) perSample, in, out,
+            winogradThreads);
       }
       Operand<T> y = tf.nn.conv2d(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
-      return b == null ? y : tf.nn.biasAdd(y, b);
+      if (b != null) y = tf.nn.biasAdd(y, b);
+      return perSample == null ? y : tf.math.add(y, tf.reshape(perSample, tf.constant(new long[] {-1, 1, 1, out})));
     }
 
     /** Whether this convolution runs as Winograd: asked for by {@link #withWinograd}, float32, and the layer fits. */

@@ -148,23 +148,16 @@ public final class WinogradConv {
    */
   public static Operand<TFloat32> conv(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> bias,
       int in, int out, int threads) {
-    return conv(tf, x, w, bias, null, in, out, threads);
+    return conv(tf, x, w, null, bias, null, in, out, threads);
   }
 
   /**
    * conv2d(x, w) + bias + perSample[n] (broadcast over H and W, a residual block's time embedding), both added inside
    * on tile matrix 7: each sample's row repeated over its tiles, 1/16 of a pass over the output.
    *
+   * @param filter the filter transform {@link #filter} computed elsewhere (once before a sampling loop rather than at
+   *     every network call), or null to compute it here from w
    * @param perSample [N, out], or null for none
-   */
-  public static Operand<TFloat32> conv(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> bias,
-      Operand<TFloat32> perSample, int in, int out, int threads) {
-    return conv(tf, x, w, null, bias, perSample, in, out, threads);
-  }
-
-  /**
-   * As above, with the filter transform {@link #filter} computed elsewhere (once before a sampling loop rather than
-   * at every network call), or null to compute it here from w.
    */
   public static Operand<TFloat32> conv(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> filter,
       Operand<TFloat32> bias, Operand<TFloat32> perSample, int in, int out, int threads) {

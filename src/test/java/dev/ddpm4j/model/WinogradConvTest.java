@@ -190,10 +190,10 @@ class WinogradConvTest {
       Ops tf = Ops.create(g);
       var xp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, h, w, cin)));
       var pp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, cout)));
-      Operand<TFloat32> y = WinogradConv.conv(tf, xp, tf.reshape(tf.constant(toFloats(k)), tf.constant(new long[] {3, 3, cin, cout})),
-          tf.constant(toFloats(bias)), pp, cin, cout, 2);
-      Operand<TFloat32> loss = tf.reduceSum(tf.math.mul(y, tf.reshape(tf.constant(toFloats(up)), tf.constant(new long[] {n, h, w, cout}))),
-          tf.constant(new int[] {0, 1, 2, 3}));
+      Operand<TFloat32> kernel = tf.reshape(tf.constant(toFloats(k)), tf.constant(new long[] {3, 3, cin, cout}));
+      Operand<TFloat32> y = WinogradConv.conv(tf, xp, kernel, null, tf.constant(toFloats(bias)), pp, cin, cout, 2);
+      Operand<TFloat32> dy = tf.reshape(tf.constant(toFloats(up)), tf.constant(new long[] {n, h, w, cout}));
+      Operand<TFloat32> loss = tf.reduceSum(tf.math.mul(y, dy), tf.constant(new int[] {0, 1, 2, 3}));
       Output<?>[] grads = g.addGradients(loss.asOutput(), new Output<?>[] {pp.asOutput()});
       try (Session s = new Session(g);
           TFloat32 xv = tensor(x, n, h, w, cin);
