@@ -83,7 +83,9 @@ final class BenchCommand implements Callable<Integer> {
     if (mode.equals("sample") || mode.equals("quality")) {
       if (model == null) throw new Main.UserError("--mode " + mode + " needs --model DIR");
       if (num < 1) throw new Main.UserError("--num must be >= 1");
+      long opening = System.nanoTime();
       try (var s = SamplerChoice.open(model, precision)) {
+        double load = (System.nanoTime() - opening) / 1e9;
         int timesteps = s.metadata().timesteps();
         List<dev.ddpm4j.sampler.SamplerSpec> specs = new ArrayList<>();
         List<String> sp = spacings == null ? java.util.Collections.singletonList(null) : spacings;
@@ -97,8 +99,8 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (mode.equals("sample")) {
           for (var spec : specs) {
-            spec().commandLine().getOut().println(Benchmark.sample(model, () -> SamplerChoice.open(model, precision), num,
-                spec, profile).toString());
+            spec().commandLine().getOut().println(Benchmark.sample(model, s, load, num, spec, profile)
+                .toString());
             spec().commandLine().getOut().flush();
           }
         } else {

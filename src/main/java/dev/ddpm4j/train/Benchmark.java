@@ -193,43 +193,40 @@ public final class Benchmark {
    * time per network call against a single {@code denoise} call on a batch of the same size (the loop's overhead);
    * with {@code profile}, also one traced denoise call's op times.
    *
-   * @param loader opens the export in the precision to measure ({@code load_s} times it)
+   * @param s the export, open in the precision to measure
+   * @param load the seconds it took to open ({@code load_s})
    */
-  public static ObjectNode sample(Path model, java.util.function.Supplier<DiffusionSampler> loader, int num,
-      SamplerSpec spec, boolean profile) {
-    long t0 = System.nanoTime();
-    try (DiffusionSampler s = loader.get()) {
-      double load = (System.nanoTime() - t0) / 1e9;
-      int size = s.metadata().imageSize();
-      int c = s.metadata().channels();
-      int calls = spec.isFullAncestral() || spec.steps() == 0 ? s.metadata().timesteps() : spec.steps();
-      float[] x = new float[num * size * size * c];
-      SplittableRandom r = new SplittableRandom(1);
-      for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
-      int[] t = new int[num];
-      java.util.Arrays.fill(t, s.metadata().timesteps() / 2);
-      s.denoise(x, t);
-      s.sample(1, 0, spec);
-      Timing denoise = time(5, () -> s.denoise(x, t));
-      Timing loop = time(1, () -> s.sample(num, 0, spec));
-      ObjectNode o = JSON.createObjectNode();
-      o.put("mode", "sample");
-      o.put("model", model.toString());
-      o.put("sampler", spec.toString());
-      o.put("precision", s.precision());
-      o.put("num_images", num);
-      o.put("network_calls", calls);
-      o.put("load_s", round(load, 2));
-      o.put("sample_s", round(loop.median(), 3));
-      o.put("seconds_per_image", round(loop.median() / num, 4));
-      o.put("seconds_per_1000_images", round(loop.median() / num * 1000, 1));
-      o.put("loop_step_s", round(loop.median() / calls, 5));
-      o.put("denoise_call_s", round(denoise.median(), 5));
-      o.put("loop_overhead_ratio", round(loop.median() / calls / denoise.median(), 3));
-      o.put("peak_rss_mb", peakRssKb() / 1024);
-      if (profile) o.set("denoise_profile", profileDenoise(s, x, t));
-      return o;
-    }
+  public static ObjectNode sample(Path model, DiffusionSampler s, double load, int num, SamplerSpec spec,
+      boolean profile) {
+    int size = s.metadata().imageSize();
+    int c = s.metadata().channels();
+    int calls = spec.isFullAncestral() || spec.steps() == 0 ? s.metadata().timesteps() : spec.steps();
+    float[] x = new float[num * size * size * c];
+    SplittableRandom r = new SplittableRandom(1);
+    for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+    int[] t = new int[num];
+    java.util.Arrays.fill(t, s.metadata().timesteps() / 2);
+    s.denoise(x, t);
+    s.sample(1, 0, spec);
+    Timing denoise = time(5, () -> s.denoise(x, t));
+    Timing loop = time(1, () -> s.sample(num, 0, spec));
+    ObjectNode o = JSON.createObjectNode();
+    o.put("mode", "sample");
+    o.put("model", model.toString());
+    o.put("sampler", spec.toString());
+    o.put("precision", s.precision());
+    o.put("num_images", num);
+    o.put("network_calls", calls);
+    o.put("load_s", round(load, 2));
+    o.put("sample_s", round(loop.median(), 3));
+    o.put("seconds_per_image", round(loop.median() / num, 4));
+    o.put("seconds_per_1000_images", round(loop.median() / num * 1000, 1));
+    o.put("loop_step_s", round(loop.median() / calls, 5));
+    o.put("denoise_call_s", round(denoise.median(), 5));
+    o.put("loop_overhead_ratio", round(loop.median() / calls / denoise.median(), 3));
+    o.put("peak_rss_mb", peakRssKb() / 1024);
+    if (profile) o.set("denoise_profile", profileDenoise(s, x, t));
+    return o;
   }
 
   /** Times {@code steps} runs of {@code body}, each separately. */

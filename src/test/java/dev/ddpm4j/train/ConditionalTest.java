@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ddpm4j.SignatureCall;
 import dev.ddpm4j.TinyConfigs;
 import dev.ddpm4j.config.ConfigException;
@@ -344,7 +345,11 @@ class ConditionalTest {
 
   @Test
   void benchProfilesAConditionalModelsDenoiseCall() {
-    var o = Benchmark.sample(model, () -> DiffusionSampler.load(model, "fp32"), 2, SamplerSpec.of("ddim", 2), true);
+    ObjectNode o;
+    try (var s = DiffusionSampler.load(model, "fp32")) {
+      o = Benchmark.sample(model, s, 0.5, 2, SamplerSpec.of("ddim", 2), true);
+    }
+    assertEquals(0.5, o.get("load_s").asDouble());
     assertEquals(2, o.get("network_calls").asInt());
     assertTrue(o.get("denoise_profile").get("summed_op_ms").asDouble() > 0, o.toString());
   }
