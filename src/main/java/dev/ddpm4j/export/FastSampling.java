@@ -126,7 +126,8 @@ public final class FastSampling {
         InferenceGraph ig = new InferenceGraph(cfg, g, weights,
             u -> u.withWinograd(threads).withFusedGroupNorm(threads));
         try (Session s = new Session(g)) {
-          s.initialize();
+          // no s.initialize(): the restore sets every variable (one that the export lacks fails it, named), and each
+          // first run of this graph costs about a second
           try {
             s.restore(export.resolve("variables").resolve("variables").toString());
           } catch (TensorFlowException e) {

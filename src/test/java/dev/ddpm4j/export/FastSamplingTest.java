@@ -105,5 +105,11 @@ class FastSamplingTest {
     e = assertThrows(SamplerException.class, () -> FastSampling.load(noConfig, 1));
     assertTrue(e.getMessage().contains("predicts other noise than the export") && e.getMessage().contains("old"),
         e.getMessage());
+    // a config with layers the export has no weights for: the restore that sets every variable fails, named
+    Files.writeString(noConfig.resolve(DiffusionSampler.METADATA),
+        meta.replace("\"num_res_blocks\" : 1", "\"num_res_blocks\" : 2"));
+    e = assertThrows(SamplerException.class, () -> FastSampling.load(noConfig, 1));
+    assertTrue(e.getMessage().contains("weights do not restore") && e.getMessage().contains("old")
+        && e.getMessage().contains("--precision fp32"), e.getMessage());
   }
 }
