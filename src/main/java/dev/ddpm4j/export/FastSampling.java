@@ -92,7 +92,10 @@ public final class FastSampling {
   /** Relative L2 difference above which the rebuilt network is not the export's (float rounding gives about 1e-6). */
   static final double MAX_DIFFERENCE = 1e-3;
 
-  /** The relative L2 difference of two samplers' noise predictions on four noisy images at four timesteps. */
+  /**
+   * The relative L2 difference of two samplers' noise predictions on four noisy images at four timesteps (with a
+   * conditional model's first and last class, no label, and the second class, so its label embedding is checked too).
+   */
   static double difference(DiffusionSampler a, DiffusionSampler b) {
     int size = a.metadata().imageSize();
     int n = 4;
@@ -101,8 +104,10 @@ public final class FastSampling {
     for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
     int steps = a.metadata().timesteps();
     int[] t = {0, steps / 4, steps / 2, steps - 1};
-    float[] ea = a.denoise(x, t).eps();
-    float[] eb = b.denoise(x, t).eps();
+    int classes = a.metadata().numClasses();
+    int[] labels = classes > 0 ? new int[] {0, classes - 1, -1, 1 % classes} : null;
+    float[] ea = a.denoise(x, t, labels).eps();
+    float[] eb = b.denoise(x, t, labels).eps();
     double err = 0;
     double norm = 0;
     for (int i = 0; i < ea.length; i++) {

@@ -78,6 +78,46 @@ class FastSamplingTest {
     }
   }
 
+  /** The emoji recipe's shipped export: 64x64 RGB (the output layer to 3 channels), 9 classes, guidance. */
+  @Test
+  void aConditionalColourModelIsRebuiltWithItsLabelsAndGuidance() {
+    Path emoji = Path.of("savedmodels/emoji-64");
+    SamplerSpec ddim = SamplerSpec.of("ddim", 4);
+    int[] labels = {2, -1, 8};
+    byte[] fp32;
+    float[] eps32;
+    float[] x = new float[3 * 64 * 64 * 3];
+    SplittableRandom r = new SplittableRandom(5);
+    for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+    int[] t = {10, 400, 900};
+    try (DiffusionSampler s = DiffusionSampler.load(emoji, "fp32")) {
+      assertEquals(9, s.metadata().numClasses());
+      fp32 = s.sample(3, 7, 0, ddim, labels, 2f).pixels();
+      eps32 = s.denoise(x, t, labels).eps();
+      // the labels matter, so the comparison below sees the label embedding
+      assertTrue(relative(s.denoise(x, t, new int[] {3, -1, 0}).eps(), eps32) > 1e-3);
+    }
+    try (DiffusionSampler s = FastSampling.load(emoji, 2)) {
+      assertTrue(ops(s, "DdpmWinogradInput") > 0 && ops(s, "DdpmGroupNormSilu") > 0);
+      assertTrue(relative(s.denoise(x, t, labels).eps(), eps32) < 1e-4);
+      byte[] fast = s.sample(3, 7, 0, ddim, labels, 2f).pixels();
+      assertEquals(fp32.length, fast.length);
+      int max = 0;
+      for (int k = 0; k < fp32.length; k++) max = Math.max(max, Math.abs((fp32[k] & 0xff) - (fast[k] & 0xff)));
+      assertTrue(max <= 2, "a guided pixel moved by " + max + " grey levels");
+    }
+  }
+
+  static double relative(float[] a, float[] reference) {
+    double err = 0;
+    double norm = 0;
+    for (int k = 0; k < a.length; k++) {
+      err += (a[k] - reference[k]) * (double) (a[k] - reference[k]);
+      norm += reference[k] * (double) reference[k];
+    }
+    return Math.sqrt(err / norm);
+  }
+
   @Test
   void aFolderThatIsNotAnExportIsNamed(@TempDir Path tmp) throws Exception {
     SamplerException e = assertThrows(SamplerException.class, () -> FastSampling.load(tmp.resolve("none"), 1));
