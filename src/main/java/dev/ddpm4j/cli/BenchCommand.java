@@ -119,6 +119,10 @@ final class BenchCommand implements Callable<Integer> {
     }
     if (!mode.equals("train")) throw new Main.UserError("unknown --mode " + mode + " (available: train, sample, quality)");
     if (steps < 1) throw new Main.UserError("--steps must be >= 1");
+    if (precision != null) {
+      throw new Main.UserError("--precision is for --mode sample and quality; training takes --set train.precision="
+          + precision);
+    }
     List<String> overrides = new ArrayList<>(options.overrides);
     if (batch != null) overrides.add("train.batch_size=" + batch);
     options.overrides = overrides;

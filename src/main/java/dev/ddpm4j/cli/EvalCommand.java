@@ -134,6 +134,9 @@ final class EvalCommand implements Callable<Integer> {
         throw new Main.UserError("--images can be scored with fid, kid, prdc, classes, copies and detail");
       }
       if (options.config == null) throw new Main.UserError("--images needs --config F: the data the images are compared with");
+      if (samplerChoice.precision != null) {
+        throw new Main.UserError("--precision is for sampling a model; --images are scored as they are");
+      }
       return quality(options.resolve(), null, quality);
     }
     if (options.config != null) {

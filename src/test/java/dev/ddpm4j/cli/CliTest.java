@@ -78,7 +78,12 @@ class CliTest {
         {"--grid adds grid.png to --out-dir", "sample", "--model", "savedmodels/default", "--grid"},
         {"is a file, not a folder", "sample", "--model", "savedmodels/default", "--out-dir", file.toString()},
         {"--guidance: this model is unconditional", "sample", "--model", "savedmodels/default", "--num", "1",
-            "--guidance", "2", "--out", tmp.resolve("g.png").toString()}};
+            "--guidance", "2", "--out", tmp.resolve("g.png").toString()},
+        // --precision where nothing is sampled: said, not ignored
+        {"--precision is for sampling a model", "eval", "--images", tmp.toString(), "--config",
+            "configs/default.yaml", "--precision", "fp32-fast"},
+        {"training takes --set train.precision=bf16", "bench", "--config", "configs/default.yaml", "--mode", "train",
+            "--precision", "bf16"}};
     for (String[] c : cases) {
       Outcome o = run(java.util.Arrays.copyOfRange(c, 1, c.length));
       assertEquals(Main.EXIT_INPUT, o.code(), String.join(" ", c) + ": " + o.err());
