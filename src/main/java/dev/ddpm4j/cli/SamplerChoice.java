@@ -138,6 +138,7 @@ public final class SamplerChoice {
   static void draw(DiffusionSampler s, SamplerSpec spec, long first, int n, int batch, long seed,
       java.util.function.IntUnaryOperator labels, float guidance, Progress progress, BatchSink sink)
       throws IOException {
+    progress.per("image"); // the bar counts images here
     long t0 = System.nanoTime();
     for (int done = 0; done < n; done += batch) {
       int m = Math.min(batch, n - done);

@@ -15,6 +15,7 @@ public final class Progress {
   private String note = "";
   private long deadline;
   private boolean hasDeadline;
+  private String unit = "step";
 
   /** A fixed note shown at the end of every line (for example the number of replicas). */
   public void note(String note) {
@@ -34,6 +35,12 @@ public final class Progress {
   public void deadline(double seconds) {
     deadline = System.nanoTime() + (long) (Math.max(0, seconds) * 1e9);
     hasDeadline = true;
+  }
+
+  /** What one step counts (a training step, or an image when sampling): the line shows seconds per {@code unit}. */
+  public Progress per(String unit) {
+    this.unit = unit;
+    return this;
   }
 
   public static Progress forConsole(long total) {
@@ -78,7 +85,7 @@ public final class Progress {
       }
     }
     String loss = Double.isNaN(smoothed) ? "" : String.format("  loss %.4f", smoothed);
-    String perStep = secondsPerStep > 0 ? String.format("  %.3f s/step", secondsPerStep) : "";
+    String perStep = secondsPerStep > 0 ? String.format("  %.3f s/%s", secondsPerStep, unit) : "";
     return String.format("[%s] %d/%d%s  %.1f img/s%s  ETA %s%s%s", bar, step, total, loss, imagesPerSecond, perStep,
         duration(eta), budget, note);
   }

@@ -42,6 +42,8 @@ class ProgressTest {
     String s = out.toString();
     assertEquals(1, s.lines().count(), s);
     assertTrue(s.contains("5/10"), s);
+    // sampling counts images: the rate is per image, not per step
+    assertTrue(p.per("image").line(5, 2, 0.5).contains("0.500 s/image  ETA 3s"), p.line(5, 2, 0.5));
   }
 
   @Test
