@@ -25,12 +25,12 @@ final class SampleCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "DIR", description = "Exported SavedModel directory.")
   Path model;
 
-  @Option(names = "--num", description = "Number of images (default: the model's sample.num_images, 64 unless its "
-      + "training config says otherwise; with --class all, per class).")
+  @Option(names = "--num", paramLabel = "N", description = "Number of images (default: the model's "
+      + "sample.num_images, 64 unless its training config says otherwise; with --class all, per class).")
   Integer numOption;
 
-  @Option(names = "--seed", description = "Random seed (default: the model's sample.seed, 0 unless its training "
-      + "config says otherwise).")
+  @Option(names = "--seed", paramLabel = "SEED", description = "Random seed (default: the model's sample.seed, 0 "
+      + "unless its training config says otherwise).")
   Long seedOption;
 
   int num;
