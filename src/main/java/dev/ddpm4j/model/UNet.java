@@ -395,8 +395,7 @@ public final class UNet {
       Operand<T> h = normSilu(name + ".norm1", x, in);
       Kernel<T> c1 = kernel(name + ".conv1", in, out, 3, 1.0);
       Operand<T> proj = dense(name + ".temb", silu(temb), 4 * cfg.baseChannels(), out, 1.0);
-      h = winograd(h, 3, 1, in, out) ? conv2d(h, c1, c1.b(), proj, in, out, 3, 1) // the embedding added inside
-          : tf.math.add(conv(c1, h, in, out, 3, 1), tf.reshape(proj, tf.constant(new long[] {-1, 1, 1, out})));
+      h = conv2d(h, c1, c1.b(), proj, in, out, 3, 1); // the embedding added inside a Winograd convolution
       KeyedDropout keyed = fused() && dropout != null && cfg.dropout() > 0 ? dropout.keyed(tf, dropoutLayers) : null;
       if (keyed != null) { // dropout inside the fused op
         h = norm(name + ".norm2", h, out, true, keyed);
@@ -494,13 +493,6 @@ public final class UNet {
     /** The convolution by a kernel already asked for, with its bias. */
     Operand<T> conv(Kernel<T> c, Operand<T> x, int in, int out, int k, int stride) {
       if (k == 1 && stride == 1) return pointwise(tf, x, c.w(), c.b(), in, out);
-      if (training && out == 1) { // see forTraining
-        Operand<T> w2 = tf.pad(c.w(), tf.constant(new int[][] {{0, 0}, {0, 0}, {0, 0}, {0, 1}}),
-            tf.dtypes.cast(tf.constant(0f), dtype));
-        Operand<T> y2 = conv2d(x, w2, in, 2, k, stride);
-        Operand<T> y = tf.slice(y2, tf.constant(new int[] {0, 0, 0, 0}), tf.constant(new int[] {-1, -1, -1, 1}));
-        return tf.nn.biasAdd(y, c.b());
-      }
       return conv2d(x, c, c.b(), null, in, out, k, stride);
     }
 
@@ -533,7 +525,15 @@ public final class UNet {
             (Operand<TFloat32>) filter, (Operand<TFloat32>) b, (Operand<TFloat32>) perSample, in, out,
             winogradThreads);
       }
-      Operand<T> y = tf.nn.conv2d(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
+      Operand<T> y;
+      if (training && out == 1) { // see forTraining: as two output channels, the second filter a zero
+        Operand<T> w2 = tf.pad(w, tf.constant(new int[][] {{0, 0}, {0, 0}, {0, 0}, {0, 1}}),
+            tf.dtypes.cast(tf.constant(0f), dtype));
+        Operand<T> y2 = tf.nn.conv2d(x, w2, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
+        y = tf.slice(y2, tf.constant(new int[] {0, 0, 0, 0}), tf.constant(new int[] {-1, -1, -1, 1}));
+      } else {
+        y = tf.nn.conv2d(x, w, List.of(1L, (long) stride, (long) stride, 1L), "SAME");
+      }
       if (b != null) y = tf.nn.biasAdd(y, b);
       return perSample == null ? y : tf.math.add(y, tf.reshape(perSample, tf.constant(new long[] {-1, 1, 1, out})));
     }
