@@ -106,13 +106,16 @@ public final class FastSampling {
     int[] t = {0, steps / 4, steps / 2, steps - 1};
     int classes = a.metadata().numClasses();
     int[] labels = classes > 0 ? new int[] {0, classes - 1, -1, 1 % classes} : null;
-    float[] ea = a.denoise(x, t, labels).eps();
-    float[] eb = b.denoise(x, t, labels).eps();
+    return relativeL2(b.denoise(x, t, labels).eps(), a.denoise(x, t, labels).eps());
+  }
+
+  /** ||a - reference|| / ||reference||, in double precision. */
+  static double relativeL2(float[] a, float[] reference) {
     double err = 0;
     double norm = 0;
-    for (int i = 0; i < ea.length; i++) {
-      err += (ea[i] - (double) eb[i]) * (ea[i] - (double) eb[i]);
-      norm += ea[i] * (double) ea[i];
+    for (int i = 0; i < a.length; i++) {
+      err += (a[i] - (double) reference[i]) * (a[i] - (double) reference[i]);
+      norm += reference[i] * (double) reference[i];
     }
     return Math.sqrt(err / Math.max(norm, Double.MIN_NORMAL));
   }
