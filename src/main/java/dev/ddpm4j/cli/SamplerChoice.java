@@ -2,11 +2,14 @@ package dev.ddpm4j.cli;
 
 import dev.ddpm4j.diffusion.SamplerKind;
 import dev.ddpm4j.diffusion.Spacing;
+import dev.ddpm4j.export.InferenceGraph;
 import dev.ddpm4j.sampler.DiffusionSampler;
 import dev.ddpm4j.sampler.GeneratedImages;
 import dev.ddpm4j.sampler.SamplerSpec;
 import dev.ddpm4j.train.Progress;
 import java.io.IOException;
+import java.util.List;
+import java.util.Set;
 import picocli.CommandLine.Option;
 
 /**
@@ -40,20 +43,24 @@ public final class SamplerChoice {
 
   @Option(names = "--precision", description = "auto, fp32, bf16 (oneDNN bfloat16 mixed precision) or fp32-fast "
       + "(the export's graph rebuilt in this process with ddpm4j's Winograd convolutions and fused GroupNorm: fp32 up "
-      + "to rounding, about 2x faster per network call at batch 64 on an AMD Zen 5, 7-10 s more to load, so from "
-      + "about 100 images on; README) (default: the model's export.precision, auto: bf16 where the CPU computes it "
+      + "to rounding, about 2x faster per network call at batch 64 on an AMD Zen 5, about 3 s more to load, so from "
+      + "about 45 images on; README) (default: the model's export.precision, auto: bf16 where the CPU computes it "
       + "natively).")
   String precision;
 
   /** Loads the model in the chosen precision. */
   DiffusionSampler load(java.nio.file.Path model) {
-    return open(model, precision);
+    return open(model, precision, signatures(sampler, steps == null ? null : List.of(steps),
+        spacing == null ? null : List.of(spacing)));
   }
 
-  /** An export in a --precision: one of the export's precisions, or fp32-fast; null keeps the export's own. */
-  static DiffusionSampler open(java.nio.file.Path model, String precision) {
+  /**
+   * An export in a --precision: one of the export's precisions, or fp32-fast; null keeps the export's own. fp32-fast
+   * builds only the sampling signatures {@code which} (the others are in the export already).
+   */
+  static DiffusionSampler open(java.nio.file.Path model, String precision, InferenceGraph.Samplers which) {
     if (dev.ddpm4j.export.FastSampling.PRECISION.equals(precision)) {
-      return dev.ddpm4j.export.FastSampling.load(model, Runtime.getRuntime().availableProcessors());
+      return dev.ddpm4j.export.FastSampling.load(model, Runtime.getRuntime().availableProcessors(), which);
     }
     if (precision != null && !dev.ddpm4j.config.ExperimentConfig.PRECISIONS.contains(precision)) {
       throw new Main.UserError("--precision must be auto, fp32, bf16 or " + dev.ddpm4j.export.FastSampling.PRECISION
@@ -100,7 +107,7 @@ public final class SamplerChoice {
     } catch (IllegalArgumentException e) {
       throw new Main.UserError("--sampler: " + e.getMessage());
     }
-    if (kind == SamplerKind.ANCESTRAL && steps == null && spacing == null) return SamplerSpec.ancestral();
+    if (fullAncestral(kind, steps != null, spacing != null)) return SamplerSpec.ancestral();
     int k = steps != null ? steps : kind == SamplerKind.ANCESTRAL ? timesteps : Math.min(DEFAULT_STEPS, timesteps);
     if (k < 1 || k > timesteps) throw new Main.UserError("--steps must be in [1, " + timesteps + "], got " + k);
     if (!kind.takesEta() && eta != 0) throw new Main.UserError("--eta applies to ddim, not " + kind.key());
@@ -118,6 +125,23 @@ public final class SamplerChoice {
       }
     }
     return new SamplerSpec(kind.key(), k, sp.key(), eta);
+  }
+
+  /** Whether a choice is the ancestral sampler over all T steps ({@code sample}): ancestral, no --steps or --spacing. */
+  static boolean fullAncestral(SamplerKind kind, boolean steps, boolean spacing) {
+    return kind == SamplerKind.ANCESTRAL && !steps && !spacing;
+  }
+
+  /** The sampling signatures that the choices of --sampler with these --steps and --spacing lists (null: none) call. */
+  static InferenceGraph.Samplers signatures(String sampler, List<Integer> steps, List<String> spacings) {
+    SamplerKind kind;
+    try {
+      kind = SamplerKind.parse(sampler);
+    } catch (IllegalArgumentException e) {
+      throw new Main.UserError("--sampler: " + e.getMessage());
+    }
+    return fullAncestral(kind, steps != null, spacings != null) ? new InferenceGraph.Samplers(true, Set.of())
+        : new InferenceGraph.Samplers(false, Set.of(kind));
   }
 
   /** Receives each batch of images as it is drawn. */

@@ -48,6 +48,16 @@ public final class FastSampling {
    *     cannot run here
    */
   public static DiffusionSampler load(Path export, int threads) {
+    return load(export, threads, InferenceGraph.Samplers.ALL);
+  }
+
+  /**
+   * As {@link #load(Path, int)} with only the sampling signatures {@code which} names (say {@code
+   * Samplers.of(spec)} for one sampler): each sampling loop is a copy of the network to build, save and load, so one
+   * loads in about 5 s where all six take about 8 (docs/BENCHMARKS.md, "fp32-fast sampling"). The sampler refuses a
+   * sampler it was not built for, naming the ones it has.
+   */
+  public static DiffusionSampler load(Path export, int threads, InferenceGraph.Samplers which) {
     String why = whyNot();
     if (why != null) {
       throw new SamplerException("--precision " + PRECISION + " cannot run here: " + why + " (--precision fp32 can)");
@@ -72,7 +82,8 @@ public final class FastSampling {
         throw new SamplerException(meta + ": its config does not parse in this build (" + e.getMessage()
             + "); sample it with --precision fp32", e);
       }
-      DiffusionSampler fast = rebuild(export, meta, cfg, json.path("weights").asText("ema"), Math.max(1, threads));
+      DiffusionSampler fast = rebuild(export, meta, cfg, json.path("weights").asText("ema"), Math.max(1, threads),
+          which);
       try {
         double difference = difference(plain, fast);
         if (!(difference < MAX_DIFFERENCE)) {
@@ -121,7 +132,8 @@ public final class FastSampling {
   }
 
   /** The graph with our kernels over the export's weights, saved to a temporary folder, loaded, the folder deleted. */
-  private static DiffusionSampler rebuild(Path export, Path meta, ExperimentConfig cfg, String weights, int threads) {
+  private static DiffusionSampler rebuild(Path export, Path meta, ExperimentConfig cfg, String weights, int threads,
+      InferenceGraph.Samplers which) {
     Path tmp;
     try {
       tmp = Files.createTempDirectory("ddpm4j-" + PRECISION + "-");
@@ -132,7 +144,7 @@ public final class FastSampling {
     try {
       try (Graph g = new Graph()) {
         InferenceGraph ig = new InferenceGraph(cfg, g, weights,
-            u -> u.withWinograd(threads).withFusedGroupNorm(threads));
+            u -> u.withWinograd(threads).withFusedGroupNorm(threads), which);
         try (Session s = new Session(g)) {
           // no s.initialize(): the restore sets every variable (one that the export lacks fails it, named), and each
           // first run of this graph costs about a second
@@ -143,8 +155,8 @@ public final class FastSampling {
                 + "build makes of its config (" + firstLine(e) + "); sample it with --precision fp32", e);
           }
           SavedModelBundle.Exporter exporter = SavedModelBundle.exporter(rebuilt.toString()).withTags("serve")
-              .withSession(s).withSignature(ig.sample).withSignature(ig.servingDefault)
-              .withSignature(ig.denoise).withSignature(ig.qSample);
+              .withSession(s).withSignature(ig.denoise).withSignature(ig.qSample);
+          if (ig.sample != null) exporter.withSignature(ig.sample).withSignature(ig.servingDefault);
           for (var sig : ig.samplers.values()) exporter.withSignature(sig);
           exporter.export();
         }

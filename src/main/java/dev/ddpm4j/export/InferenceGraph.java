@@ -14,9 +14,11 @@ import dev.ddpm4j.model.VariableParams;
 import dev.ddpm4j.train.TrainingGraph;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -42,23 +44,45 @@ public final class InferenceGraph {
   public static final String DENOISE = "denoise";
   public static final String Q_SAMPLE = "q_sample";
 
+  /** The full ancestral sampler over all T steps (null where {@link Samplers#full} is off). */
   public final Signature sample;
   public final Signature denoise;
   public final Signature qSample;
+  /** {@link #sample} under TensorFlow Serving's default key (null where {@link Samplers#full} is off). */
   public final Signature servingDefault;
-  /** One signature per sampler kind: {@code sample_<key>}. */
+  /** One signature per sampler kind asked for: {@code sample_<key>}. */
   public final Map<SamplerKind, Signature> samplers = new EnumMap<>(SamplerKind.class);
+
+  /**
+   * Which sampling loops to build: {@code full} the {@code sample} (and {@code serving_default}) signature, {@code
+   * kinds} a {@code sample_<key>} signature each. Each loop holds its own copy of the network, so a graph that needs one
+   * sampler builds and loads in a fraction of the time; an export gets {@link #ALL}.
+   */
+  public record Samplers(boolean full, Set<SamplerKind> kinds) {
+    public static final Samplers ALL = new Samplers(true, EnumSet.allOf(SamplerKind.class));
+
+    public Samplers {
+      kinds = kinds.isEmpty() ? EnumSet.noneOf(SamplerKind.class) : EnumSet.copyOf(kinds);
+    }
+
+    /** What a sampler choice calls: the full ancestral loop for ancestral with all T steps, else its kind's. */
+    public static Samplers of(dev.ddpm4j.sampler.SamplerSpec spec) {
+      return spec.isFullAncestral() ? new Samplers(true, Set.of())
+          : new Samplers(false, Set.of(SamplerKind.parse(spec.sampler())));
+    }
+  }
 
   /** @param weights {@code ema} or {@code raw}: which training variables the export's weights are restored from */
   public InferenceGraph(ExperimentConfig cfg, Graph graph, String weights) {
-    this(cfg, graph, weights, UnaryOperator.identity());
+    this(cfg, graph, weights, UnaryOperator.identity(), Samplers.ALL);
   }
 
   /**
    * @param net how the network computes its layers (the identity for an export; {@link FastSampling} asks for ddpm4j's
    *     Winograd convolutions and fused GroupNorm, for a graph that stays in this process)
+   * @param which the sampling signatures to build ({@link Samplers#ALL} for an export)
    */
-  public InferenceGraph(ExperimentConfig cfg, Graph graph, String weights, UnaryOperator<UNet> net) {
+  public InferenceGraph(ExperimentConfig cfg, Graph graph, String weights, UnaryOperator<UNet> net, Samplers which) {
     Ops tf = Ops.create(graph);
     int size = cfg.data().imageSize();
     int ch = cfg.data().channels();
@@ -111,20 +135,25 @@ public final class InferenceGraph {
     Denoiser denoiser = TrainingGraph.denoiser(cfg, unet, schedule);
     Graphs g = new Graphs(tf, cfg, schedule, denoiser, reads, norm);
 
-    // sample (= serving_default): the whole DDPM reverse process over all T steps in one while loop.
-    Placeholder<TInt64> seed = g.seed("sample");
-    Placeholder<TInt32> num = g.numImages("sample");
-    Placeholder<TInt64> first = g.firstIndex("sample");
-    Operand<TInt32> all = tf.constant(Spacing.LEADING.timesteps(schedule, schedule.timesteps));
-    Conditioning sc = g.conditioning("sample", num);
-    Outputs full = g.loop("sample", SamplerKind.ANCESTRAL, seed, first, g.checkedCount(num), all, null, sc.tensors);
-    sample = sc.inputs(Signature.builder(SAMPLE).input("seed", seed).input("num_images", num)
-        .input("first_index", first)).output("images", full.images).output("samples", full.samples).build();
-    servingDefault = sc.inputs(Signature.builder(Signature.DEFAULT_KEY).input("seed", seed).input("num_images", num)
-        .input("first_index", first)).output("images", full.images).output("samples", full.samples).build();
+    if (which.full()) {
+      // sample (= serving_default): the whole DDPM reverse process over all T steps in one while loop.
+      Placeholder<TInt64> seed = g.seed("sample");
+      Placeholder<TInt32> num = g.numImages("sample");
+      Placeholder<TInt64> first = g.firstIndex("sample");
+      Operand<TInt32> all = tf.constant(Spacing.LEADING.timesteps(schedule, schedule.timesteps));
+      Conditioning sc = g.conditioning("sample", num);
+      Outputs full = g.loop("sample", SamplerKind.ANCESTRAL, seed, first, g.checkedCount(num), all, null, sc.tensors);
+      sample = sc.inputs(Signature.builder(SAMPLE).input("seed", seed).input("num_images", num)
+          .input("first_index", first)).output("images", full.images).output("samples", full.samples).build();
+      servingDefault = sc.inputs(Signature.builder(Signature.DEFAULT_KEY).input("seed", seed).input("num_images", num)
+          .input("first_index", first)).output("images", full.images).output("samples", full.samples).build();
+    } else {
+      sample = null;
+      servingDefault = null;
+    }
 
     // sample_<sampler>: K of the T steps with a spacing, one signature per sampler kind.
-    for (SamplerKind kind : SamplerKind.values()) {
+    for (SamplerKind kind : which.kinds()) {
       String p = kind.key();
       Placeholder<TInt64> s = g.seed(p);
       Placeholder<TInt32> n = g.numImages(p);

@@ -64,8 +64,12 @@ public final class DiffusionSampler implements AutoCloseable {
    * Loads an export in a given precision: {@code fp32}, {@code bf16} (oneDNN bfloat16 mixed precision) or {@code
    * auto} (bf16 where the CPU computes it natively); null keeps the export's own setting ({@code export.precision}).
    */
-  @SuppressWarnings("unchecked")
   public static DiffusionSampler load(Path dir, String precisionSetting) {
+    return load(dir, precisionSetting, REQUIRED_SIGNATURES);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static DiffusionSampler load(Path dir, String precisionSetting, List<String> required) {
     if (!Files.exists(dir)) throw new SamplerException(dir + ": no such directory");
     if (!Files.isDirectory(dir)) throw new SamplerException(dir + ": not a directory (expected a SavedModel folder)");
     if (!Files.isRegularFile(dir.resolve("saved_model.pb"))) {
@@ -84,7 +88,7 @@ public final class DiffusionSampler implements AutoCloseable {
       Set<String> have = new TreeSet<>();
       for (Signature s : b.signatures()) have.add(s.key());
       List<String> missing = new ArrayList<>();
-      for (String r : REQUIRED_SIGNATURES) if (!have.contains(r)) missing.add(r);
+      for (String r : required) if (!have.contains(r)) missing.add(r);
       if (!missing.isEmpty()) {
         throw new SamplerException(dir + ": not a ddpm4j sampler: missing signatures " + missing + " (has " + have + ")");
       }
@@ -106,10 +110,12 @@ public final class DiffusionSampler implements AutoCloseable {
 
   /**
    * Loads a SavedModel in fp32 and reports {@code name} as its precision: for a graph that was rebuilt from an export
-   * with other float32 kernels and saved for this process only ({@code dev.ddpm4j.export.FastSampling}).
+   * with other float32 kernels and saved for this process only ({@code dev.ddpm4j.export.FastSampling}). It needs
+   * {@code denoise} and {@code q_sample} and may hold only some of the sampling signatures; asking it for a sampler it
+   * lacks is refused with a message that names what it has.
    */
   public static DiffusionSampler loadAs(Path dir, String name) {
-    DiffusionSampler s = load(dir, "fp32");
+    DiffusionSampler s = load(dir, "fp32", List.of("denoise", "q_sample"));
     return new DiffusionSampler(s.bundle, s.metadata, name);
   }
 
@@ -136,6 +142,14 @@ public final class DiffusionSampler implements AutoCloseable {
     } catch (IllegalArgumentException e) {
       return "fp32";
     }
+  }
+
+  /** The sampling signatures this sampler holds ({@code sample} and {@code sample_<key>}), sorted. */
+  private List<String> samplingSignatures() {
+    List<String> out = new ArrayList<>();
+    for (Signature s : bundle.signatures()) if (s.key().startsWith("sample")) out.add(s.key());
+    java.util.Collections.sort(out);
+    return out;
   }
 
   /** fp32 or bf16 (or the name given to {@link #loadAs}): the precision this sampler runs in. */
@@ -247,6 +261,10 @@ public final class DiffusionSampler implements AutoCloseable {
         args.put("num_steps", TInt32.scalarOf(k));
         args.put("spacing", TString.scalarOf(spacing));
         if (info.takesEta()) args.put("eta", TFloat32.scalarOf(spec.eta()));
+      }
+      if (!samplingSignatures().contains(signature)) {
+        throw new IllegalArgumentException("this " + precision + " sampler has no '" + signature + "' signature (it was"
+            + " built for " + samplingSignatures() + "): load it again for " + spec);
       }
       try (Result r = call(signature, args)) {
         return images(r, numImages);

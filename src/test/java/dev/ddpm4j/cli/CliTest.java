@@ -18,6 +18,25 @@ class CliTest {
     return new Outcome(code, out.toString(), err.toString());
   }
 
+  /** fp32-fast builds only the sampling signature a command calls: the full ancestral loop only without K or spacing. */
+  @Test
+  void aSamplerChoiceNamesTheSignaturesItCalls() {
+    var full = SamplerChoice.signatures("ancestral", null, null);
+    assertTrue(full.full() && full.kinds().isEmpty(), full.toString());
+    assertEquals(full, dev.ddpm4j.export.InferenceGraph.Samplers.of(dev.ddpm4j.sampler.SamplerSpec.ancestral()));
+    var respaced = SamplerChoice.signatures("ancestral", java.util.List.of(100), null);
+    assertEquals("Samplers[full=false, kinds=[ANCESTRAL]]", respaced.toString());
+    assertEquals("Samplers[full=false, kinds=[ANCESTRAL]]",
+        SamplerChoice.signatures("ancestral", null, java.util.List.of("trailing")).toString());
+    assertEquals("Samplers[full=false, kinds=[DPMPP_2M_SDE]]",
+        SamplerChoice.signatures("dpmpp_2m_sde", null, null).toString());
+    assertEquals(SamplerChoice.signatures("ddim", null, null),
+        dev.ddpm4j.export.InferenceGraph.Samplers.of(dev.ddpm4j.sampler.SamplerSpec.of("ddim", 10)));
+    Main.UserError e = org.junit.jupiter.api.Assertions.assertThrows(Main.UserError.class,
+        () -> SamplerChoice.signatures("euler", null, null));
+    assertTrue(e.getMessage().startsWith("--sampler: unknown sampler 'euler'"), e.getMessage());
+  }
+
   @Test
   void configPrintsTheResolvedConfig() {
     Outcome o = run("config", "--config", "configs/default.yaml", "--set", "train.batch_size=12");

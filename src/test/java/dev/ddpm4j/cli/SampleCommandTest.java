@@ -70,6 +70,23 @@ class SampleCommandTest {
             + " in fp32, " + (b[k] & 0xff) + " in fp32-fast");
       }
     }
+    // the full ancestral sampler: the one loop fp32-fast builds is then the export's "sample" signature
+    Path fastFull = tmp.resolve("fast-full");
+    Path fp32Full = tmp.resolve("fp32-full");
+    o = CliTest.run("sample", "--model", model.toString(), "--seed", "3", "--out-dir", fastFull.toString(), "--num",
+        "2", "--sampler", "ancestral", "--precision", "fp32-fast");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(o.out().contains("ancestral, all steps"), o.out());
+    assertEquals(0, CliTest.run("sample", "--model", model.toString(), "--seed", "3", "--out-dir", fp32Full.toString(),
+        "--num", "2", "--sampler", "ancestral", "--precision", "fp32").code());
+    for (int i = 0; i < 2; i++) {
+      String name = String.format("image-%06d.png", i);
+      byte[] a = PngBytes.read(fp32Full.resolve(name)).samples();
+      byte[] b = PngBytes.read(fastFull.resolve(name)).samples();
+      for (int k = 0; k < a.length; k++) {
+        assertTrue(Math.abs((a[k] & 0xff) - (b[k] & 0xff)) <= 1, "ancestral " + name + " pixel " + k);
+      }
+    }
     o = sample(model, tmp.resolve("bad"), "--num", "1", "--precision", "fp16");
     assertEquals(Main.EXIT_INPUT, o.code(), o.out());
     assertTrue(o.err().contains("--precision must be auto, fp32, bf16 or fp32-fast, got fp16"), o.err());

@@ -46,6 +46,10 @@ class FastSamplingTest {
     }
     try (DiffusionSampler s = FastSampling.load(MODEL, 2)) {
       assertEquals(FastSampling.PRECISION, s.precision());
+      java.util.Set<String> keys = new java.util.TreeSet<>();
+      for (var sig : s.bundle().signatures()) keys.add(sig.key());
+      assertEquals("[denoise, q_sample, sample, sample_ancestral, sample_ddim, sample_dpmpp_2m, sample_dpmpp_2m_sde, "
+          + "sample_dpmpp_3m, serving_default]", keys.toString(), "load(dir, threads) builds every sampler");
       // the graph's own copy of the network (denoise; the samplers' copies are in their loops' functions). Base 32,
       // mults [1, 2, 2], one block, attention at 8x8: 2 convolutions in each of 3 + 2 + 6 residual blocks and the 2
       // upsampling convolutions are 3x3 with channels in sixteens (the input and output layers are not), and 11
@@ -90,7 +94,15 @@ class FastSamplingTest {
       // the labels matter, so the comparison below sees the label embedding
       assertTrue(relative(s.denoise(x, t, new int[] {3, -1, 0}).eps(), eps32) > 1e-3);
     }
-    try (DiffusionSampler s = FastSampling.load(emoji, 2)) {
+    // built for DDIM alone: the other samplers' loops (a copy of the network each) are left out
+    try (DiffusionSampler s = FastSampling.load(emoji, 2, InferenceGraph.Samplers.of(ddim))) {
+      java.util.Set<String> keys = new java.util.TreeSet<>();
+      for (var sig : s.bundle().signatures()) keys.add(sig.key());
+      assertEquals("[denoise, q_sample, sample_ddim]", keys.toString());
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> s.sample(2, 7, SamplerSpec.of("dpmpp_2m", 4)));
+      assertTrue(e.getMessage().contains("has no 'sample_dpmpp_2m' signature (it was built for [sample_ddim])"),
+          e.getMessage());
       assertTrue(ops(s, "DdpmWinogradInput") > 0 && ops(s, "DdpmGroupNormSilu") > 0);
       assertTrue(relative(s.denoise(x, t, labels).eps(), eps32) < 1e-4);
       byte[] fast = s.sample(3, 7, 0, ddim, labels, 2f).pixels();
