@@ -9,7 +9,6 @@ import dev.ddpm4j.sampler.SamplerSpec;
 import dev.ddpm4j.train.Progress;
 import java.io.IOException;
 import java.util.List;
-import java.util.Set;
 import picocli.CommandLine.Option;
 
 /**
@@ -140,8 +139,8 @@ public final class SamplerChoice {
     } catch (IllegalArgumentException e) {
       throw new Main.UserError("--sampler: " + e.getMessage());
     }
-    return fullAncestral(kind, steps != null, spacings != null) ? new InferenceGraph.Samplers(true, Set.of())
-        : new InferenceGraph.Samplers(false, Set.of(kind));
+    return fullAncestral(kind, steps != null, spacings != null) ? InferenceGraph.Samplers.FULL_ANCESTRAL
+        : InferenceGraph.Samplers.only(kind);
   }
 
   /** Receives each batch of images as it is drawn. */

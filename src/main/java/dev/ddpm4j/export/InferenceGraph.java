@@ -65,10 +65,17 @@ public final class InferenceGraph {
       kinds = kinds.isEmpty() ? EnumSet.noneOf(SamplerKind.class) : EnumSet.copyOf(kinds);
     }
 
+    /** The full ancestral loop alone ({@code sample} and {@code serving_default}). */
+    public static final Samplers FULL_ANCESTRAL = new Samplers(true, Set.of());
+
+    /** One sampler's {@code sample_<key>} loop alone. */
+    public static Samplers only(SamplerKind kind) {
+      return new Samplers(false, Set.of(kind));
+    }
+
     /** What a sampler choice calls: the full ancestral loop for ancestral with all T steps, else its kind's. */
     public static Samplers of(dev.ddpm4j.sampler.SamplerSpec spec) {
-      return spec.isFullAncestral() ? new Samplers(true, Set.of())
-          : new Samplers(false, Set.of(SamplerKind.parse(spec.sampler())));
+      return spec.isFullAncestral() ? FULL_ANCESTRAL : only(SamplerKind.parse(spec.sampler()));
     }
   }
 
