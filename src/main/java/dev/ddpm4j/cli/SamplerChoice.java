@@ -8,7 +8,6 @@ import dev.ddpm4j.sampler.GeneratedImages;
 import dev.ddpm4j.sampler.SamplerSpec;
 import dev.ddpm4j.train.Progress;
 import java.io.IOException;
-import java.util.List;
 import picocli.CommandLine.Option;
 
 /**
@@ -49,8 +48,7 @@ public final class SamplerChoice {
 
   /** Loads the model in the chosen precision. */
   DiffusionSampler load(java.nio.file.Path model) {
-    return open(model, precision, signatures(sampler, steps == null ? null : List.of(steps),
-        spacing == null ? null : List.of(spacing)));
+    return open(model, precision, signatures(sampler, steps != null, spacing != null));
   }
 
   /**
@@ -100,12 +98,7 @@ public final class SamplerChoice {
 
   /** A validated sampler choice; null steps or spacing mean the defaults. */
   static SamplerSpec spec(String sampler, Integer steps, String spacing, float eta, int timesteps) {
-    SamplerKind kind;
-    try {
-      kind = SamplerKind.parse(sampler);
-    } catch (IllegalArgumentException e) {
-      throw new Main.UserError("--sampler: " + e.getMessage());
-    }
+    SamplerKind kind = kind(sampler);
     if (fullAncestral(kind, steps != null, spacing != null)) return SamplerSpec.ancestral();
     int k = steps != null ? steps : kind == SamplerKind.ANCESTRAL ? timesteps : Math.min(DEFAULT_STEPS, timesteps);
     if (k < 1 || k > timesteps) throw new Main.UserError("--steps must be in [1, " + timesteps + "], got " + k);
@@ -131,16 +124,20 @@ public final class SamplerChoice {
     return kind == SamplerKind.ANCESTRAL && !steps && !spacing;
   }
 
-  /** The sampling signatures that the choices of --sampler with these --steps and --spacing lists (null: none) call. */
-  static InferenceGraph.Samplers signatures(String sampler, List<Integer> steps, List<String> spacings) {
-    SamplerKind kind;
+  /** The sampling signatures that --sampler calls, with or without --steps and --spacing given. */
+  static InferenceGraph.Samplers signatures(String sampler, boolean steps, boolean spacing) {
+    SamplerKind kind = kind(sampler);
+    return fullAncestral(kind, steps, spacing) ? InferenceGraph.Samplers.FULL_ANCESTRAL
+        : InferenceGraph.Samplers.only(kind);
+  }
+
+  /** The --sampler value as a kind, or a user error naming the available ones. */
+  private static SamplerKind kind(String sampler) {
     try {
-      kind = SamplerKind.parse(sampler);
+      return SamplerKind.parse(sampler);
     } catch (IllegalArgumentException e) {
       throw new Main.UserError("--sampler: " + e.getMessage());
     }
-    return fullAncestral(kind, steps != null, spacings != null) ? InferenceGraph.Samplers.FULL_ANCESTRAL
-        : InferenceGraph.Samplers.only(kind);
   }
 
   /** Receives each batch of images as it is drawn. */

@@ -21,19 +21,19 @@ class CliTest {
   /** fp32-fast builds only the sampling signature a command calls: the full ancestral loop only without K or spacing. */
   @Test
   void aSamplerChoiceNamesTheSignaturesItCalls() {
-    var full = SamplerChoice.signatures("ancestral", null, null);
+    var full = SamplerChoice.signatures("ancestral", false, false);
     assertTrue(full.full() && full.kinds().isEmpty(), full.toString());
     assertEquals(full, dev.ddpm4j.export.InferenceGraph.Samplers.of(dev.ddpm4j.sampler.SamplerSpec.ancestral()));
-    var respaced = SamplerChoice.signatures("ancestral", java.util.List.of(100), null);
+    var respaced = SamplerChoice.signatures("ancestral", true, false);
     assertEquals("Samplers[full=false, kinds=[ANCESTRAL]]", respaced.toString());
     assertEquals("Samplers[full=false, kinds=[ANCESTRAL]]",
-        SamplerChoice.signatures("ancestral", null, java.util.List.of("trailing")).toString());
+        SamplerChoice.signatures("ancestral", false, true).toString());
     assertEquals("Samplers[full=false, kinds=[DPMPP_2M_SDE]]",
-        SamplerChoice.signatures("dpmpp_2m_sde", null, null).toString());
-    assertEquals(SamplerChoice.signatures("ddim", null, null),
+        SamplerChoice.signatures("dpmpp_2m_sde", false, false).toString());
+    assertEquals(SamplerChoice.signatures("ddim", false, false),
         dev.ddpm4j.export.InferenceGraph.Samplers.of(dev.ddpm4j.sampler.SamplerSpec.of("ddim", 10)));
     Main.UserError e = org.junit.jupiter.api.Assertions.assertThrows(Main.UserError.class,
-        () -> SamplerChoice.signatures("euler", null, null));
+        () -> SamplerChoice.signatures("euler", false, false));
     assertTrue(e.getMessage().startsWith("--sampler: unknown sampler 'euler'"), e.getMessage());
   }
 
