@@ -21,19 +21,8 @@
 #include <string.h>
 
 #include "slices.h"
+#include "winograd.h"
 #include "tf_c_api_subset.h"
-
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
-typedef float v16 __attribute__((vector_size(64)));
-
-static inline v16 ld(const float* p) {
-  v16 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-static inline void st(float* p, v16 v) { memcpy(p, &v, sizeof v); }
 
 enum { INPUT, INPUT_GRAD, OUTPUT, OUTPUT_GRAD };
 
@@ -45,52 +34,6 @@ typedef struct {
   float* part[36];    /* the 36 tile matrices [tiles, c], written or read */
   const float* zeros; /* c zeros: reads outside the image */
 } Job;
-
-/* B^T u for a 6-vector u (rows of the input transform). */
-#define BT(u, o)                                               \
-  do {                                                         \
-    o[0] = 4.f * u[0] - 5.f * u[2] + u[4];                     \
-    o[1] = -4.f * (u[1] + u[2]) + u[3] + u[4];                 \
-    o[2] = 4.f * (u[1] - u[2]) - u[3] + u[4];                  \
-    o[3] = 2.f * (u[3] - u[1]) - u[2] + u[4];                  \
-    o[4] = 2.f * (u[1] - u[3]) - u[2] + u[4];                  \
-    o[5] = 4.f * u[1] - 5.f * u[3] + u[5];                     \
-  } while (0)
-
-/* B u (its transpose: the input gradient). */
-#define B(u, o)                                                \
-  do {                                                         \
-    o[0] = 4.f * u[0];                                         \
-    o[1] = 4.f * (u[2] - u[1] + u[5]) + 2.f * (u[4] - u[3]);   \
-    o[2] = -5.f * u[0] - 4.f * (u[1] + u[2]) - u[3] - u[4];    \
-    o[3] = u[1] - u[2] + 2.f * (u[3] - u[4]) - 5.f * u[5];     \
-    o[4] = u[0] + u[1] + u[2] + u[3] + u[4];                   \
-    o[5] = u[5];                                               \
-  } while (0)
-
-/* A^T u for a 6-vector u: 4 outputs. */
-#define AT(u, o)                                               \
-  do {                                                         \
-    v16 s12 = u[1] + u[2], d12 = u[1] - u[2];                  \
-    v16 s34 = u[3] + u[4], d34 = u[3] - u[4];                  \
-    o[0] = u[0] + s12 + s34;                                   \
-    o[1] = d12 + 2.f * d34;                                    \
-    o[2] = s12 + 4.f * s34;                                    \
-    o[3] = d12 + 8.f * d34 + u[5];                             \
-  } while (0)
-
-/* A u for a 4-vector u: 6 outputs (the output gradient). */
-#define A(u, o)                                                \
-  do {                                                         \
-    v16 e = u[0] + u[2], f = u[1] + u[3];                      \
-    v16 g = u[0] + 4.f * u[2], h = 2.f * u[1] + 8.f * u[3];    \
-    o[0] = u[0];                                               \
-    o[1] = e + f;                                              \
-    o[2] = e - f;                                              \
-    o[3] = g + h;                                              \
-    o[4] = g - h;                                              \
-    o[5] = u[3];                                               \
-  } while (0)
 
 /* Input row y (or -1 / H: outside) at column x of sample n, or the zeros. */
 static inline const float* pixel(const Job* j, const float* base, int64_t n, int64_t y, int64_t x) {

@@ -520,6 +520,12 @@ public final class UNet {
     @SuppressWarnings("unchecked")
     private Operand<T> conv2d(Operand<T> x, Operand<T> w, Operand<T> filter, Operand<T> b, Operand<T> perSample,
         int in, int out, int k, int stride) {
+      if (!training && winogradThreads > 0 && dtype == TFloat32.class
+          && WinogradConv.forwardFits(x.shape(), k, stride, in, out)) { // no gradient: the whole convolution as one op
+        return (Operand<T>) WinogradConv.forward(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w,
+            (Operand<TFloat32>) filter, (Operand<TFloat32>) b, (Operand<TFloat32>) perSample, in, out,
+            winogradThreads);
+      }
       if (winograd(x, k, stride, in, out)) {
         return (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w,
             (Operand<TFloat32>) filter, (Operand<TFloat32>) b, (Operand<TFloat32>) perSample, in, out,

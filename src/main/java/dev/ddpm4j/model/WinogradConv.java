@@ -27,6 +27,7 @@ public final class WinogradConv {
   static final String INPUT_GRAD = "DdpmWinogradInputGrad";
   static final String OUTPUT = "DdpmWinogradOutput";
   static final String OUTPUT_GRAD = "DdpmWinogradOutputGrad";
+  static final String FUSED = "DdpmWinogradConv";
 
   /** G of F(4x4, 3x3): the filter transform U = G w G^T. */
   static final float[][] G = {
@@ -68,6 +69,12 @@ public final class WinogradConv {
       Ops tf = Ops.create(g);
       tf.scope().opBuilder(INPUT, "probe")
           .addInput(tf.placeholder(TFloat32.class).asOutput())
+          .setAttr("height", 1L)
+          .setAttr("width", 1L)
+          .build();
+      Operand<TFloat32> p = tf.placeholder(TFloat32.class);
+      tf.scope().opBuilder(FUSED, "probe_fused")
+          .addInput(p.asOutput()).addInput(p.asOutput()).addInput(p.asOutput()).addInput(p.asOutput())
           .setAttr("height", 1L)
           .setAttr("width", 1L)
           .build();
@@ -201,6 +208,53 @@ public final class WinogradConv {
     @SuppressWarnings("unchecked")
     Output<TFloat32> image = (Output<TFloat32>) (Output<?>) y.output(0);
     return tf.reshape(image, tf.constant(new long[] {-1, h, wd, out}));
+  }
+
+  /**
+   * The same convolution as {@link #conv(Ops, Operand, Operand, Operand, Operand, Operand, int, int, int)}, as one op
+   * with no gradient ({@code src/main/native/winograd_conv.c}): each thread takes blocks of tiles that fit its cache
+   * through the input transform, the 36 products and the output transform, with the bias and the per-sample term
+   * added at the end, so the tile matrices never go through memory. For graphs that take no gradient through the
+   * network (the sampling graph of precision fp32-fast).
+   */
+  public static Operand<TFloat32> forward(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> filter,
+      Operand<TFloat32> bias, Operand<TFloat32> perSample, int in, int out, int threads) {
+    if (!available()) throw new IllegalStateException("the Winograd ops are not available: " + unavailable);
+    if (!forwardFits(x.shape(), 3, 1, in, out)) {
+      throw new IllegalArgumentException("a Winograd convolution needs x [N, H, W, C] with static H and W and an input"
+          + " channel count that is a multiple of 16, got " + x.shape() + ", " + in + " -> " + out);
+    }
+    // an output layer (1 or 3 channels) runs padded with zero filters to a multiple of 16, then sliced
+    int padded = (out + 15) / 16 * 16;
+    Operand<TFloat32> u = filter != null ? filter : filter(tf, w, in, out);
+    Operand<TFloat32> b = bias != null ? bias : tf.zeros(tf.constant(new long[] {out}), TFloat32.class);
+    Operand<TFloat32> e = perSample != null ? perSample : tf.zeros(tf.constant(new long[] {0, out}), TFloat32.class);
+    if (padded != out) {
+      u = tf.pad(u, tf.constant(new int[][] {{0, 0}, {0, 0}, {0, padded - out}}), tf.constant(0f));
+      b = tf.pad(b, tf.constant(new int[][] {{0, padded - out}}), tf.constant(0f));
+      e = tf.pad(e, tf.constant(new int[][] {{0, 0}, {0, padded - out}}), tf.constant(0f));
+    }
+    long h = x.shape().size(1);
+    long wd = x.shape().size(2);
+    Operation y = tf.scope().opBuilder(FUSED, "WinogradConv")
+        .addInput(x.asOutput())
+        .addInput(u.asOutput())
+        .addInput(b.asOutput())
+        .addInput(e.asOutput())
+        .setAttr("threads", (long) Math.max(1, threads))
+        .setAttr("height", h)
+        .setAttr("width", wd)
+        .build();
+    @SuppressWarnings("unchecked")
+    Output<TFloat32> image = (Output<TFloat32>) (Output<?>) y.output(0);
+    Operand<TFloat32> full = tf.reshape(image, tf.constant(new long[] {-1, h, wd, padded}));
+    return padded == out ? full
+        : tf.slice(full, tf.constant(new long[] {0, 0, 0, 0}), tf.constant(new long[] {-1, -1, -1, out}));
+  }
+
+  /** Whether {@link #forward} takes this convolution: {@link #fits}, except that any output channel count will do. */
+  public static boolean forwardFits(Shape x, int k, int stride, int in, int out) {
+    return out > 0 && fits(x, k, stride, in, (out + 15) / 16 * 16);
   }
 
   /** U = G w G^T as [36, in, out]: two products with the 6x3 G over reshaped weights. */

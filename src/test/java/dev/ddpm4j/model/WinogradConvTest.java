@@ -308,6 +308,128 @@ class WinogradConvTest {
     }
   }
 
+  /**
+   * The whole convolution as one forward op ({@link WinogradConv#forward}): y of n samples [n, h, w, cout] with a bias
+   * and, where ps is not null, a per-sample term [n, cout]; threads and the op's cache budget (KiB, 0: its default)
+   * as given.
+   */
+  static float[] forward(int n, int h, int w, int cin, int cout, double[] x, double[] k, double[] bias, double[] ps,
+      int threads, long cacheKib) {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      var xp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, h, w, cin)));
+      Operand<TFloat32> kernel = tf.reshape(tf.constant(toFloats(k)), tf.constant(new long[] {3, 3, cin, cout}));
+      Operand<TFloat32> pp = ps == null ? null
+          : tf.reshape(tf.constant(toFloats(ps)), tf.constant(new long[] {n, cout}));
+      Operand<TFloat32> y;
+      if (cacheKib == 0) {
+        y = WinogradConv.forward(tf, xp, kernel, null, tf.constant(toFloats(bias)), pp, cin, cout, threads);
+      } else { // the op itself, to set its cache budget (and so how many tiles a block holds)
+        y = tf.scope().<TFloat32>opBuilder("DdpmWinogradConv", "budget")
+            .addInput(xp.asOutput())
+            .addInput(WinogradConv.filter(tf, kernel, cin, cout).asOutput())
+            .addInput(tf.constant(toFloats(bias)).asOutput())
+            .addInput((pp != null ? pp : tf.zeros(tf.constant(new long[] {0, cout}), TFloat32.class)).asOutput())
+            .setAttr("threads", (long) threads)
+            .setAttr("height", (long) h)
+            .setAttr("width", (long) w)
+            .setAttr("cache_kib", cacheKib)
+            .build().output(0);
+      }
+      try (Session s = new Session(g); TFloat32 xv = tensor(x, n, h, w, cin);
+          Result r = s.runner().feed(xp, xv).fetch(y).run()) {
+        assertEquals(Shape.of(n, h, w, cout), r.get(0).shape(), "shape of the output");
+        return read(r.get(0));
+      }
+    }
+  }
+
+  @ParameterizedTest(name = "{0}x{1}x{2}x{3} -> {4}")
+  @CsvSource({
+    "2, 7, 5, 16, 32", // H and W not multiples of 4: partial tiles on two sides
+    "1, 4, 4, 32, 16", // one whole tile
+    "3, 1, 9, 16, 16", // one row: every tile mostly outside the image
+    "2, 12, 8, 48, 48", // 48 output channels: a chunk of 32 columns and one of 16
+    "2, 6, 10, 16, 80", // 80: a chunk of 64, then one of 16
+    "2, 8, 8, 32, 1", // an output layer: one channel, padded to 16 and sliced
+    "1, 5, 6, 16, 3"
+  })
+  void theForwardOpMatchesADirectConvolutionInDouble(int n, int h, int w, int cin, int cout) {
+    if (!WinogradConv.available()) return;
+    SplittableRandom r = new SplittableRandom(n * 1000L + h * 100L + w * 10L + cin + cout);
+    double[] x = random(r, n * h * w * cin);
+    double[] k = random(r, 9 * cin * cout);
+    double[] bias = random(r, cout);
+    double[] ps = random(r, n * cout);
+    double[] want = reference(n, h, w, cin, cout, x, k, bias, new double[n * h * w * cout])[0];
+    for (int i = 0; i < want.length; i++) want[i] += ps[i / (h * w * cout) * cout + i % cout];
+    assertClose(want, forward(n, h, w, cin, cout, x, k, bias, ps, 2, 0), 1e-5, "y with a per-sample term");
+    double[] plain = reference(n, h, w, cin, cout, x, k, bias, new double[n * h * w * cout])[0];
+    assertClose(plain, forward(n, h, w, cin, cout, x, k, bias, null, 2, 0), 1e-5, "y without");
+  }
+
+  /**
+   * An image's values depend neither on the threads, nor on the other images of the batch, nor on how many tiles the
+   * op takes through its cache at a time: bit for bit.
+   */
+  @Test
+  void theForwardOpGivesTheSameBitsWhateverTheThreadsBatchOrBlock() {
+    if (!WinogradConv.available()) return;
+    int n = 5, h = 9, w = 7, cin = 32, cout = 48;
+    SplittableRandom r = new SplittableRandom(21);
+    double[] x = random(r, n * h * w * cin);
+    double[] k = random(r, 9 * cin * cout);
+    double[] bias = random(r, cout);
+    double[] ps = random(r, n * cout);
+    float[] base = forward(n, h, w, cin, cout, x, k, bias, ps, 1, 0);
+    assertArrayEquals(base, forward(n, h, w, cin, cout, x, k, bias, ps, 3, 0), "3 threads");
+    // 1 KiB: a block of 6 tiles (the register block), so blocks straddle images; 4096 KiB: all 45 tiles in one
+    assertArrayEquals(base, forward(n, h, w, cin, cout, x, k, bias, ps, 2, 1), "blocks of 6 tiles");
+    assertArrayEquals(base, forward(n, h, w, cin, cout, x, k, bias, ps, 2, 4096), "one block");
+    int two = 2 * h * w * cin;
+    float[] first = forward(2, h, w, cin, cout, java.util.Arrays.copyOf(x, two), k, bias,
+        java.util.Arrays.copyOf(ps, 2 * cout), 2, 0);
+    assertArrayEquals(java.util.Arrays.copyOf(base, first.length), first, "the first two images alone");
+  }
+
+  @Test
+  void theForwardOpRejectsMalformedInputs() {
+    if (!WinogradConv.available()) return;
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat32> x = tf.zeros(tf.constant(new long[] {2, 4, 4, 16}), TFloat32.class);
+      Operand<TFloat32> u = tf.zeros(tf.constant(new long[] {36, 16, 32}), TFloat32.class);
+      Operand<TFloat32> b = tf.zeros(tf.constant(new long[] {32}), TFloat32.class);
+      Operand<TFloat32> e = tf.zeros(tf.constant(new long[] {0, 32}), TFloat32.class);
+      Operand<TFloat32> wrongU = tf.zeros(tf.constant(new long[] {36, 32, 32}), TFloat32.class);
+      Operand<TFloat32> wrongB = tf.zeros(tf.constant(new long[] {16}), TFloat32.class);
+      Operand<TFloat32> wrongE = tf.zeros(tf.constant(new long[] {3, 32}), TFloat32.class);
+      Operand<TFloat32> oddU = tf.zeros(tf.constant(new long[] {36, 16, 8}), TFloat32.class);
+      Object[][] cases = {
+        {wrongU, b, e, "u must be [36, Cin, Cout]"},
+        {u, wrongB, e, "b must be [Cout]"},
+        {u, b, wrongE, "e must be [N, Cout]"},
+        {oddU, tf.zeros(tf.constant(new long[] {8}), TFloat32.class), tf.zeros(tf.constant(new long[] {0, 8}),
+            TFloat32.class), "multiples of 16"},
+      };
+      try (Session s = new Session(g)) {
+        int i = 0;
+        for (Object[] c : cases) {
+          @SuppressWarnings("unchecked")
+          var op = tf.scope().opBuilder("DdpmWinogradConv", "bad" + i++).addInput(x.asOutput())
+              .addInput(((Operand<TFloat32>) c[0]).asOutput()).addInput(((Operand<TFloat32>) c[1]).asOutput())
+              .addInput(((Operand<TFloat32>) c[2]).asOutput()).setAttr("height", 4L).setAttr("width", 4L).build();
+          TFInvalidArgumentException ex = assertThrows(TFInvalidArgumentException.class,
+              () -> s.runner().fetch(op.output(0)).run().close(), (String) c[3]);
+          assertTrue(ex.getMessage().contains("DdpmWinogradConv: ") && ex.getMessage().contains((String) c[3]),
+              ex.getMessage());
+        }
+      }
+      assertTrue(WinogradConv.forwardFits(Shape.of(-1, 8, 8, 16), 3, 1, 16, 1), "an output layer, padded");
+      assertTrue(!WinogradConv.forwardFits(Shape.of(-1, 8, 8, 1), 3, 1, 1, 16), "one input channel");
+    }
+  }
+
   private static org.tensorflow.ndarray.buffer.FloatDataBuffer floats(double[] v) {
     float[] f = new float[v.length];
     for (int i = 0; i < v.length; i++) f[i] = (float) v[i];

@@ -1,0 +1,277 @@
+/*
+ * A whole Winograd F(4x4, 3x3) convolution as one TensorFlow op, forward only, for float32 NHWC tensors on the CPU:
+ *   DdpmWinogradConv(x [N, H, W, Cin], u [36, Cin, Cout], b [Cout], e [N, Cout] or [0, Cout]) -> y [N, H, W, Cout]
+ *   y = conv2d(x, w, stride 1, SAME) + b + e[n],  u = G w G^T (computed by TensorFlow ops, once per sampling run).
+ * winograd.c splits the same convolution into two transform ops around 36 MatMuls, which the training graph needs for
+ * its gradients; there the 36 tile matrices of every tile go through memory twice each way. Here a thread takes a
+ * block of tiles small enough for its L2 cache (attribute cache_kib), transforms them (B^T d B), and for each chunk of
+ * up to 64 output channels multiplies each of the 36 matrices by its u[k] with a register-blocked kernel and
+ * transforms back (A^T M A) into the output with b and e added, so the tile matrices never leave the cache. The
+ * inference graph of an export rebuilt for sampling (precision fp32-fast) uses it; exported models never do, and it
+ * has no gradient.
+ *
+ * Channel counts must be multiples of 16 (the vector lanes; dev.ddpm4j.model.WinogradConv pads an output layer's).
+ * One thread owns a sample, and each output sums over the input channels in order whatever block its tile falls in,
+ * so results depend neither on the thread count, nor on the batch, nor on cache_kib.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slices.h"
+#include "tf_c_api_subset.h"
+#include "winograd.h"
+
+enum { MR = 6 }; /* rows (tiles) of a product's register block: 6 x 32 accumulators, 12 of AVX-512's 32 registers */
+enum { CHUNK = 64 }; /* output channels taken through the products and the output transform at a time */
+
+typedef struct {
+  int64_t n, h, w, cin, cout, th, tw;
+  int64_t block;    /* tiles per block, a multiple of MR */
+  const float* x;   /* [n, h, w, cin] */
+  const float* u;   /* [36, cin, cout] */
+  const float* b;   /* [cout] */
+  const float* e;   /* [n, cout], or NULL */
+  float* y;         /* [n, h, w, cout] */
+  const float* zeros; /* cin zeros: reads outside the image */
+} Conv;
+
+/* Rows [0, MR) of c (row stride ldc) = a (row stride kd) times bm[kd, .] (row stride ldb), for the columns
+ * [j0, j0 + 16 * V): V vectors of 16. */
+#define PRODUCT_BLOCK(V)                                                           \
+  do {                                                                             \
+    v16 acc[MR][V];                                                                \
+    for (int r = 0; r < MR; r++)                                                   \
+      for (int q = 0; q < V; q++) acc[r][q] = (v16) {0};                           \
+    for (int64_t p = 0; p < kd; p++) {                                             \
+      v16 bv[V];                                                                   \
+      for (int q = 0; q < V; q++) bv[q] = ld(bm + p * ldb + j0 + 16 * q);          \
+      for (int r = 0; r < MR; r++) {                                               \
+        float s = a[r * kd + p];                                                   \
+        for (int q = 0; q < V; q++) acc[r][q] += s * bv[q];                        \
+      }                                                                            \
+    }                                                                              \
+    for (int r = 0; r < MR; r++)                                                   \
+      for (int q = 0; q < V; q++) st(c + r * ldc + j0 + 16 * q, acc[r][q]);        \
+  } while (0)
+
+/* cm[rows, nc] (row stride CHUNK) = am[rows, kd] bm[kd, nc] (row stride ldb), rows a multiple of MR, nc of 16. */
+static inline __attribute__((always_inline)) void product(const float* am, int64_t rows, int64_t kd,
+    const float* bm, int64_t ldb, int64_t nc, float* cm) {
+  const int64_t ldc = CHUNK;
+  for (int64_t i0 = 0; i0 < rows; i0 += MR) {
+    const float* a = am + i0 * kd;
+    float* c = cm + i0 * ldc;
+    int64_t j0 = 0;
+    for (; j0 + 32 <= nc; j0 += 32) PRODUCT_BLOCK(2);
+    if (j0 < nc) PRODUCT_BLOCK(1);
+  }
+}
+
+/* The tiles [t0, t0 + count) of the thread's samples, through the cache: v and m hold 36 x block x cin and cout. */
+CLONES static void conv_block(const Conv* j, int64_t t0, int64_t count, float* v, float* m) {
+  const int64_t cin = j->cin, cout = j->cout, per = j->th * j->tw, rows = j->block;
+  for (int64_t i = 0; i < count; i++) { /* V[k][i] = (B^T d B)[k] */
+    int64_t t = t0 + i, n = t / per, ti = t % per / j->tw, tj = t % j->tw;
+    const float* p[36];
+    for (int a = 0; a < 6; a++) {
+      for (int b = 0; b < 6; b++) {
+        int64_t y = 4 * ti - 1 + a, x = 4 * tj - 1 + b;
+        p[a * 6 + b] = y < 0 || y >= j->h || x < 0 || x >= j->w ? j->zeros
+            : j->x + ((n * j->h + y) * j->w + x) * cin;
+      }
+    }
+    for (int64_t k = 0; k < cin; k += 16) {
+      v16 tmp[6][6];
+      for (int b = 0; b < 6; b++) {
+        v16 u[6], o[6];
+        for (int a = 0; a < 6; a++) u[a] = ld(p[a * 6 + b] + k);
+        BT(u, o);
+        for (int r = 0; r < 6; r++) tmp[r][b] = o[r];
+      }
+      for (int r = 0; r < 6; r++) {
+        v16 o[6];
+        BT(tmp[r], o);
+        for (int s = 0; s < 6; s++) st(v + ((r * 6 + s) * rows + i) * cin + k, o[s]);
+      }
+    }
+  }
+  int64_t used = (count + MR - 1) / MR * MR; /* rows past count hold earlier tiles' values: computed, not read */
+  for (int64_t c0 = 0; c0 < cout; c0 += CHUNK) { /* output channels [c0, c0 + nc) */
+    int64_t nc = cout - c0 < CHUNK ? cout - c0 : CHUNK;
+    for (int k = 0; k < 36; k++) {
+      product(v + k * rows * cin, used, cin, j->u + k * cin * cout + c0, cout, nc, m + k * rows * CHUNK);
+    }
+    for (int64_t i = 0; i < count; i++) { /* y = A^T M A + b + e[n], the pixels inside the image */
+      int64_t t = t0 + i, n = t / per, ti = t % per / j->tw, tj = t % j->tw;
+      for (int64_t k = 0; k < nc; k += 16) {
+        v16 add = ld(j->b + c0 + k);
+        if (j->e) add += ld(j->e + n * cout + c0 + k);
+        v16 tmp[4][6];
+        for (int b = 0; b < 6; b++) {
+          v16 u[6], o[4];
+          for (int a = 0; a < 6; a++) u[a] = ld(m + ((a * 6 + b) * rows + i) * CHUNK + k);
+          AT(u, o);
+          for (int r = 0; r < 4; r++) tmp[r][b] = o[r];
+        }
+        for (int r = 0; r < 4; r++) {
+          int64_t y = 4 * ti + r;
+          if (y >= j->h) break;
+          v16 o[4];
+          AT(tmp[r], o);
+          for (int s = 0; s < 4; s++) {
+            int64_t x = 4 * tj + s;
+            if (x < j->w) st(j->y + ((n * j->h + y) * j->w + x) * cout + c0 + k, o[s] + add);
+          }
+        }
+      }
+    }
+  }
+}
+
+static void* run_slice(void* arg) {
+  Slice* s = (Slice*) arg;
+  const Conv* j = (const Conv*) s->job;
+  size_t vbytes = sizeof(float) * (size_t) (36 * j->block * j->cin);
+  size_t mbytes = sizeof(float) * (size_t) (36 * j->block * CHUNK);
+  float* v = aligned_alloc(64, vbytes);
+  float* m = aligned_alloc(64, mbytes);
+  if (!v || !m) {
+    s->failed = 1;
+  } else {
+    memset(v, 0, vbytes); /* rows past the last tile are multiplied too: finite values there */
+    int64_t per = j->th * j->tw, end = s->to * per;
+    for (int64_t t = s->from * per; t < end; t += j->block) {
+      conv_block(j, t, end - t < j->block ? end - t : j->block, v, m);
+    }
+  }
+  free(v);
+  free(m);
+  return NULL;
+}
+
+typedef struct {
+  int64_t height, width, threads, cache;
+} Attrs;
+
+static void* create(TF_OpKernelConstruction* ctx) {
+  Attrs* a = calloc(1, sizeof(Attrs));
+  TF_Status* s = TF_NewStatus();
+  if (!a) {
+    TF_SetStatus(s, TF_INTERNAL, "DdpmWinogradConv: out of memory");
+    TF_OpKernelConstruction_Failure(ctx, s);
+    TF_DeleteStatus(s);
+    return NULL;
+  }
+  TF_OpKernelConstruction_GetAttrInt64(ctx, "threads", &a->threads, s);
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "height", &a->height, s);
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "width", &a->width, s);
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "cache_kib", &a->cache, s);
+  if (TF_GetCode(s) == TF_OK && (a->height > (1 << 24) || a->width > (1 << 24))) {
+    TF_SetStatus(s, TF_INVALID_ARGUMENT, "DdpmWinogradConv: height and width must be at most 2^24");
+  }
+  if (TF_GetCode(s) != TF_OK) TF_OpKernelConstruction_Failure(ctx, s);
+  TF_DeleteStatus(s);
+  return a;
+}
+
+static void destroy(void* a) { free(a); }
+
+static void compute(void* kernel, TF_OpKernelContext* ctx) {
+  const Attrs* at = (const Attrs*) kernel;
+  TF_Status* s = TF_NewStatus();
+  TF_Tensor* in[4] = {0};
+  TF_Tensor* out = NULL;
+  float* zeros = NULL;
+  for (int i = 0; i < 4 && TF_GetCode(s) == TF_OK; i++) TF_GetInput(ctx, i, &in[i], s);
+  if (TF_GetCode(s) != TF_OK) {
+    TF_OpKernelContext_Failure(ctx, s);
+    goto done;
+  }
+  Conv j = {.h = at->height, .w = at->width};
+  if (TF_NumDims(in[0]) != 4 || TF_Dim(in[0], 1) != j.h || TF_Dim(in[0], 2) != j.w) {
+    fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: x must be NHWC with the height and width attributes");
+    goto done;
+  }
+  j.n = TF_Dim(in[0], 0);
+  j.cin = TF_Dim(in[0], 3);
+  if (TF_NumDims(in[1]) != 3 || TF_Dim(in[1], 0) != 36 || TF_Dim(in[1], 1) != j.cin) {
+    fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: u must be [36, Cin, Cout], Cin that of x");
+    goto done;
+  }
+  j.cout = TF_Dim(in[1], 2);
+  if (j.cin % 16 != 0 || j.cin < 16 || j.cout % 16 != 0 || j.cout < 16) {
+    fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: the channel counts must be positive multiples of 16");
+    goto done;
+  }
+  if (TF_NumDims(in[2]) != 1 || TF_Dim(in[2], 0) != j.cout) {
+    fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: b must be [Cout]");
+    goto done;
+  }
+  if (TF_NumDims(in[3]) != 2 || TF_Dim(in[3], 1) != j.cout || (TF_Dim(in[3], 0) != j.n && TF_Dim(in[3], 0) != 0)) {
+    fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: e must be [N, Cout], or [0, Cout] for none");
+    goto done;
+  }
+  j.th = (j.h + 3) / 4;
+  j.tw = (j.w + 3) / 4;
+  /* a block's 36 tile matrices in and out within the cache budget, at least one register block of tiles */
+  int64_t chunk = j.cout < CHUNK ? j.cout : CHUNK;
+  int64_t fit = at->cache * 1024 / (int64_t) (36 * sizeof(float) * (size_t) (j.cin + chunk));
+  j.block = fit < MR ? MR : fit / MR * MR;
+  j.x = (const float*) TF_TensorData(in[0]);
+  j.u = (const float*) TF_TensorData(in[1]);
+  j.b = (const float*) TF_TensorData(in[2]);
+  j.e = TF_Dim(in[3], 0) > 0 ? (const float*) TF_TensorData(in[3]) : NULL;
+  int64_t dims[4] = {j.n, j.h, j.w, j.cout};
+  out = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, sizeof(float) * (size_t) (j.n * j.h * j.w * j.cout), s);
+  if (TF_GetCode(s) != TF_OK) {
+    TF_OpKernelContext_Failure(ctx, s);
+    goto done;
+  }
+  j.y = (float*) TF_TensorData(out);
+  zeros = calloc((size_t) j.cin, sizeof(float));
+  if (!zeros) {
+    fail(ctx, TF_INTERNAL, "DdpmWinogradConv: out of memory");
+    goto done;
+  }
+  j.zeros = zeros;
+  if (j.n > 0 && run_slices(&j, j.n, (int) at->threads, run_slice) != 0) {
+    fail(ctx, TF_INTERNAL, "DdpmWinogradConv: out of memory");
+  }
+done:
+  for (int i = 0; i < 4; i++) {
+    if (in[i]) TF_DeleteTensor(in[i]);
+  }
+  if (out) TF_DeleteTensor(out);
+  free(zeros);
+  TF_DeleteStatus(s);
+}
+
+static void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* s) {
+  TF_ShapeInferenceContextSetUnknownShape(ctx, s);
+}
+
+__attribute__((constructor)) static void register_winograd_conv(void) {
+  TF_Status* s = TF_NewStatus();
+  TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder("DdpmWinogradConv");
+  TF_OpDefinitionBuilderAddInput(b, "x: float");
+  TF_OpDefinitionBuilderAddInput(b, "u: float");
+  TF_OpDefinitionBuilderAddInput(b, "b: float");
+  TF_OpDefinitionBuilderAddInput(b, "e: float");
+  TF_OpDefinitionBuilderAddOutput(b, "y: float");
+  TF_OpDefinitionBuilderAddAttr(b, "threads: int = 1");
+  TF_OpDefinitionBuilderAddAttr(b, "height: int >= 1");
+  TF_OpDefinitionBuilderAddAttr(b, "width: int >= 1");
+  /* V and M of a block of tiles within this many KiB (1 MiB L2 caches: 384 was as fast as 96-768 on an AMD Zen 5) */
+  TF_OpDefinitionBuilderAddAttr(b, "cache_kib: int >= 1 = 384");
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(b, shape_unknown);
+  TF_RegisterOpDefinition(b, s);
+  if (TF_GetCode(s) == TF_OK) {
+    TF_KernelBuilder* kb = TF_NewKernelBuilder("DdpmWinogradConv", "CPU", create, compute, destroy);
+    TF_RegisterKernelBuilder("DdpmWinogradConv_cpu_float", kb, s);
+  }
+  if (TF_GetCode(s) != TF_OK) fprintf(stderr, "ddpm4j: registering DdpmWinogradConv failed (code %d)\n",
+      (int) TF_GetCode(s));
+  TF_DeleteStatus(s);
+}
