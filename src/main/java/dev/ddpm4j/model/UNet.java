@@ -58,7 +58,7 @@ public final class UNet {
   private final int imageSize;
   private final int outputChannels;
   private final int fusedThreads; // > 0: GroupNorm (+ SiLU) by FusedGroupNorm on that many threads
-  private final boolean training; // gradients are taken through this network: see Pass.conv
+  private final boolean training; // gradients are taken through this network: see Pass.conv2d
   private final int winogradThreads; // > 0: float32 3x3 stride-1 convolutions by WinogradConv on that many threads
 
   /** @param outputChannels C, or 2C for a learned variance (the last C channels are its interpolation v) */
@@ -100,8 +100,9 @@ public final class UNet {
   /**
    * The same network with each float32 3x3, stride-1 convolution whose channel counts are multiples of 16 computed as
    * a Winograd F(4x4, 3x3) convolution ({@link WinogradConv}): same weights, same values up to float rounding
-   * (within 1e-5 of the largest value), 2.25 times fewer multiply-adds. For the training graph; exports use
-   * TensorFlow's ops.
+   * (within 1e-5 of the largest value), 2.25 times fewer multiply-adds. For the training graph ({@link
+   * #forTraining}: transforms around oneDNN products, each with a gradient) and the fp32-fast sampling graph (one
+   * forward op per convolution, the output layer's too: {@link WinogradConv#forward}); exports use TensorFlow's ops.
    */
   public UNet withWinograd(int threads) {
     if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
@@ -521,7 +522,7 @@ public final class UNet {
     private Operand<T> conv2d(Operand<T> x, Operand<T> w, Operand<T> filter, Operand<T> b, Operand<T> perSample,
         int in, int out, int k, int stride) {
       if (!training && winogradThreads > 0 && dtype == TFloat32.class
-          && WinogradConv.forwardFits(x.shape(), k, stride, in, out)) { // no gradient: the whole convolution as one op
+          && WinogradConv.oneOp(x.shape(), k, stride, in, out)) { // no gradient: the whole convolution as one op
         return (Operand<T>) WinogradConv.forward(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w,
             (Operand<TFloat32>) filter, (Operand<TFloat32>) b, (Operand<TFloat32>) perSample, in, out,
             winogradThreads);

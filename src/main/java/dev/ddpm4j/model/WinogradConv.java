@@ -20,7 +20,9 @@ import org.tensorflow.types.TFloat32;
  * oneDNN does the multiply-adds: 36 per 4x4 output tile and channel pair instead of 144. Every gradient
  * comes from TensorFlow's registry except the transforms', which are their adjoint transforms.
  *
- * <p>Only the training graph uses it (exports stay plain TensorFlow). Channel counts must be multiples of 16.
+ * <p>Graphs that take no gradient through the network (the fp32-fast sampling graph) use {@link #forward} instead: the
+ * whole convolution as one op of ours. Exports stay plain TensorFlow. Channel counts must be multiples of 16 (the
+ * output channels of {@link #forward} are padded to that).
  */
 public final class WinogradConv {
   static final String INPUT = "DdpmWinogradInput";
@@ -220,7 +222,7 @@ public final class WinogradConv {
   public static Operand<TFloat32> forward(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> filter,
       Operand<TFloat32> bias, Operand<TFloat32> perSample, int in, int out, int threads) {
     if (!available()) throw new IllegalStateException("the Winograd ops are not available: " + unavailable);
-    if (!forwardFits(x.shape(), 3, 1, in, out)) {
+    if (out < 1 || !fits(x.shape(), 3, 1, in, (out + 15) / 16 * 16)) {
       throw new IllegalArgumentException("a Winograd convolution needs x [N, H, W, C] with static H and W and an input"
           + " channel count that is a multiple of 16, got " + x.shape() + ", " + in + " -> " + out);
     }
@@ -252,9 +254,14 @@ public final class WinogradConv {
         : tf.slice(full, tf.constant(new long[] {0, 0, 0, 0}), tf.constant(new long[] {-1, -1, -1, out}));
   }
 
-  /** Whether {@link #forward} takes this convolution: {@link #fits}, except that any output channel count will do. */
-  public static boolean forwardFits(Shape x, int k, int stride, int in, int out) {
-    return out > 0 && fits(x, k, stride, in, (out + 15) / 16 * 16);
+  /**
+   * Whether a graph without gradients runs this convolution by {@link #forward}: {@link #fits}, except that the output
+   * channels, padded to 16, must be at most 64, the op's chunk of output channels. With more (the upsampling layers'
+   * four phases, 128-256 channels) the split ops were faster in a harness on an AMD Zen 5, with at most 64 the one
+   * op (docs/BENCHMARKS.md, "One forward op per convolution").
+   */
+  public static boolean oneOp(Shape x, int k, int stride, int in, int out) {
+    return out > 0 && out <= 64 && fits(x, k, stride, in, (out + 15) / 16 * 16);
   }
 
   /** U = G w G^T as [36, in, out]: two products with the 6x3 G over reshaped weights. */

@@ -292,7 +292,8 @@ class UNetTest {
     SplittableRandom rnd = new SplittableRandom(13);
     Map<String, double[]> values = randomWeights(shapes, rnd);
     double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
-    // no gradient through this network: each convolution is one forward op, the output layer's too (18)
+    // no gradient through this network: a convolution to at most 64 channels is one forward op, the output layer's
+    // too, and the upsampling to 2 x 64 phase channels keeps the split ops (18 in all)
     double[] own = forward32(winograd, shapes, values, x, 18, 0);
     assertArrayEquals(own, forward32(winograd, shapes, values, x, 18, 1), "handed-in filters, the same values");
     double[] doubled = forward32(winograd, shapes, values, x, 18, 2);

@@ -425,8 +425,10 @@ class WinogradConvTest {
               ex.getMessage());
         }
       }
-      assertTrue(WinogradConv.forwardFits(Shape.of(-1, 8, 8, 16), 3, 1, 16, 1), "an output layer, padded");
-      assertTrue(!WinogradConv.forwardFits(Shape.of(-1, 8, 8, 1), 3, 1, 1, 16), "one input channel");
+      assertTrue(WinogradConv.oneOp(Shape.of(-1, 8, 8, 16), 3, 1, 16, 1), "an output layer, padded");
+      assertTrue(WinogradConv.oneOp(Shape.of(-1, 8, 8, 16), 3, 1, 16, 64), "64 output channels");
+      assertTrue(!WinogradConv.oneOp(Shape.of(-1, 8, 8, 16), 3, 1, 16, 128), "128: the split ops");
+      assertTrue(!WinogradConv.oneOp(Shape.of(-1, 8, 8, 1), 3, 1, 1, 16), "one input channel");
     }
   }
 
