@@ -23,9 +23,9 @@ import org.tensorflow.exceptions.TensorFlowException;
  * WinogradConv}) and each GroupNorm with its SiLU as one op ({@link FusedGroupNorm}). Same network, the same float32
  * values up to rounding (a grey level apart on a few pixels in 10^5), about 2.2x faster per network call on a CPU
  * without AMX (docs/BENCHMARKS.md, "fp32-fast sampling", "One forward op per convolution"). No gradient is taken, so
- * most convolutions run as one op each ({@link WinogradConv#forward}). The export on disk is not changed, and {@code fp32} keeps
- * TensorFlow's own kernels and the bytes every TensorFlow client gets; the rebuilt graph needs ddpm4j's op library,
- * so it never leaves the process.
+ * most convolutions run as one op each ({@link WinogradConv#forward}). The export on disk is not changed, and {@code
+ * fp32} keeps TensorFlow's own kernels and the bytes every TensorFlow client gets; the rebuilt graph needs ddpm4j's op
+ * library, so it never leaves the process.
  */
 public final class FastSampling {
   /** The precision name the CLI's {@code --precision} takes and a sampler built here reports. */
