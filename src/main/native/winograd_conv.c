@@ -23,54 +23,81 @@
 #include "tf_c_api_subset.h"
 #include "winograd.h"
 
-enum { MR = 6 }; /* rows (tiles) of a product's register block: 6 x 32 accumulators, 12 of AVX-512's 32 registers */
-enum { CHUNK = 64 }; /* output channels taken through the products and the output transform at a time */
+enum { BLOCK_ROWS = 12 }; /* a block's tiles are a multiple of both kernels' row blocks (6 and 4) */
+enum { CHUNK = 64 };      /* output channels taken through the products and the output transform at a time */
 
 typedef struct {
   int64_t n, h, w, cin, cout, th, tw;
-  int64_t block;    /* tiles per block, a multiple of MR */
-  const float* x;   /* [n, h, w, cin] */
-  const float* u;   /* [36, cin, cout] */
-  const float* b;   /* [cout] */
-  const float* e;   /* [n, cout], or NULL */
-  float* y;         /* [n, h, w, cout] */
+  int64_t block;      /* tiles per block, a multiple of BLOCK_ROWS */
+  const float* x;     /* [n, h, w, cin] */
+  const float* u;     /* [36, cin, cout] */
+  const float* b;     /* [cout] */
+  const float* e;     /* [n, cout], or NULL */
+  float* y;           /* [n, h, w, cout] */
   const float* zeros; /* cin zeros: reads outside the image */
 } Conv;
 
-/* Rows [0, MR) of c (row stride ldc) = a (row stride kd) times bm[kd, .] (row stride ldb), for the columns
- * [j0, j0 + 16 * V): V vectors of 16. */
-#define PRODUCT_BLOCK(V)                                                           \
+typedef float v8 __attribute__((vector_size(32)));
+
+static inline v8 ld8(const float* p) {
+  v8 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline void st8(float* p, v8 v) { memcpy(p, &v, sizeof v); }
+static inline v16 ld16(const float* p) { return ld(p); }
+static inline void st16(float* p, v16 v) { st(p, v); }
+
+/* Rows [0, R) of c (row stride ldc) = a (row stride kd) times bm[kd, .] (row stride ldb), for the columns
+ * [j0, j0 + L * V): V vectors T of L lanes, R x V accumulators in registers. */
+#define PRODUCT_BLOCK(T, L, R, V)                                                  \
   do {                                                                             \
-    v16 acc[MR][V];                                                                \
-    for (int r = 0; r < MR; r++)                                                   \
-      for (int q = 0; q < V; q++) acc[r][q] = (v16) {0};                           \
+    T acc[R][V];                                                                   \
+    for (int r = 0; r < R; r++)                                                    \
+      for (int q = 0; q < V; q++) acc[r][q] = (T) {0};                             \
     for (int64_t p = 0; p < kd; p++) {                                             \
-      v16 bv[V];                                                                   \
-      for (int q = 0; q < V; q++) bv[q] = ld(bm + p * ldb + j0 + 16 * q);          \
-      for (int r = 0; r < MR; r++) {                                               \
-        float s = a[r * kd + p];                                                   \
-        for (int q = 0; q < V; q++) acc[r][q] += s * bv[q];                        \
+      T bv[V];                                                                     \
+      for (int q = 0; q < V; q++) bv[q] = ld##L(bm + p * ldb + j0 + L * q);        \
+      for (int r = 0; r < R; r++) {                                                \
+        float sv = a[r * kd + p];                                                  \
+        for (int q = 0; q < V; q++) acc[r][q] += sv * bv[q];                       \
       }                                                                            \
     }                                                                              \
-    for (int r = 0; r < MR; r++)                                                   \
-      for (int q = 0; q < V; q++) st(c + r * ldc + j0 + 16 * q, acc[r][q]);        \
+    for (int r = 0; r < R; r++)                                                    \
+      for (int q = 0; q < V; q++) st##L(c + r * ldc + j0 + L * q, acc[r][q]);      \
   } while (0)
 
-/* cm[rows, nc] (row stride CHUNK) = am[rows, kd] bm[kd, nc] (row stride ldb), rows a multiple of MR, nc of 16. */
+/*
+ * cm[rows, nc] (row stride CHUNK) = am[rows, kd] bm[kd, nc] (row stride ldb), rows a multiple of BLOCK_ROWS, nc of
+ * 16. wide: AVX-512's 32 registers hold 6 x 2 vectors of 16; else AVX2's 16 hold 4 x 2 vectors of 8 (vectors of 16
+ * there spilled through the stack: 10x slower). Both sum each output over kd in order with fused multiply-adds, so
+ * they give the same bits (checked on an AVX-512 CPU, the AVX2 version forced); the version for CPUs without AVX2
+ * rounds each product.
+ */
 static inline __attribute__((always_inline)) void product(const float* am, int64_t rows, int64_t kd,
-    const float* bm, int64_t ldb, int64_t nc, float* cm) {
+    const float* bm, int64_t ldb, int64_t nc, float* cm, int wide) {
   const int64_t ldc = CHUNK;
-  for (int64_t i0 = 0; i0 < rows; i0 += MR) {
-    const float* a = am + i0 * kd;
-    float* c = cm + i0 * ldc;
-    int64_t j0 = 0;
-    for (; j0 + 32 <= nc; j0 += 32) PRODUCT_BLOCK(2);
-    if (j0 < nc) PRODUCT_BLOCK(1);
+  if (wide) {
+    for (int64_t i0 = 0; i0 < rows; i0 += 6) {
+      const float* a = am + i0 * kd;
+      float* c = cm + i0 * ldc;
+      int64_t j0 = 0;
+      for (; j0 + 32 <= nc; j0 += 32) PRODUCT_BLOCK(v16, 16, 6, 2);
+      if (j0 < nc) PRODUCT_BLOCK(v16, 16, 6, 1);
+    }
+  } else {
+    for (int64_t i0 = 0; i0 < rows; i0 += 4) {
+      const float* a = am + i0 * kd;
+      float* c = cm + i0 * ldc;
+      for (int64_t j0 = 0; j0 < nc; j0 += 16) PRODUCT_BLOCK(v8, 8, 4, 2);
+    }
   }
 }
 
-/* The tiles [t0, t0 + count) of the thread's samples, through the cache: v and m hold 36 x block x cin and cout. */
-CLONES static void conv_block(const Conv* j, int64_t t0, int64_t count, float* v, float* m) {
+/* The tiles [t0, t0 + count) of the thread's samples, through the cache: v and m hold 36 x block x cin and CHUNK. */
+static inline __attribute__((always_inline)) void conv_block(const Conv* j, int64_t t0, int64_t count, float* v,
+    float* m, int wide) {
   const int64_t cin = j->cin, cout = j->cout, per = j->th * j->tw, rows = j->block;
   for (int64_t i = 0; i < count; i++) { /* V[k][i] = (B^T d B)[k] */
     int64_t t = t0 + i, n = t / per, ti = t % per / j->tw, tj = t % j->tw;
@@ -97,11 +124,12 @@ CLONES static void conv_block(const Conv* j, int64_t t0, int64_t count, float* v
       }
     }
   }
-  int64_t used = (count + MR - 1) / MR * MR; /* rows past count hold earlier tiles' values: computed, not read */
+  /* rows past count hold earlier tiles' values (or zeros): computed, not read */
+  int64_t used = (count + BLOCK_ROWS - 1) / BLOCK_ROWS * BLOCK_ROWS;
   for (int64_t c0 = 0; c0 < cout; c0 += CHUNK) { /* output channels [c0, c0 + nc) */
     int64_t nc = cout - c0 < CHUNK ? cout - c0 : CHUNK;
     for (int k = 0; k < 36; k++) {
-      product(v + k * rows * cin, used, cin, j->u + k * cin * cout + c0, cout, nc, m + k * rows * CHUNK);
+      product(v + k * rows * cin, used, cin, j->u + k * cin * cout + c0, cout, nc, m + k * rows * CHUNK, wide);
     }
     for (int64_t i = 0; i < count; i++) { /* y = A^T M A + b + e[n], the pixels inside the image */
       int64_t t = t0 + i, n = t / per, ti = t % per / j->tw, tj = t % j->tw;
@@ -130,6 +158,21 @@ CLONES static void conv_block(const Conv* j, int64_t t0, int64_t count, float* v
   }
 }
 
+/* The product kernel by instruction set: a version of the whole block each, so the transforms use its vectors too. */
+__attribute__((target("arch=x86-64-v4"))) static void conv_block_v4(const Conv* j, int64_t t0, int64_t count,
+    float* v, float* m) {
+  conv_block(j, t0, count, v, m, 1);
+}
+
+__attribute__((target("arch=x86-64-v3"))) static void conv_block_v3(const Conv* j, int64_t t0, int64_t count,
+    float* v, float* m) {
+  conv_block(j, t0, count, v, m, 0);
+}
+
+static void conv_block_base(const Conv* j, int64_t t0, int64_t count, float* v, float* m) {
+  conv_block(j, t0, count, v, m, 0);
+}
+
 static void* run_slice(void* arg) {
   Slice* s = (Slice*) arg;
   const Conv* j = (const Conv*) s->job;
@@ -142,8 +185,10 @@ static void* run_slice(void* arg) {
   } else {
     memset(v, 0, vbytes); /* rows past the last tile are multiplied too: finite values there */
     int64_t per = j->th * j->tw, end = s->to * per;
+    void (*block)(const Conv*, int64_t, int64_t, float*, float*) = __builtin_cpu_supports("x86-64-v4")
+        ? conv_block_v4 : __builtin_cpu_supports("x86-64-v3") ? conv_block_v3 : conv_block_base;
     for (int64_t t = s->from * per; t < end; t += j->block) {
-      conv_block(j, t, end - t < j->block ? end - t : j->block, v, m);
+      block(j, t, end - t < j->block ? end - t : j->block, v, m);
     }
   }
   free(v);
@@ -218,7 +263,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   /* a block's 36 tile matrices in and out within the cache budget, at least one register block of tiles */
   int64_t chunk = j.cout < CHUNK ? j.cout : CHUNK;
   int64_t fit = at->cache * 1024 / (int64_t) (36 * sizeof(float) * (size_t) (j.cin + chunk));
-  j.block = fit < MR ? MR : fit / MR * MR;
+  j.block = fit < BLOCK_ROWS ? BLOCK_ROWS : fit / BLOCK_ROWS * BLOCK_ROWS;
   j.x = (const float*) TF_TensorData(in[0]);
   j.u = (const float*) TF_TensorData(in[1]);
   j.b = (const float*) TF_TensorData(in[2]);

@@ -383,8 +383,8 @@ class WinogradConvTest {
     double[] ps = random(r, n * cout);
     float[] base = forward(n, h, w, cin, cout, x, k, bias, ps, 1, 0);
     assertArrayEquals(base, forward(n, h, w, cin, cout, x, k, bias, ps, 3, 0), "3 threads");
-    // 1 KiB: a block of 6 tiles (the register block), so blocks straddle images; 4096 KiB: all 45 tiles in one
-    assertArrayEquals(base, forward(n, h, w, cin, cout, x, k, bias, ps, 2, 1), "blocks of 6 tiles");
+    // 1 KiB: blocks of 12 tiles (their least), so blocks straddle images (6 tiles each); 4096 KiB: all 30 in one
+    assertArrayEquals(base, forward(n, h, w, cin, cout, x, k, bias, ps, 2, 1), "blocks of 12 tiles");
     assertArrayEquals(base, forward(n, h, w, cin, cout, x, k, bias, ps, 2, 4096), "one block");
     int two = 2 * h * w * cin;
     float[] first = forward(2, h, w, cin, cout, java.util.Arrays.copyOf(x, two), k, bias,
