@@ -7,6 +7,8 @@
 #define DDPM4J_SLICES_H_
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "tf_c_api_subset.h"
 
@@ -45,6 +47,23 @@ static void fail(TF_OpKernelContext* ctx, TF_Code code, const char* msg) {
   TF_SetStatus(s, code, msg);
   TF_OpKernelContext_Failure(ctx, s);
   TF_DeleteStatus(s);
+}
+
+/*
+ * c zeros for a job's reads outside its image, and the job run over n samples; the op failed with "<op>: out of
+ * memory" where either could not allocate. Frees the zeros.
+ */
+static inline void run_with_zeros(TF_OpKernelContext* ctx, const char* op, const float** zeros, int64_t c, const void* job,
+    int64_t n, int threads, void* (*run)(void*)) {
+  float* z = calloc((size_t) c, sizeof(float));
+  *zeros = z;
+  if (!z || (n > 0 && run_slices(job, n, threads, run) != 0)) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s: out of memory", op);
+    fail(ctx, TF_INTERNAL, msg);
+  }
+  free(z);
+  *zeros = NULL;
 }
 
 #endif

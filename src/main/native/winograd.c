@@ -212,15 +212,10 @@ static void* create(TF_OpKernelConstruction* ctx, int kind) {
   }
   a->kind = kind;
   int64_t parts = 0;
-  TF_OpKernelConstruction_GetAttrInt64(ctx, "threads", &a->threads, s);
-  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "height", &a->height, s);
-  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "width", &a->width, s);
+  image_attrs(ctx, "DdpmWinograd", &a->threads, &a->height, &a->width, s);
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "N", &parts, s);
   if (TF_GetCode(s) == TF_OK && parts != 36) {
     TF_SetStatus(s, TF_INVALID_ARGUMENT, "DdpmWinograd: F(4x4, 3x3) has 36 tile matrices (N = 36)");
-  }
-  if (TF_GetCode(s) == TF_OK && (a->height > (1 << 24) || a->width > (1 << 24))) {
-    TF_SetStatus(s, TF_INVALID_ARGUMENT, "DdpmWinograd: height and width must be at most 2^24");
   }
   if (TF_GetCode(s) != TF_OK) TF_OpKernelConstruction_Failure(ctx, s);
   TF_DeleteStatus(s);
@@ -244,7 +239,6 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   TF_Status* s = TF_NewStatus();
   TF_Tensor* in[36] = {0};
   TF_Tensor* out[36] = {0};
-  float* zeros = NULL;
   int image_in = at->kind == INPUT || at->kind == OUTPUT_GRAD;
   int inputs = image_in ? 1 : 36;
   for (int i = 0; i < inputs && TF_GetCode(s) == TF_OK; i++) TF_GetInput(ctx, i, &in[i], s);
@@ -298,21 +292,12 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     TF_OpKernelContext_Failure(ctx, s);
     goto done;
   }
-  zeros = calloc((size_t) j.c, sizeof(float));
-  if (!zeros) {
-    fail(ctx, TF_INTERNAL, "DdpmWinograd: out of memory");
-    goto done;
-  }
-  j.zeros = zeros;
-  if (j.n > 0 && run_slices(&j, j.n, (int) at->threads, run_slice) != 0) {
-    fail(ctx, TF_INTERNAL, "DdpmWinograd: out of memory");
-  }
+  run_with_zeros(ctx, "DdpmWinograd", &j.zeros, j.c, &j, j.n, (int) at->threads, run_slice);
 done:
   for (int i = 0; i < 36; i++) {
     if (in[i]) TF_DeleteTensor(in[i]);
     if (out[i]) TF_DeleteTensor(out[i]);
   }
-  free(zeros);
   TF_DeleteStatus(s);
 }
 

@@ -5,7 +5,10 @@
 #ifndef DDPM4J_WINOGRAD_H_
 #define DDPM4J_WINOGRAD_H_
 
+#include <stdio.h>
 #include <string.h>
+
+#include "tf_c_api_subset.h"
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
@@ -64,5 +67,18 @@ static inline void st(float* p, v16 v) { memcpy(p, &v, sizeof v); }
     o[4] = g - h;                                              \
     o[5] = u[3];                                               \
   } while (0)
+
+/* The attributes every Winograd op has: its threads and its image's height and width (at most 2^24), into s. */
+static inline void image_attrs(TF_OpKernelConstruction* ctx, const char* op, int64_t* threads, int64_t* height,
+    int64_t* width, TF_Status* s) {
+  TF_OpKernelConstruction_GetAttrInt64(ctx, "threads", threads, s);
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "height", height, s);
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "width", width, s);
+  if (TF_GetCode(s) == TF_OK && (*height > (1 << 24) || *width > (1 << 24))) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s: height and width must be at most 2^24", op);
+    TF_SetStatus(s, TF_INVALID_ARGUMENT, msg);
+  }
+}
 
 #endif

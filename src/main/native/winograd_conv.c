@@ -209,13 +209,8 @@ static void* create(TF_OpKernelConstruction* ctx) {
     TF_DeleteStatus(s);
     return NULL;
   }
-  TF_OpKernelConstruction_GetAttrInt64(ctx, "threads", &a->threads, s);
-  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "height", &a->height, s);
-  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "width", &a->width, s);
+  image_attrs(ctx, "DdpmWinogradConv", &a->threads, &a->height, &a->width, s);
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "cache_kib", &a->cache, s);
-  if (TF_GetCode(s) == TF_OK && (a->height > (1 << 24) || a->width > (1 << 24))) {
-    TF_SetStatus(s, TF_INVALID_ARGUMENT, "DdpmWinogradConv: height and width must be at most 2^24");
-  }
   if (TF_GetCode(s) != TF_OK) TF_OpKernelConstruction_Failure(ctx, s);
   TF_DeleteStatus(s);
   return a;
@@ -228,7 +223,6 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   TF_Status* s = TF_NewStatus();
   TF_Tensor* in[4] = {0};
   TF_Tensor* out = NULL;
-  float* zeros = NULL;
   for (int i = 0; i < 4 && TF_GetCode(s) == TF_OK; i++) TF_GetInput(ctx, i, &in[i], s);
   if (TF_GetCode(s) != TF_OK) {
     TF_OpKernelContext_Failure(ctx, s);
@@ -275,21 +269,12 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     goto done;
   }
   j.y = (float*) TF_TensorData(out);
-  zeros = calloc((size_t) j.cin, sizeof(float));
-  if (!zeros) {
-    fail(ctx, TF_INTERNAL, "DdpmWinogradConv: out of memory");
-    goto done;
-  }
-  j.zeros = zeros;
-  if (j.n > 0 && run_slices(&j, j.n, (int) at->threads, run_slice) != 0) {
-    fail(ctx, TF_INTERNAL, "DdpmWinogradConv: out of memory");
-  }
+  run_with_zeros(ctx, "DdpmWinogradConv", &j.zeros, j.cin, &j, j.n, (int) at->threads, run_slice);
 done:
   for (int i = 0; i < 4; i++) {
     if (in[i]) TF_DeleteTensor(in[i]);
   }
   if (out) TF_DeleteTensor(out);
-  free(zeros);
   TF_DeleteStatus(s);
 }
 

@@ -7,6 +7,7 @@ import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
+import org.tensorflow.OperationBuilder;
 import org.tensorflow.Output;
 import org.tensorflow.TensorFlow;
 import org.tensorflow.ndarray.Shape;
@@ -177,11 +178,7 @@ public final class WinogradConv {
     }
     long h = x.shape().size(1);
     long wd = x.shape().size(2);
-    Operation v = tf.scope().opBuilder(INPUT, "WinogradInput")
-        .addInput(x.asOutput())
-        .setAttr("threads", (long) Math.max(1, threads))
-        .setAttr("height", h)
-        .setAttr("width", wd)
+    Operation v = imageAttrs(tf.scope().opBuilder(INPUT, "WinogradInput").addInput(x.asOutput()), h, wd, threads)
         .build();
     // 36 MatMuls, not one BatchMatMulV2: oneDNN's batched product ran at 85 GFLOP/s where a product had 128 columns,
     // its single products at 190-250 (docs/BENCHMARKS.md). The transforms read and write the 36 matrices as lists, so
@@ -201,15 +198,9 @@ public final class WinogradConv {
       }
       products[k] = m.asOutput();
     }
-    Operation y = tf.scope().opBuilder(OUTPUT, "WinogradOutput")
-        .addInputList(products)
-        .setAttr("threads", (long) Math.max(1, threads))
-        .setAttr("height", h)
-        .setAttr("width", wd)
+    Operation y = imageAttrs(tf.scope().opBuilder(OUTPUT, "WinogradOutput").addInputList(products), h, wd, threads)
         .build();
-    @SuppressWarnings("unchecked")
-    Output<TFloat32> image = (Output<TFloat32>) (Output<?>) y.output(0);
-    return tf.reshape(image, tf.constant(new long[] {-1, h, wd, out}));
+    return image(tf, y, h, wd, out);
   }
 
   /**
@@ -238,18 +229,9 @@ public final class WinogradConv {
     }
     long h = x.shape().size(1);
     long wd = x.shape().size(2);
-    Operation y = tf.scope().opBuilder(FUSED, "WinogradConv")
-        .addInput(x.asOutput())
-        .addInput(u.asOutput())
-        .addInput(b.asOutput())
-        .addInput(e.asOutput())
-        .setAttr("threads", (long) Math.max(1, threads))
-        .setAttr("height", h)
-        .setAttr("width", wd)
-        .build();
-    @SuppressWarnings("unchecked")
-    Output<TFloat32> image = (Output<TFloat32>) (Output<?>) y.output(0);
-    Operand<TFloat32> full = tf.reshape(image, tf.constant(new long[] {-1, h, wd, padded}));
+    Operation y = imageAttrs(tf.scope().opBuilder(FUSED, "WinogradConv").addInput(x.asOutput())
+        .addInput(u.asOutput()).addInput(b.asOutput()).addInput(e.asOutput()), h, wd, threads).build();
+    Operand<TFloat32> full = image(tf, y, h, wd, padded);
     return padded == out ? full
         : tf.slice(full, tf.constant(new long[] {0, 0, 0, 0}), tf.constant(new long[] {-1, -1, -1, out}));
   }
@@ -262,6 +244,18 @@ public final class WinogradConv {
    */
   public static boolean oneOp(Shape x, int k, int stride, int in, int out) {
     return out > 0 && out <= 64 && fits(x, k, stride, in, (out + 15) / 16 * 16);
+  }
+
+  /** The attributes every Winograd op has: its threads and its image's height and width. */
+  private static OperationBuilder imageAttrs(OperationBuilder b, long h, long w, int threads) {
+    return b.setAttr("threads", (long) Math.max(1, threads)).setAttr("height", h).setAttr("width", w);
+  }
+
+  /** An op's image output [N, H, W, channels], its static shape set. */
+  private static Operand<TFloat32> image(Ops tf, Operation op, long h, long w, long channels) {
+    @SuppressWarnings("unchecked")
+    Output<TFloat32> y = (Output<TFloat32>) (Output<?>) op.output(0);
+    return tf.reshape(y, tf.constant(new long[] {-1, h, w, channels}));
   }
 
   /** U = G w G^T as [36, in, out]: two products with the 6x3 G over reshaped weights. */
