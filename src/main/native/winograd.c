@@ -52,20 +52,9 @@ CLONES static void input_transform(const Job* j, int64_t from, int64_t to) {
         for (int a = 0; a < 6; a++) {
           for (int b = 0; b < 6; b++) p[a * 6 + b] = pixel(j, j->src, n, 4 * ti - 1 + a, 4 * tj - 1 + b);
         }
-        for (int64_t k = 0; k < c; k += 16) {
-          v16 tmp[6][6]; /* tmp[r][b] = (B^T d)[r][b] */
-          for (int b = 0; b < 6; b++) {
-            v16 u[6], o[6];
-            for (int a = 0; a < 6; a++) u[a] = ld(p[a * 6 + b] + k);
-            BT(u, o);
-            for (int r = 0; r < 6; r++) tmp[r][b] = o[r];
-          }
-          for (int r = 0; r < 6; r++) {
-            v16 o[6];
-            BT(tmp[r], o);
-            for (int s = 0; s < 6; s++) st(j->part[r * 6 + s] + t * c + k, o[s]);
-          }
-        }
+        float* dst[36];
+        for (int q = 0; q < 36; q++) dst[q] = j->part[q] + t * c;
+        for (int64_t k = 0; k < c; k += 16) input_tile(p, k, dst);
       }
     }
   }
@@ -125,18 +114,13 @@ CLONES static void output_transform(const Job* j, int64_t from, int64_t to, floa
             q[a * 4 + b] = y >= j->h || x >= j->w ? scratch : j->dst + ((n * j->h + y) * j->w + x) * c;
           }
         }
+        const float* src[36];
+        for (int q = 0; q < 36; q++) src[q] = j->part[q] + t * c;
         for (int64_t k = 0; k < c; k += 16) {
-          v16 tmp[4][6]; /* tmp[r][b] = (A^T M)[r][b] */
-          for (int b = 0; b < 6; b++) {
-            v16 u[6], o[4];
-            for (int a = 0; a < 6; a++) u[a] = ld(j->part[a * 6 + b] + t * c + k);
-            AT(u, o);
-            for (int r = 0; r < 4; r++) tmp[r][b] = o[r];
-          }
+          v16 o[4][4];
+          output_tile(src, k, o);
           for (int r = 0; r < 4; r++) {
-            v16 o[4];
-            AT(tmp[r], o);
-            for (int s = 0; s < 4; s++) st(q[r * 4 + s] + k, o[s]);
+            for (int s = 0; s < 4; s++) st(q[r * 4 + s] + k, o[r][s]);
           }
         }
       }

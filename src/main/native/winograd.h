@@ -5,6 +5,7 @@
 #ifndef DDPM4J_WINOGRAD_H_
 #define DDPM4J_WINOGRAD_H_
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,6 +68,38 @@ static inline void st(float* p, v16 v) { memcpy(p, &v, sizeof v); }
     o[4] = g - h;                                              \
     o[5] = u[3];                                               \
   } while (0)
+
+/*
+ * B^T d B for one 6x6 input tile, 16 channels from k: p[a * 6 + b] its pixel at row a, column b (or zeros outside the
+ * image), dst[r * 6 + s] where tile matrix r * 6 + s takes it.
+ */
+static inline __attribute__((always_inline)) void input_tile(const float* const* p, int64_t k, float* const* dst) {
+  v16 tmp[6][6]; /* tmp[r][b] = (B^T d)[r][b] */
+  for (int b = 0; b < 6; b++) {
+    v16 u[6], o[6];
+    for (int a = 0; a < 6; a++) u[a] = ld(p[a * 6 + b] + k);
+    BT(u, o);
+    for (int r = 0; r < 6; r++) tmp[r][b] = o[r];
+  }
+  for (int r = 0; r < 6; r++) {
+    v16 o[6];
+    BT(tmp[r], o);
+    for (int s = 0; s < 6; s++) st(dst[r * 6 + s] + k, o[s]);
+  }
+}
+
+/* A^T M A for one tile, 16 channels from k: m[a * 6 + b] where tile matrix a * 6 + b holds it; out[r][s] the output
+ * pixel at row r, column s of the 4x4 tile. */
+static inline __attribute__((always_inline)) void output_tile(const float* const* m, int64_t k, v16 out[4][4]) {
+  v16 tmp[4][6]; /* tmp[r][b] = (A^T M)[r][b] */
+  for (int b = 0; b < 6; b++) {
+    v16 u[6], o[4];
+    for (int a = 0; a < 6; a++) u[a] = ld(m[a * 6 + b] + k);
+    AT(u, o);
+    for (int r = 0; r < 4; r++) tmp[r][b] = o[r];
+  }
+  for (int r = 0; r < 4; r++) AT(tmp[r], out[r]);
+}
 
 /* The attributes every Winograd op has: its threads and its image's height and width (at most 2^24), into s. */
 static inline void image_attrs(TF_OpKernelConstruction* ctx, const char* op, int64_t* threads, int64_t* height,

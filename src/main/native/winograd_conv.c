@@ -109,20 +109,9 @@ static inline __attribute__((always_inline)) void conv_block(const Conv* j, int6
             : j->x + ((n * j->h + y) * j->w + x) * cin;
       }
     }
-    for (int64_t k = 0; k < cin; k += 16) {
-      v16 tmp[6][6];
-      for (int b = 0; b < 6; b++) {
-        v16 u[6], o[6];
-        for (int a = 0; a < 6; a++) u[a] = ld(p[a * 6 + b] + k);
-        BT(u, o);
-        for (int r = 0; r < 6; r++) tmp[r][b] = o[r];
-      }
-      for (int r = 0; r < 6; r++) {
-        v16 o[6];
-        BT(tmp[r], o);
-        for (int s = 0; s < 6; s++) st(v + ((r * 6 + s) * rows + i) * cin + k, o[s]);
-      }
-    }
+    float* dst[36];
+    for (int q = 0; q < 36; q++) dst[q] = v + (q * rows + i) * cin;
+    for (int64_t k = 0; k < cin; k += 16) input_tile(p, k, dst);
   }
   /* rows past count hold earlier tiles' values (or zeros): computed, not read */
   int64_t used = (count + BLOCK_ROWS - 1) / BLOCK_ROWS * BLOCK_ROWS;
@@ -133,24 +122,17 @@ static inline __attribute__((always_inline)) void conv_block(const Conv* j, int6
     }
     for (int64_t i = 0; i < count; i++) { /* y = A^T M A + b + e[n], the pixels inside the image */
       int64_t t = t0 + i, n = t / per, ti = t % per / j->tw, tj = t % j->tw;
+      const float* src[36];
+      for (int q = 0; q < 36; q++) src[q] = m + (q * rows + i) * CHUNK;
       for (int64_t k = 0; k < nc; k += 16) {
         v16 add = ld(j->b + c0 + k);
         if (j->e) add += ld(j->e + n * cout + c0 + k);
-        v16 tmp[4][6];
-        for (int b = 0; b < 6; b++) {
-          v16 u[6], o[4];
-          for (int a = 0; a < 6; a++) u[a] = ld(m + ((a * 6 + b) * rows + i) * CHUNK + k);
-          AT(u, o);
-          for (int r = 0; r < 4; r++) tmp[r][b] = o[r];
-        }
-        for (int r = 0; r < 4; r++) {
-          int64_t y = 4 * ti + r;
-          if (y >= j->h) break;
-          v16 o[4];
-          AT(tmp[r], o);
+        v16 o[4][4];
+        output_tile(src, k, o);
+        for (int r = 0; r < 4 && 4 * ti + r < j->h; r++) {
           for (int s = 0; s < 4; s++) {
-            int64_t x = 4 * tj + s;
-            if (x < j->w) st(j->y + ((n * j->h + y) * j->w + x) * cout + c0 + k, o[s] + add);
+            int64_t y = 4 * ti + r, x = 4 * tj + s;
+            if (x < j->w) st(j->y + ((n * j->h + y) * j->w + x) * cout + c0 + k, o[r][s] + add);
           }
         }
       }
