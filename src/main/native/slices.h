@@ -53,8 +53,8 @@ static void fail(TF_OpKernelContext* ctx, TF_Code code, const char* msg) {
  * c zeros for a job's reads outside its image, and the job run over n samples; the op failed with "<op>: out of
  * memory" where either could not allocate. Frees the zeros.
  */
-static inline void run_with_zeros(TF_OpKernelContext* ctx, const char* op, const float** zeros, int64_t c, const void* job,
-    int64_t n, int threads, void* (*run)(void*)) {
+static inline void run_with_zeros(TF_OpKernelContext* ctx, const char* op, const float** zeros, int64_t c,
+    const void* job, int64_t n, int threads, void* (*run)(void*)) {
   float* z = calloc((size_t) c, sizeof(float));
   *zeros = z;
   if (!z || (n > 0 && run_slices(job, n, threads, run) != 0)) {

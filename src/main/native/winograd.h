@@ -1,6 +1,7 @@
 /*
  * What the Winograd F(4x4, 3x3) ops share (winograd.c: the transforms; winograd_conv.c: the fused forward
- * convolution): the 16-lane float vectors channels travel in, and the transform matrices B^T, B, A^T and A.
+ * convolution): the 16-lane float vectors channels travel in, the transform matrices B^T, B, A^T and A, one tile's
+ * input and output transforms, and the attributes every op has.
  */
 #ifndef DDPM4J_WINOGRAD_H_
 #define DDPM4J_WINOGRAD_H_

@@ -39,33 +39,23 @@ typedef struct {
 
 typedef float v8 __attribute__((vector_size(32)));
 
-static inline v8 ld8(const float* p) {
-  v8 v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-static inline void st8(float* p, v8 v) { memcpy(p, &v, sizeof v); }
-static inline v16 ld16(const float* p) { return ld(p); }
-static inline void st16(float* p, v16 v) { st(p, v); }
-
 /* Rows [0, R) of c (row stride ldc) = a (row stride kd) times bm[kd, .] (row stride ldb), for the columns
- * [j0, j0 + L * V): V vectors T of L lanes, R x V accumulators in registers. */
-#define PRODUCT_BLOCK(T, L, R, V)                                                  \
-  do {                                                                             \
-    T acc[R][V];                                                                   \
-    for (int r = 0; r < R; r++)                                                    \
-      for (int q = 0; q < V; q++) acc[r][q] = (T) {0};                             \
-    for (int64_t p = 0; p < kd; p++) {                                             \
-      T bv[V];                                                                     \
-      for (int q = 0; q < V; q++) bv[q] = ld##L(bm + p * ldb + j0 + L * q);        \
-      for (int r = 0; r < R; r++) {                                                \
-        float sv = a[r * kd + p];                                                  \
-        for (int q = 0; q < V; q++) acc[r][q] += sv * bv[q];                       \
-      }                                                                            \
-    }                                                                              \
-    for (int r = 0; r < R; r++)                                                    \
-      for (int q = 0; q < V; q++) st##L(c + r * ldc + j0 + L * q, acc[r][q]);      \
+ * [j0, j0 + L * V): V vectors T of L lanes (loaded and stored unaligned), R x V accumulators in registers. */
+#define PRODUCT_BLOCK(T, L, R, V)                                                          \
+  do {                                                                                     \
+    T acc[R][V];                                                                           \
+    for (int r = 0; r < R; r++)                                                            \
+      for (int q = 0; q < V; q++) acc[r][q] = (T) {0};                                     \
+    for (int64_t p = 0; p < kd; p++) {                                                     \
+      T bv[V];                                                                             \
+      for (int q = 0; q < V; q++) memcpy(&bv[q], bm + p * ldb + j0 + L * q, sizeof(T));    \
+      for (int r = 0; r < R; r++) {                                                        \
+        float sv = a[r * kd + p];                                                          \
+        for (int q = 0; q < V; q++) acc[r][q] += sv * bv[q];                               \
+      }                                                                                    \
+    }                                                                                      \
+    for (int r = 0; r < R; r++)                                                            \
+      for (int q = 0; q < V; q++) memcpy(c + r * ldc + j0 + L * q, &acc[r][q], sizeof(T)); \
   } while (0)
 
 /*
@@ -113,8 +103,11 @@ static inline __attribute__((always_inline)) void conv_block(const Conv* j, int6
     for (int q = 0; q < 36; q++) dst[q] = v + (q * rows + i) * cin;
     for (int64_t k = 0; k < cin; k += 16) input_tile(p, k, dst);
   }
-  /* rows past count hold earlier tiles' values (or zeros): computed, not read */
+  /* the products run over whole row blocks: the rows past count are zeros, multiplied but never read */
   int64_t used = (count + BLOCK_ROWS - 1) / BLOCK_ROWS * BLOCK_ROWS;
+  for (int q = 0; q < 36 && used > count; q++) {
+    memset(v + (q * rows + count) * cin, 0, sizeof(float) * (size_t) ((used - count) * cin));
+  }
   for (int64_t c0 = 0; c0 < cout; c0 += CHUNK) { /* output channels [c0, c0 + nc) */
     int64_t nc = cout - c0 < CHUNK ? cout - c0 : CHUNK;
     for (int k = 0; k < 36; k++) {
@@ -165,7 +158,6 @@ static void* run_slice(void* arg) {
   if (!v || !m) {
     s->failed = 1;
   } else {
-    memset(v, 0, vbytes); /* rows past the last tile are multiplied too: finite values there */
     int64_t per = j->th * j->tw, end = s->to * per;
     void (*block)(const Conv*, int64_t, int64_t, float*, float*) = __builtin_cpu_supports("x86-64-v4")
         ? conv_block_v4 : __builtin_cpu_supports("x86-64-v3") ? conv_block_v3 : conv_block_base;
