@@ -108,13 +108,14 @@ static const float* sample_f32(const Job* j, const void* base, int64_t n, float*
   return buf;
 }
 
-static void store(const Job* j, void* base, int64_t n, const float* v) {
-  int64_t len = j->p * j->c;
-  if (!j->bf16) {
-    memcpy((float*) base + n * len, v, (size_t) len * sizeof(float));
-    return;
-  }
-  narrow(v, len, (uint16_t*) base + n * len);
+/* Where sample n's float32 result is computed: the output itself for float32 (no copy), else work, which store
+ * narrows into the output. */
+static float* result_f32(const Job* j, int64_t n, float* work) {
+  return j->bf16 ? work : (float*) j->y + n * j->p * j->c;
+}
+
+static void store(const Job* j, int64_t n, const float* v) {
+  if (j->bf16) narrow(v, j->p * j->c, (uint16_t*) j->y + n * j->p * j->c);
 }
 
 /* Per-channel sums over the pixels of one sample: acc[c] = sum_p v[p, c]. */
@@ -230,9 +231,9 @@ static void* run_slice(void* arg) {
   double m = (double) (j->p * cg);
   float* xbuf = j->bf16 ? malloc(sizeof(float) * (size_t) len) : NULL; /* float32 reads the tensor in place */
   float* dybuf = j->bf16 && j->dy ? malloc(sizeof(float) * (size_t) len) : NULL;
-  float* work = malloc(sizeof(float) * (size_t) len);
+  float* work = j->bf16 ? malloc(sizeof(float) * (size_t) len) : NULL; /* float32 writes the output in place */
   float* ch = malloc(sizeof(float) * (size_t) (7 * c));
-  if (!work || !ch || (j->bf16 && !xbuf) || (j->bf16 && j->dy && !dybuf)) {
+  if (!ch || (j->bf16 && (!xbuf || !work)) || (j->bf16 && j->dy && !dybuf)) {
     s->failed = 1;
   } else {
     float *acc = ch, *mu = ch + c, *rs = ch + 2 * c, *a = ch + 3 * c, *b = ch + 4 * c, *m1 = ch + 5 * c,
@@ -259,12 +260,13 @@ static void* run_slice(void* arg) {
             b[k] = j->beta[k] - mu[k] * a[k];
           }
         }
+        float* out = result_f32(j, n, work);
         if (j->dropout) {
-          normalize_dropout(x, j->p, c, a, b, j->mask, (uint32_t) (n * len), work);
+          normalize_dropout(x, j->p, c, a, b, j->mask, (uint32_t) (n * len), out);
         } else {
-          normalize(x, j->p, c, a, b, j->silu, work);
+          normalize(x, j->p, c, a, b, j->silu, out);
         }
-        store(j, j->y, n, work);
+        store(j, n, out);
       } else { /* gradient */
         const float* dy = sample_f32(j, j->dy, n, dybuf);
         for (int64_t k = 0; k < c; k++) {
@@ -273,8 +275,9 @@ static void* run_slice(void* arg) {
         }
         float* sdz = j->sum_dz + n * c;
         float* sdzx = j->sum_dzxh + n * c;
+        float* dz = result_f32(j, n, work); /* dz, then dx in place */
         grad_pass1(x, dy, j->p, c, mu, rs, j->gamma, j->beta, j->silu, j->dropout, j->mask, (uint32_t) (n * len),
-            work, sdz, sdzx);
+            dz, sdz, sdzx);
         for (int64_t q = 0; q < g; q++) {
           double t1 = 0, t2 = 0;
           for (int64_t k = q * cg; k < (q + 1) * cg; k++) {
@@ -286,8 +289,8 @@ static void* run_slice(void* arg) {
             m2[k] = (float) (t2 / m);
           }
         }
-        grad_pass2(x, work, j->p, c, mu, rs, j->gamma, m1, m2);
-        store(j, j->y, n, work);
+        grad_pass2(x, dz, j->p, c, mu, rs, j->gamma, m1, m2);
+        store(j, n, dz);
       }
     }
   }
