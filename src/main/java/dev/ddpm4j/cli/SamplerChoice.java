@@ -41,8 +41,8 @@ public final class SamplerChoice {
 
   @Option(names = "--precision", description = "auto, fp32, bf16 (oneDNN bfloat16 mixed precision) or fp32-fast "
       + "(the export's graph rebuilt in this process with ddpm4j's Winograd convolutions and fused GroupNorm: fp32 up "
-      + "to rounding, about 2.2x faster per network call at batch 64 on an AMD Zen 5, about 3 s more to load, so from "
-      + "about 32 images on; README) (default: the model's export.precision, auto: bf16 where the CPU computes it "
+      + "to rounding, about 2.2x faster per network call at batch 64 on an AMD Zen 5, about 2 s more to load, so from "
+      + "about 20 images on; README) (default: the model's export.precision, auto: bf16 where the CPU computes it "
       + "natively).")
   String precision;
 

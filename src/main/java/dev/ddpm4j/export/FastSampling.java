@@ -7,11 +7,14 @@ import dev.ddpm4j.model.FusedGroupNorm;
 import dev.ddpm4j.model.WinogradConv;
 import dev.ddpm4j.sampler.DiffusionSampler;
 import dev.ddpm4j.sampler.SamplerException;
+import dev.ddpm4j.sampler.SamplerMetadata;
 import dev.ddpm4j.train.Checkpoints;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.tensorflow.Graph;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
@@ -55,16 +58,29 @@ public final class FastSampling {
   /**
    * As {@link #load(Path, int)} with only the sampling signatures {@code which} names (say {@code
    * Samplers.of(spec)} for one sampler): each sampling loop is a copy of the network to build, save and load, so one
-   * loads in about 5 s where all six take about 8 (docs/BENCHMARKS.md, "fp32-fast sampling"). The sampler refuses a
-   * sampler it was not built for, naming the ones it has.
+   * loads in about 5 s where all six take about 9 (docs/BENCHMARKS.md, "fp32-fast sampling loads in parallel"). The
+   * sampler refuses a sampler it was not built for, naming the ones it has.
    */
   public static DiffusionSampler load(Path export, int threads, InferenceGraph.Samplers which) {
     String why = whyNot();
     if (why != null) {
       throw new SamplerException("--precision " + PRECISION + " cannot run here: " + why + " (--precision fp32 can)");
     }
-    // the checks DiffusionSampler.load makes (folder, SavedModel, signatures, metadata) and the same messages
-    try (DiffusionSampler plain = DiffusionSampler.load(export, "fp32")) {
+    // The export's own noise prediction on the probe, for the check below, on a second thread while this one rebuilds
+    // the graph: each took 1.5-3 s in turn (docs/BENCHMARKS.md, "fp32-fast sampling loads in parallel"). Loading the
+    // export makes DiffusionSampler.load's checks (folder, SavedModel, signatures, metadata), whose messages come
+    // first.
+    CompletableFuture<float[]> reference = CompletableFuture.supplyAsync(() -> {
+      try (DiffusionSampler plain = DiffusionSampler.load(export, "fp32")) {
+        return Probe.of(plain.metadata()).eps(plain);
+      }
+    }, task -> {
+      Thread t = new Thread(task, "ddpm4j-" + PRECISION + "-reference");
+      t.setDaemon(true);
+      t.start();
+    });
+    DiffusionSampler fast = null;
+    try {
       Path meta = export.resolve(DiffusionSampler.METADATA);
       JsonNode json;
       try {
@@ -83,21 +99,38 @@ public final class FastSampling {
         throw new SamplerException(meta + ": its config does not parse in this build (" + e.getMessage()
             + "); sample it with --precision fp32", e);
       }
-      DiffusionSampler fast = rebuild(export, meta, cfg, json.path("weights").asText("ema"), Math.max(1, threads),
-          which);
-      try {
-        double difference = difference(plain, fast);
-        if (!(difference < MAX_DIFFERENCE)) {
-          throw new SamplerException(export + ": the network this build makes of its config predicts other noise than"
-              + " the export (relative difference " + difference + "; it was exported by ddpm4j "
-              + json.path("ddpm4j_version").asText("?") + "), so it cannot be rebuilt for " + PRECISION
-              + "; sample it with --precision fp32");
-        }
-        return fast;
-      } catch (RuntimeException e) {
-        fast.close();
-        throw e;
+      fast = rebuild(export, meta, cfg, json.path("weights").asText("ema"), Math.max(1, threads), which);
+      double difference = relativeL2(Probe.of(fast.metadata()).eps(fast), await(reference));
+      if (!(difference < MAX_DIFFERENCE)) {
+        throw new SamplerException(export + ": the network this build makes of its config predicts other noise than"
+            + " the export (relative difference " + difference + "; it was exported by ddpm4j "
+            + json.path("ddpm4j_version").asText("?") + "), so it cannot be rebuilt for " + PRECISION
+            + "; sample it with --precision fp32");
       }
+      return fast;
+    } catch (RuntimeException e) {
+      if (fast != null) fast.close();
+      // the export's own checks speak first, as when they ran before the rebuild; the reference thread is done after
+      try {
+        reference.join();
+      } catch (CompletionException f) {
+        if (f.getCause() instanceof SamplerException se && se != e) {
+          se.addSuppressed(e);
+          throw se;
+        }
+      }
+      throw e;
+    }
+  }
+
+  /** The reference's value, or the exception its thread threw (a SamplerException naming the export, as a rule). */
+  private static float[] await(CompletableFuture<float[]> reference) {
+    try {
+      return reference.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) throw r;
+      if (e.getCause() instanceof Error r) throw r;
+      throw e;
     }
   }
 
@@ -105,20 +138,25 @@ public final class FastSampling {
   static final double MAX_DIFFERENCE = 1e-3;
 
   /**
-   * The relative L2 difference of two samplers' noise predictions on four noisy images at four timesteps (with a
-   * conditional model's first and last class, no label, and the second class, so its label embedding is checked too).
+   * What the check compares: four noisy images at four timesteps (with a conditional model's first and last class, no
+   * label, and the second class, so its label embedding is checked too).
    */
-  static double difference(DiffusionSampler a, DiffusionSampler b) {
-    int size = a.metadata().imageSize();
-    int n = 4;
-    float[] x = new float[n * size * size * a.metadata().channels()];
-    java.util.SplittableRandom r = new java.util.SplittableRandom(0);
-    for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
-    int steps = a.metadata().timesteps();
-    int[] t = {0, steps / 4, steps / 2, steps - 1};
-    int classes = a.metadata().numClasses();
-    int[] labels = classes > 0 ? new int[] {0, classes - 1, -1, 1 % classes} : null;
-    return relativeL2(b.denoise(x, t, labels).eps(), a.denoise(x, t, labels).eps());
+  record Probe(float[] x, int[] t, int[] labels) {
+    static Probe of(SamplerMetadata m) {
+      int size = m.imageSize();
+      float[] x = new float[4 * size * size * m.channels()];
+      java.util.SplittableRandom r = new java.util.SplittableRandom(0);
+      for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+      int steps = m.timesteps();
+      int classes = m.numClasses();
+      return new Probe(x, new int[] {0, steps / 4, steps / 2, steps - 1},
+          classes > 0 ? new int[] {0, classes - 1, -1, 1 % classes} : null);
+    }
+
+    /** A sampler's noise prediction for the probe. */
+    float[] eps(DiffusionSampler s) {
+      return s.denoise(x, t, labels).eps();
+    }
   }
 
   /** ||a - reference|| / ||reference||, in double precision. */

@@ -155,5 +155,10 @@ class FastSamplingTest {
     e = assertThrows(SamplerException.class, () -> FastSampling.load(noConfig, 1));
     assertTrue(e.getMessage().contains("weights do not restore") && e.getMessage().contains("old")
         && e.getMessage().contains("--precision fp32"), e.getMessage());
+    // the export is loaded on a second thread while the graph is rebuilt; its own checks still speak first: here the
+    // rebuild fails as above (the weights do not restore), but without saved_model.pb the message is the export's
+    Files.delete(noConfig.resolve("saved_model.pb"));
+    e = assertThrows(SamplerException.class, () -> FastSampling.load(noConfig, 1));
+    assertTrue(e.getMessage().contains("not a SavedModel") && e.getMessage().contains("old"), e.getMessage());
   }
 }
