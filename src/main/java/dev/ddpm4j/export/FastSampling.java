@@ -99,6 +99,7 @@ public final class FastSampling {
         throw new SamplerException(meta + ": its config does not parse in this build (" + e.getMessage()
             + "); sample it with --precision fp32", e);
       }
+      if (reference.isCompletedExceptionally()) await(reference); // the export failed its checks: no rebuild for it
       fast = rebuild(export, meta, cfg, json.path("weights").asText("ema"), Math.max(1, threads), which);
       double difference = relativeL2(Probe.of(fast.metadata()).eps(fast), await(reference));
       if (!(difference < MAX_DIFFERENCE)) {
@@ -108,16 +109,24 @@ public final class FastSampling {
             + "; sample it with --precision fp32");
       }
       return fast;
-    } catch (RuntimeException e) {
-      if (fast != null) fast.close();
-      // the export's own checks speak first, as when they ran before the rebuild; the reference thread is done after
+    } catch (Throwable e) { // an Error too: the rebuilt sampler closed, the reference thread done
+      if (fast != null) {
+        try {
+          fast.close();
+        } catch (RuntimeException c) {
+          e.addSuppressed(c);
+        }
+      }
+      // the export's own checks speak first, as when they ran before the rebuild
       try {
         reference.join();
       } catch (CompletionException f) {
-        if (f.getCause() instanceof SamplerException se && se != e) {
+        Throwable cause = f.getCause() != null ? f.getCause() : f;
+        if (cause instanceof SamplerException se && se != e) {
           se.addSuppressed(e);
           throw se;
         }
+        if (cause != e) e.addSuppressed(cause);
       }
       throw e;
     }

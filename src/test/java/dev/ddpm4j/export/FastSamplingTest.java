@@ -138,6 +138,11 @@ class FastSamplingTest {
         }
       }
     }
+    // the export is loaded on a second thread while this one reads its metadata and rebuilds the graph; the export's
+    // own checks speak first: here this thread fails at once (no metadata to read), the export's load a second later
+    e = assertThrows(SamplerException.class, () -> FastSampling.load(noConfig, 1));
+    assertTrue(e.getMessage().contains("missing " + DiffusionSampler.METADATA) && e.getMessage().contains("old"),
+        e.getMessage());
     String meta = Files.readString(MODEL.resolve(DiffusionSampler.METADATA));
     Files.writeString(noConfig.resolve(DiffusionSampler.METADATA), meta.replace("\"config\"", "\"configuration\""));
     e = assertThrows(SamplerException.class, () -> FastSampling.load(noConfig, 1));
@@ -155,8 +160,8 @@ class FastSamplingTest {
     e = assertThrows(SamplerException.class, () -> FastSampling.load(noConfig, 1));
     assertTrue(e.getMessage().contains("weights do not restore") && e.getMessage().contains("old")
         && e.getMessage().contains("--precision fp32"), e.getMessage());
-    // the export is loaded on a second thread while the graph is rebuilt; its own checks still speak first: here the
-    // rebuild fails as above (the weights do not restore), but without saved_model.pb the message is the export's
+    // the same when both fail later: here the rebuild would fail as above (the weights do not restore), but without
+    // saved_model.pb the message is the export's
     Files.delete(noConfig.resolve("saved_model.pb"));
     e = assertThrows(SamplerException.class, () -> FastSampling.load(noConfig, 1));
     assertTrue(e.getMessage().contains("not a SavedModel") && e.getMessage().contains("old"), e.getMessage());
