@@ -85,21 +85,14 @@ static inline __attribute__((always_inline)) void product(const float* am, int64
   }
 }
 
-/*
- * Asks for tile t's input pixels in the cache while the tile before it is transformed: the input is read once, tile by
- * tile across six image rows, and waiting on those loads showed in a profile. In a C driver of these functions it took
- * 13-16% off the 32x32 96 -> 32 layer and up to 7% off others (docs/BENCHMARKS.md, "Prefetching the next tile").
- */
-static inline __attribute__((always_inline)) void prefetch_tile(const Conv* j, int64_t t) {
+/* Tile t's 36 input pixels, row by row of its 6x6 window: j->zeros where the window leaves the image. */
+static inline __attribute__((always_inline)) void tile_pixels(const Conv* j, int64_t t, const float** p) {
   int64_t per = j->th * j->tw, n = t / per, ti = t % per / j->tw, tj = t % j->tw;
   for (int a = 0; a < 6; a++) {
-    int64_t y = 4 * ti - 1 + a;
-    if (y < 0 || y >= j->h) continue;
     for (int b = 0; b < 6; b++) {
-      int64_t x = 4 * tj - 1 + b;
-      if (x < 0 || x >= j->w) continue;
-      const float* px = j->x + ((n * j->h + y) * j->w + x) * j->cin;
-      for (int64_t k = 0; k < j->cin; k += 16) __builtin_prefetch(px + k, 0, 3);
+      int64_t y = 4 * ti - 1 + a, x = 4 * tj - 1 + b;
+      p[a * 6 + b] = y < 0 || y >= j->h || x < 0 || x >= j->w ? j->zeros
+          : j->x + ((n * j->h + y) * j->w + x) * j->cin;
     }
   }
 }
@@ -108,19 +101,24 @@ static inline __attribute__((always_inline)) void prefetch_tile(const Conv* j, i
 static inline __attribute__((always_inline)) void conv_block(const Conv* j, int64_t t0, int64_t count, float* v,
     float* m, int wide) {
   const int64_t cin = j->cin, cout = j->cout, per = j->th * j->tw, rows = j->block;
+  const float* pixels[2][36];
+  tile_pixels(j, t0, pixels[0]);
   for (int64_t i = 0; i < count; i++) { /* V[k][i] = (B^T d B)[k] */
-    int64_t t = t0 + i, n = t / per, ti = t % per / j->tw, tj = t % j->tw;
-    const float* p[36];
-    for (int a = 0; a < 6; a++) {
-      for (int b = 0; b < 6; b++) {
-        int64_t y = 4 * ti - 1 + a, x = 4 * tj - 1 + b;
-        p[a * 6 + b] = y < 0 || y >= j->h || x < 0 || x >= j->w ? j->zeros
-            : j->x + ((n * j->h + y) * j->w + x) * cin;
+    const float** p = pixels[i & 1];
+    if (i + 1 < count) {
+      /* the next tile's pixels asked for in the cache while this one is transformed: the input is read once, tile by
+       * tile across six image rows, and a profile showed the transform waiting on those loads. In a C driver of these
+       * functions this took 10-16% off the 32x32 96 -> 32 layer and 6-7% off one of each of the default model's
+       * layers (docs/BENCHMARKS.md, "Prefetching the next tile"). */
+      const float** next = pixels[(i + 1) & 1];
+      tile_pixels(j, t0 + i + 1, next);
+      for (int q = 0; q < 36; q++) {
+        if (next[q] == j->zeros) continue;
+        for (int64_t k = 0; k < cin; k += 16) __builtin_prefetch(next[q] + k, 0, 3);
       }
     }
     float* dst[36];
     for (int q = 0; q < 36; q++) dst[q] = v + (q * rows + i) * cin;
-    if (i + 1 < count) prefetch_tile(j, t + 1);
     for (int64_t k = 0; k < cin; k += 16) input_tile(p, k, dst);
   }
   /* the products run over whole row blocks: the rows past count are zeros, multiplied but never read */
