@@ -23,6 +23,7 @@
  * 24 bits u are kept when u >= round(rate * 2^24). So it needs no random-number op and no stored mask: the gradient
  * recomputes it, and the same (key, i) gives the same mask on any thread count.
  */
+#define _GNU_SOURCE /* sched_getcpu, CPU_SET and pthread_attr_setaffinity_np in slices.h */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>

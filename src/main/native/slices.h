@@ -7,6 +7,7 @@
 #define DDPM4J_SLICES_H_
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,7 +17,17 @@ typedef struct {
   const void* job;
   int64_t from, to;
   int failed; /* set by the slice's function: out of memory */
+  void* (*run)(void*);
+  int unpin;         /* the thread started on another CPU than its caller's: it then allows itself all of these */
+  cpu_set_t allowed; /* the caller's CPUs */
 } Slice;
+
+/* A started slice: back to all of the caller's CPUs (it began on one the caller was not on), then its work. */
+static void* slice_thread(void* arg) {
+  Slice* s = (Slice*) arg;
+  if (s->unpin) sched_setaffinity(0, sizeof s->allowed, &s->allowed);
+  return s->run(s);
+}
 
 /* Runs run(slice) over n samples on up to threads threads (at most 64, at most n); -1 if a slice failed. */
 static int run_slices(const void* job, int64_t n, int threads, void* (*run)(void*)) {
@@ -26,10 +37,35 @@ static int run_slices(const void* job, int64_t n, int threads, void* (*run)(void
   Slice slices[64];
   pthread_t ids[64];
   int started[64] = {0};
-  for (int i = 0; i < threads; i++) {
-    slices[i] = (Slice) {.job = job, .from = n * i / threads, .to = n * (i + 1) / threads};
+  /*
+   * A thread started here began on the caller's CPU and waited there behind the caller's own slice while the other CPU
+   * stayed idle: on a 2-core host the kernel moved it within 1-3 ms, and a 1.5 ms convolution took 3.3 ms. So each
+   * starts on one of the caller's other CPUs and then allows itself all of them again (docs/BENCHMARKS.md, "Where a
+   * started thread begins").
+   */
+  cpu_set_t allowed, others;
+  int here = threads > 1 && sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? sched_getcpu() : -1;
+  int spread = here >= 0 && here < CPU_SETSIZE && CPU_ISSET(here, &allowed) && CPU_COUNT(&allowed) > 1;
+  pthread_attr_t attr;
+  if (spread) {
+    others = allowed;
+    CPU_CLR(here, &others);
+    spread = pthread_attr_init(&attr) == 0;
+    if (spread && pthread_attr_setaffinity_np(&attr, sizeof others, &others) != 0) {
+      pthread_attr_destroy(&attr);
+      spread = 0;
+    }
   }
-  for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, run, &slices[i]) == 0;
+  for (int i = 0; i < threads; i++) {
+    slices[i] = (Slice) {.job = job, .from = n * i / threads, .to = n * (i + 1) / threads, .run = run,
+        .unpin = spread};
+    if (spread) slices[i].allowed = allowed;
+  }
+  for (int i = 1; i < threads; i++) {
+    started[i] = (spread && pthread_create(&ids[i], &attr, slice_thread, &slices[i]) == 0)
+        || pthread_create(&ids[i], NULL, slice_thread, &slices[i]) == 0;
+  }
+  if (spread) pthread_attr_destroy(&attr);
   for (int i = 1; i < threads; i++) {
     if (!started[i]) run(&slices[i]); /* no thread: do it here */
   }

@@ -15,6 +15,7 @@
  * target_clones clone uses its widest registers). One thread owns a sample, so results do not depend on the thread
  * count.
  */
+#define _GNU_SOURCE /* sched_getcpu, CPU_SET and pthread_attr_setaffinity_np in slices.h */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

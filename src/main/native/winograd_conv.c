@@ -14,6 +14,7 @@
  * One thread owns a sample, and each output sums over the input channels in order whatever block its tile falls in,
  * so results depend neither on the thread count, nor on the batch, nor on cache_kib.
  */
+#define _GNU_SOURCE /* sched_getcpu, CPU_SET and pthread_attr_setaffinity_np in slices.h */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
