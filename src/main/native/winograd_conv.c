@@ -2,6 +2,9 @@
  * A whole Winograd F(4x4, 3x3) convolution as one TensorFlow op, forward only, for float32 NHWC tensors on the CPU:
  *   DdpmWinogradConv(x [N, H, W, Cin], u [36, Cin, Cout], b [Cout], e [N, Cout] or [0, Cout]) -> y [N, H, W, Cout]
  *   y = conv2d(x, w, stride 1, SAME) + b + e[n],  u = G w G^T (computed by TensorFlow ops, once per sampling run).
+ * With the attribute upsample, the Cout channels are the four output phases of a 2x upsampling layer, channel
+ * (2a + b) * Cout/4 + c of pixel (i, j) going to channel c of pixel (2i + a, 2j + b) of y [N, 2H, 2W, Cout/4]: what
+ * DepthToSpace(2) of the plain output would be, without writing that output first (dev.ddpm4j.model.UNet.phaseKernel).
  * winograd.c splits the same convolution into two transform ops around 36 MatMuls, which the training graph needs for
  * its gradients; there the 36 tile matrices of every tile go through memory twice each way. Here a thread takes a
  * block of tiles small enough for its L2 cache (attribute cache_kib), transforms them (B^T d B), and for each chunk of
@@ -30,6 +33,7 @@ enum { CHUNK = 64 };      /* output channels taken through the products and the 
 typedef struct {
   int64_t n, h, w, cin, cout, th, tw;
   int64_t block;      /* tiles per block, a multiple of BLOCK_ROWS */
+  int upsample;       /* y is [n, 2h, 2w, cout / 4]: the channels are four output phases */
   const float* x;     /* [n, h, w, cin] */
   const float* u;     /* [36, cin, cout] */
   const float* b;     /* [cout] */
@@ -141,10 +145,18 @@ static inline __attribute__((always_inline)) void conv_block(const Conv* j, int6
         if (j->e) add += ld(j->e + n * cout + c0 + k);
         v16 o[4][4];
         output_tile(src, k, o);
+        /* pixel (y, x) at y0 + (y * w + x) * step: its channel in the image, or its phase's pixel upsampled */
+        int64_t y0 = n * j->h * j->w * cout + c0 + k, ystep = j->w * cout, step = cout;
+        if (j->upsample) { /* 16 channels never straddle two phases: cout / 4 is a multiple of 16 */
+          int64_t q = cout / 4, g = c0 + k, phase = g / q;
+          y0 = ((n * 2 * j->h + phase / 2) * 2 * j->w + phase % 2) * q + g % q;
+          ystep = 4 * j->w * q;
+          step = 2 * q;
+        }
         for (int r = 0; r < 4 && 4 * ti + r < j->h; r++) {
           for (int s = 0; s < 4; s++) {
             int64_t y = 4 * ti + r, x = 4 * tj + s;
-            if (x < j->w) st(j->y + ((n * j->h + y) * j->w + x) * cout + c0 + k, o[r][s] + add);
+            if (x < j->w) st(j->y + y0 + y * ystep + x * step, o[r][s] + add);
           }
         }
       }
@@ -191,6 +203,7 @@ static void* run_slice(void* arg) {
 
 typedef struct {
   int64_t height, width, threads, cache;
+  TF_Bool upsample;
 } Attrs;
 
 static void* create(TF_OpKernelConstruction* ctx) {
@@ -204,6 +217,7 @@ static void* create(TF_OpKernelConstruction* ctx) {
   }
   image_attrs(ctx, "DdpmWinogradConv", &a->threads, &a->height, &a->width, s);
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "cache_kib", &a->cache, s);
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrBool(ctx, "upsample", &a->upsample, s);
   if (TF_GetCode(s) != TF_OK) TF_OpKernelConstruction_Failure(ctx, s);
   TF_DeleteStatus(s);
   return a;
@@ -221,7 +235,7 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     TF_OpKernelContext_Failure(ctx, s);
     goto done;
   }
-  Conv j = {.h = at->height, .w = at->width};
+  Conv j = {.h = at->height, .w = at->width, .upsample = at->upsample != 0};
   if (TF_NumDims(in[0]) != 4 || TF_Dim(in[0], 1) != j.h || TF_Dim(in[0], 2) != j.w) {
     fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: x must be NHWC with the height and width attributes");
     goto done;
@@ -235,6 +249,10 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   j.cout = TF_Dim(in[1], 2);
   if (j.cin % 16 != 0 || j.cin < 16 || j.cout % 16 != 0 || j.cout < 16) {
     fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: the channel counts must be positive multiples of 16");
+    goto done;
+  }
+  if (j.upsample && j.cout % 64 != 0) {
+    fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: upsample needs Cout a multiple of 64 (four phases of 16)");
     goto done;
   }
   if (TF_NumDims(in[2]) != 1 || TF_Dim(in[2], 0) != j.cout) {
@@ -256,6 +274,11 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   j.b = (const float*) TF_TensorData(in[2]);
   j.e = TF_Dim(in[3], 0) > 0 ? (const float*) TF_TensorData(in[3]) : NULL;
   int64_t dims[4] = {j.n, j.h, j.w, j.cout};
+  if (j.upsample) {
+    dims[1] = 2 * j.h;
+    dims[2] = 2 * j.w;
+    dims[3] = j.cout / 4;
+  }
   out = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, sizeof(float) * (size_t) (j.n * j.h * j.w * j.cout), s);
   if (TF_GetCode(s) != TF_OK) {
     TF_OpKernelContext_Failure(ctx, s);
@@ -288,6 +311,8 @@ __attribute__((constructor)) static void register_winograd_conv(void) {
   TF_OpDefinitionBuilderAddAttr(b, "width: int >= 1");
   /* V and M of a block of tiles within this many KiB (1 MiB L2 caches: 384 was as fast as 96-768 on an AMD Zen 5) */
   TF_OpDefinitionBuilderAddAttr(b, "cache_kib: int >= 1 = 384");
+  /* the output channels are a 2x upsampling's four phases, written upsampled: y [N, 2H, 2W, Cout / 4] */
+  TF_OpDefinitionBuilderAddAttr(b, "upsample: bool = false");
   TF_OpDefinitionBuilderSetShapeInferenceFunction(b, shape_unknown);
   TF_RegisterOpDefinition(b, s);
   if (TF_GetCode(s) == TF_OK) {

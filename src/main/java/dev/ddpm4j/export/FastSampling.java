@@ -24,9 +24,9 @@ import org.tensorflow.exceptions.TensorFlowException;
  * Sampling precision {@code fp32-fast}: an export's sampling graph rebuilt in this process over the export's own
  * weights with ddpm4j's float32 kernels of the training graph: its 3x3 convolutions as Winograd F(4x4, 3x3) ({@link
  * WinogradConv}) and each GroupNorm with its SiLU as one op ({@link FusedGroupNorm}). Same network, the same float32
- * values up to rounding (a grey level apart on a few pixels in 10^5), about 2.2x faster per network call on a CPU
- * without AMX (docs/BENCHMARKS.md, "fp32-fast sampling", "One forward op per convolution"). No gradient is taken, so
- * most convolutions run as one op each ({@link WinogradConv#forward}). The export on disk is not changed, and {@code
+ * values up to rounding (a grey level apart on a few pixels in 10^5), 2.6-3.2x faster per network call on an AMD Zen 5
+ * (docs/BENCHMARKS.md, "fp32-fast sampling", "One forward op per convolution", "The upsampling layers as one op"). No
+ * gradient is taken, so every 3x3 convolution runs as one op ({@link WinogradConv#forward}). The export on disk is not changed, and {@code
  * fp32} keeps TensorFlow's own kernels and the bytes every TensorFlow client gets; the rebuilt graph needs ddpm4j's op
  * library, so it never leaves the process.
  */

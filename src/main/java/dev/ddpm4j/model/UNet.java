@@ -113,20 +113,43 @@ public final class UNet {
   public static final String WINOGRAD_FILTER = "/winograd_filter";
 
   /**
-   * The Winograd filter transforms of the 3x3 kernels among {@code weights} (name + {@link #WINOGRAD_FILTER}), for a
-   * sampler to compute once and hand into its loop with the weights, so a network call does not repeat them; none
-   * unless {@link #withWinograd} is on. A kernel whose layer turns out not to fit never reads its entry.
+   * The name suffix of an upsampling layer's Winograd filter transform: its four output phases as one 3x3 kernel
+   * ({@link #phaseFilter}).
+   */
+  public static final String WINOGRAD_PHASES = "/winograd_phases";
+
+  /** The name every upsampling layer's weights end with. */
+  private static final String UPSAMPLE_WEIGHTS = ".upsample.w";
+
+  /**
+   * The Winograd filter transforms of the 3x3 kernels among {@code weights} (name + {@link #WINOGRAD_FILTER}) and of
+   * the upsampling layers' four output phases (name + {@link #WINOGRAD_PHASES}), for a sampler to compute once and
+   * hand into its loop with the weights, so a network call does not repeat them; none unless {@link #withWinograd} is
+   * on. A kernel whose layer turns out not to fit never reads its entry.
    */
   public Map<String, Operand<TFloat32>> winogradFilters(Ops tf, Map<String, Operand<TFloat32>> weights) {
     Map<String, Operand<TFloat32>> out = new LinkedHashMap<>();
     if (winogradThreads == 0) return out;
     for (var e : weights.entrySet()) {
       long[] s = e.getValue().shape().asArray();
-      if (e.getKey().endsWith(".w") && s.length == 4 && s[0] == 3 && s[1] == 3 && s[2] % 16 == 0 && s[3] % 16 == 0) {
+      if (s.length != 4 || s[2] % 16 != 0 || s[3] % 16 != 0) continue;
+      if (e.getKey().endsWith(UPSAMPLE_WEIGHTS)) {
+        out.put(e.getKey() + WINOGRAD_PHASES, phaseFilter(tf, e.getValue(), (int) s[2]));
+      } else if (e.getKey().endsWith(".w") && s[0] == 3 && s[1] == 3) {
         out.put(e.getKey() + WINOGRAD_FILTER, WinogradConv.filter(tf, e.getValue(), s[2], s[3]));
       }
     }
     return out;
+  }
+
+  /**
+   * The Winograd filter transform [36, ch, 4 ch] of an upsampling layer's four output phases ({@link #phaseKernel}),
+   * from its weights: [3, 3, ch, ch] for {@code nearest_conv} ({@link #upsampleKernel}), the transposed convolution's
+   * [4, 4, ch, ch] for {@code transposed_conv}.
+   */
+  public Operand<TFloat32> phaseFilter(Ops tf, Operand<TFloat32> w, int ch) {
+    Operand<TFloat32> k = cfg.upsample().equals("transposed_conv") ? w : upsampleKernel(tf, TFloat32.class, w, ch, ch);
+    return WinogradConv.filter(tf, phaseKernel(tf, TFloat32.class, k, ch, ch), ch, 4L * ch);
   }
 
   public static UNet of(ExperimentConfig c) {
@@ -436,15 +459,22 @@ public final class UNet {
       return tf.linalg.transpose(r, tf.constant(new int[] {0, 2, 1, 3}));
     }
 
+    @SuppressWarnings("unchecked")
     Operand<T> upsample(String name, Operand<T> x, int ch, int res) {
-      if (cfg.upsample().equals("transposed_conv")) {
-        Operand<T> w = p.get(name + ".w", new long[] {4, 4, ch, ch}, Init.fanAvgUniform(1.0, 16L * ch, 16L * ch));
-        Operand<T> b = p.get(name + ".b", new long[] {ch}, Init.ZEROS);
-        return upsample2x(x, w, b, ch, ch, res);
-      }
-      Operand<T> w = p.get(name + ".w", new long[] {3, 3, ch, ch}, Init.fanAvgUniform(1.0, 9L * ch, 9L * ch));
+      boolean transposed = cfg.upsample().equals("transposed_conv");
+      Operand<T> w = transposed
+          ? p.get(name + ".w", new long[] {4, 4, ch, ch}, Init.fanAvgUniform(1.0, 16L * ch, 16L * ch))
+          : p.get(name + ".w", new long[] {3, 3, ch, ch}, Init.fanAvgUniform(1.0, 9L * ch, 9L * ch));
       Operand<T> b = p.get(name + ".b", new long[] {ch}, Init.ZEROS);
-      return upsample2x(x, upsampleKernel(tf, dtype, w, ch, ch), b, ch, ch, res);
+      if (!training && winogradThreads > 0 && dtype == TFloat32.class && ch % 16 == 0
+          && WinogradConv.oneOp(x.shape(), 3, 1, ch, 4 * ch)) {
+        // no gradient: the four phases as one op that writes them upsampled, their filter transform once per loop
+        Operand<T> derived = p.derived(name + ".w" + WINOGRAD_PHASES);
+        Operand<TFloat32> u = derived != null ? (Operand<TFloat32>) derived : phaseFilter(tf, (Operand<TFloat32>) w, ch);
+        return (Operand<T>) WinogradConv.forward(tf, (Operand<TFloat32>) x, null, u,
+            (Operand<TFloat32>) tf.tile(b, tf.constant(new int[] {4})), null, ch, 4 * ch, winogradThreads, true);
+      }
+      return upsample2x(x, transposed ? w : upsampleKernel(tf, dtype, w, ch, ch), b, ch, ch, res);
     }
 
     /**

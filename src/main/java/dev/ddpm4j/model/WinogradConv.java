@@ -212,10 +212,24 @@ public final class WinogradConv {
    */
   public static Operand<TFloat32> forward(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> filter,
       Operand<TFloat32> bias, Operand<TFloat32> perSample, int in, int out, int threads) {
+    return forward(tf, x, w, filter, bias, perSample, in, out, threads, false);
+  }
+
+  /**
+   * {@link #forward(Ops, Operand, Operand, Operand, Operand, Operand, int, int, int)}; with {@code upsample}, the
+   * {@code out} channels are the four output phases of a 2x upsampling layer ({@link UNet#phaseKernel}: channel (2a +
+   * b) * out/4 + c), and the op writes them where {@code DepthToSpace(2)} would put them: y [N, 2H, 2W, out/4], the
+   * phases never written apart. {@code out} must then be a multiple of 64.
+   */
+  public static Operand<TFloat32> forward(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> filter,
+      Operand<TFloat32> bias, Operand<TFloat32> perSample, int in, int out, int threads, boolean upsample) {
     if (!available()) throw new IllegalStateException("the Winograd ops are not available: " + unavailable);
     if (out < 1 || !fits(x.shape(), 3, 1, in, (out + 15) / 16 * 16)) {
       throw new IllegalArgumentException("a Winograd convolution needs x [N, H, W, C] with static H and W and an input"
           + " channel count that is a multiple of 16, got " + x.shape() + ", " + in + " -> " + out);
+    }
+    if (upsample && out % 64 != 0) {
+      throw new IllegalArgumentException("an upsampling layer's four phases need a multiple of 64 channels, got " + out);
     }
     // an output layer (1 or 3 channels) runs padded with zero filters to a multiple of 16, then sliced
     int padded = (out + 15) / 16 * 16;
@@ -229,21 +243,22 @@ public final class WinogradConv {
     }
     long h = x.shape().size(1);
     long wd = x.shape().size(2);
-    Operation y = imageAttrs(tf.scope().opBuilder(FUSED, "WinogradConv").addInput(x.asOutput())
-        .addInput(u.asOutput()).addInput(b.asOutput()).addInput(e.asOutput()), h, wd, threads).build();
-    Operand<TFloat32> full = image(tf, y, h, wd, padded);
+    OperationBuilder op = imageAttrs(tf.scope().opBuilder(FUSED, "WinogradConv").addInput(x.asOutput())
+        .addInput(u.asOutput()).addInput(b.asOutput()).addInput(e.asOutput()), h, wd, threads);
+    if (upsample) return image(tf, op.setAttr("upsample", true).build(), 2 * h, 2 * wd, out / 4);
+    Operand<TFloat32> full = image(tf, op.build(), h, wd, padded);
     return padded == out ? full
         : tf.slice(full, tf.constant(new long[] {0, 0, 0, 0}), tf.constant(new long[] {-1, -1, -1, out}));
   }
 
   /**
-   * Whether a graph without gradients runs this convolution by {@link #forward}: {@link #fits}, except that the output
-   * channels, padded to 16, must be at most 64, the op's chunk of output channels. With more (the upsampling layers'
-   * four phases, 128-256 channels) the split ops were faster in a harness on an AMD Zen 5, with at most 64 the one
-   * op (docs/BENCHMARKS.md, "One forward op per convolution").
+   * Whether a graph without gradients runs this convolution by {@link #forward}: {@link #fits}, with the output
+   * channels padded to 16. At 64-256 output channels (the upsampling layers' four phases among them) the one op was
+   * 1.2-1.7x faster than the split ops in a harness on an AMD Zen 5 once its second thread started on the other CPU
+   * (docs/BENCHMARKS.md, "Where a started thread begins"); before that, beyond 64 the split ops had won.
    */
   public static boolean oneOp(Shape x, int k, int stride, int in, int out) {
-    return out > 0 && out <= 64 && fits(x, k, stride, in, (out + 15) / 16 * 16);
+    return out > 0 && fits(x, k, stride, in, (out + 15) / 16 * 16);
   }
 
   /** The attributes every Winograd op has: its threads and its image's height and width. */

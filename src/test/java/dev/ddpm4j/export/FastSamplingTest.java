@@ -54,10 +54,11 @@ class FastSamplingTest {
       // mults [1, 2, 2], one block, attention at 8x8: 2 convolutions in each of 3 + 2 + 6 residual blocks and the 2
       // upsampling convolutions are 3x3 with channels in sixteens, and so is the output layer's input (its one output
       // channel padded to 16; the input layer's one channel is not), and 11 blocks x 2 + 4 attention blocks + the
-      // output layer have a GroupNorm. No gradient is taken, so each convolution with at most 64 output channels is
-      // one op; the two upsampling layers (four phases of 64 channels) keep the transforms around 36 products.
-      assertEquals(23, ops(s, "DdpmWinogradConv"), "3x3 convolutions as one Winograd op");
-      assertEquals(2, ops(s, "DdpmWinogradInput"), "the upsampling layers as Winograd transforms and products");
+      // output layer have a GroupNorm. No gradient is taken, so each convolution is one op, the two upsampling
+      // layers' (four phases of 64 channels) writing their output upsampled, with no DepthToSpace after them.
+      assertEquals(25, ops(s, "DdpmWinogradConv"), "3x3 convolutions as one Winograd op");
+      assertEquals(0, ops(s, "DdpmWinogradInput"), "no convolution as transforms around 36 products");
+      assertEquals(0, ops(s, "DepthToSpace"), "the upsampling layers' phases written in place by the op");
       assertEquals(27, ops(s, "DdpmGroupNormSilu"), "GroupNorms as the fused op");
       byte[] wino = s.sample(n, 0, ddim).pixels();
       assertEquals(fp32.length, wino.length);

@@ -276,6 +276,12 @@ class UNetTest {
       for (double v : want) max = Math.max(max, Math.abs(v));
       assertTrue(max > 0.1, "the network's output is not all zero: " + max);
       for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-4 * max, upsample + ": element " + i);
+      // without gradients (fp32-fast sampling) each such convolution is one op, the output layer's (padded) and the
+      // upsampling's (its phases written upsampled) among them
+      double[] oneOp = forward32(UNet.of(cfg).withWinograd(2), shapes, values, x, 18, 0);
+      for (int i = 0; i < want.length; i++) {
+        assertEquals(want[i], oneOp[i], 1e-4 * max, upsample + ", one op each: element " + i);
+      }
     }
   }
 
@@ -292,14 +298,17 @@ class UNetTest {
     SplittableRandom rnd = new SplittableRandom(13);
     Map<String, double[]> values = randomWeights(shapes, rnd);
     double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
-    // no gradient through this network: a convolution to at most 64 channels is one forward op, the output layer's
-    // too, and the upsampling to 2 x 64 phase channels keeps the split ops (18 in all)
+    // no gradient through this network: each 3x3 convolution is one forward op, the output layer's and the
+    // upsampling's four phases too (18 in all)
     double[] own = forward32(winograd, shapes, values, x, 18, 0);
     assertArrayEquals(own, forward32(winograd, shapes, values, x, 18, 1), "handed-in filters, the same values");
-    double[] doubled = forward32(winograd, shapes, values, x, 18, 2);
-    double diff = 0;
-    for (int i = 0; i < own.length; i++) diff = Math.max(diff, Math.abs(own[i] - doubled[i]));
-    assertTrue(diff > 1e-3, "doubled handed-in filters left the output as it was: they are not used");
+    for (int filters : new int[] {2, 3}) {
+      double[] doubled = forward32(winograd, shapes, values, x, 18, filters);
+      double diff = 0;
+      for (int i = 0; i < own.length; i++) diff = Math.max(diff, Math.abs(own[i] - doubled[i]));
+      assertTrue(diff > 1e-3, (filters == 2 ? "doubled handed-in filters" : "a doubled upsampling phase filter")
+          + " left the output as it was: not used");
+    }
   }
 
   /**
@@ -311,7 +320,10 @@ class UNetTest {
     return forward32(unet, shapes, values, x, winogradOps, 0);
   }
 
-  /** @param filters 0: the network's own filter transforms; 1: handed in; 2: handed in, doubled */
+  /**
+   * @param filters 0: the network's own filter transforms; 1: handed in; 2: handed in, doubled; 3: handed in, the
+   *     upsampling layer's phases doubled
+   */
   private static double[] forward32(UNet unet, Map<String, long[]> shapes, Map<String, double[]> values, double[] x,
       int winogradOps, int filters) {
     try (Graph g = new Graph()) {
@@ -328,10 +340,12 @@ class UNetTest {
       Map<String, Operand<TFloat32>> handed = new LinkedHashMap<>(cast);
       if (filters > 0) {
         Map<String, Operand<TFloat32>> f = unet.winogradFilters(tf, cast);
-        // two per residual block, the upsampling convolution, and the stride-2 downsampling one (not Winograd: its
-        // entry is never read)
+        // two per residual block, the upsampling layer's phases, and the stride-2 downsampling one (not Winograd:
+        // its entry is never read)
         assertEquals(18, f.size(), "the 3x3 kernels with channels in sixteens");
-        f.forEach((k, v) -> handed.put(k, filters == 2 ? tf.math.mul(v, tf.constant(2f)) : v));
+        assertEquals(1, f.keySet().stream().filter(k -> k.endsWith(UNet.WINOGRAD_PHASES)).count(), "phase filters");
+        f.forEach((k, v) -> handed.put(k, filters == 2 || filters == 3 && k.endsWith(UNet.WINOGRAD_PHASES)
+            ? tf.math.mul(v, tf.constant(2f)) : v));
       }
       Operand<TFloat64> y = tf.dtypes.cast(unet.apply(tf, TFloat32.class, new MapParams<>(handed), xs,
           tf.constant(new int[] {3, 17}), Condition.none(), null), TFloat64.class);

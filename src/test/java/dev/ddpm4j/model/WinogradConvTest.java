@@ -369,6 +369,61 @@ class WinogradConvTest {
   }
 
   /**
+   * With upsample, the op's cout channels are a 2x upsampling layer's four output phases, and it writes channel (2a +
+   * b) * q + c of pixel (i, j) to channel c of pixel (2i + a, 2j + b), q = cout / 4: against the direct convolution in
+   * double precision rearranged so in Java, and bit for bit what DepthToSpace makes of the plain op's output.
+   */
+  @ParameterizedTest(name = "{0}x{1}x{2}x{3} -> {4} phases")
+  @CsvSource({
+    "2, 5, 7, 16, 64", // partial tiles on two sides, 16 channels per phase: a chunk of 64 spans all four
+    "1, 8, 4, 32, 128", // 32 per phase
+    "2, 3, 3, 16, 256" // 64 per phase: a chunk per phase, one tile per image
+  })
+  void theForwardOpWritesAnUpsamplingLayersPhasesUpsampled(int n, int h, int w, int cin, int cout) {
+    if (!WinogradConv.available()) return;
+    SplittableRandom r = new SplittableRandom(7L * n + 11L * h + 13L * w + cin + cout);
+    double[] x = random(r, n * h * w * cin);
+    double[] k = random(r, 9 * cin * cout);
+    double[] bias = random(r, cout);
+    double[] y = reference(n, h, w, cin, cout, x, k, bias, new double[n * h * w * cout])[0];
+    int q = cout / 4;
+    double[] want = new double[y.length];
+    for (int i = 0; i < n; i++) {
+      for (int yy = 0; yy < h; yy++) {
+        for (int xx = 0; xx < w; xx++) {
+          for (int ch = 0; ch < cout; ch++) {
+            int a = ch / q / 2, b = ch / q % 2;
+            want[((i * 2 * h + 2 * yy + a) * 2 * w + 2 * xx + b) * q + ch % q] = y[((i * h + yy) * w + xx) * cout + ch];
+          }
+        }
+      }
+    }
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      var xp = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, h, w, cin)));
+      Operand<TFloat32> kernel = tf.reshape(tf.constant(toFloats(k)), tf.constant(new long[] {3, 3, cin, cout}));
+      Operand<TFloat32> b = tf.constant(toFloats(bias));
+      Operand<TFloat32> up = WinogradConv.forward(tf, xp, kernel, null, b, null, cin, cout, 2, true);
+      Operand<TFloat32> plain = tf.nn.depthToSpace(WinogradConv.forward(tf, xp, kernel, null, b, null, cin, cout, 2),
+          2L);
+      try (Session s = new Session(g); TFloat32 xv = tensor(x, n, h, w, cin);
+          Result res = s.runner().feed(xp, xv).fetch(up).fetch(plain).run()) {
+        assertEquals(Shape.of(n, 2 * h, 2 * w, q), res.get(0).shape(), "shape of the upsampled output");
+        float[] got = read(res.get(0));
+        assertClose(want, got, 1e-5, "the phases upsampled");
+        assertArrayEquals(read(res.get(1)), got, "DepthToSpace of the plain op's output");
+      }
+    }
+    assertThrows(IllegalArgumentException.class, () -> {
+      try (Graph g = new Graph()) {
+        Ops tf = Ops.create(g);
+        WinogradConv.forward(tf, tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, 4, 4, 16))),
+            tf.zeros(tf.constant(new long[] {3, 3, 16, 48}), TFloat32.class), null, null, null, 16, 48, 1, true);
+      }
+    }, "48 channels are not four phases of a multiple of 16");
+  }
+
+  /**
    * An image's values depend neither on the threads, nor on the other images of the batch, nor on how many tiles the
    * op takes through its cache at a time: bit for bit.
    */
@@ -411,14 +466,17 @@ class WinogradConvTest {
         {u, b, wrongE, "e must be [N, Cout]"},
         {oddU, tf.zeros(tf.constant(new long[] {8}), TFloat32.class), tf.zeros(tf.constant(new long[] {0, 8}),
             TFloat32.class), "multiples of 16"},
+        {u, b, e, "upsample needs Cout a multiple of 64"}, // 32 channels are not four phases of sixteens
       };
       try (Session s = new Session(g)) {
         int i = 0;
         for (Object[] c : cases) {
           @SuppressWarnings("unchecked")
+          boolean upsample = i == cases.length - 1; // the last case
           var op = tf.scope().opBuilder("DdpmWinogradConv", "bad" + i++).addInput(x.asOutput())
               .addInput(((Operand<TFloat32>) c[0]).asOutput()).addInput(((Operand<TFloat32>) c[1]).asOutput())
-              .addInput(((Operand<TFloat32>) c[2]).asOutput()).setAttr("height", 4L).setAttr("width", 4L).build();
+              .addInput(((Operand<TFloat32>) c[2]).asOutput()).setAttr("height", 4L).setAttr("width", 4L)
+              .setAttr("upsample", upsample).build();
           TFInvalidArgumentException ex = assertThrows(TFInvalidArgumentException.class,
               () -> s.runner().fetch(op.output(0)).run().close(), (String) c[3]);
           assertTrue(ex.getMessage().contains("DdpmWinogradConv: ") && ex.getMessage().contains((String) c[3]),
@@ -427,7 +485,7 @@ class WinogradConvTest {
       }
       assertTrue(WinogradConv.oneOp(Shape.of(-1, 8, 8, 16), 3, 1, 16, 1), "an output layer, padded");
       assertTrue(WinogradConv.oneOp(Shape.of(-1, 8, 8, 16), 3, 1, 16, 64), "64 output channels");
-      assertTrue(!WinogradConv.oneOp(Shape.of(-1, 8, 8, 16), 3, 1, 16, 128), "128: the split ops");
+      assertTrue(WinogradConv.oneOp(Shape.of(-1, 8, 8, 16), 3, 1, 16, 256), "256: an upsampling layer's phases");
       assertTrue(!WinogradConv.oneOp(Shape.of(-1, 8, 8, 1), 3, 1, 1, 16), "one input channel");
     }
   }
