@@ -6,6 +6,10 @@
 #ifndef DDPM4J_SLICES_H_
 #define DDPM4J_SLICES_H_
 
+#ifndef _GNU_SOURCE
+#error "define _GNU_SOURCE before any include: slices.h needs sched_getcpu and pthread_attr_setaffinity_np"
+#endif
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>

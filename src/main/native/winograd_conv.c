@@ -38,7 +38,7 @@ typedef struct {
   const float* u;     /* [36, cin, cout] */
   const float* b;     /* [cout] */
   const float* e;     /* [n, cout], or NULL */
-  float* y;           /* [n, h, w, cout] */
+  float* y;           /* [n, h, w, cout], or [n, 2h, 2w, cout / 4] with upsample */
   const float* zeros; /* cin zeros: reads outside the image */
 } Conv;
 

@@ -26,7 +26,8 @@ import org.tensorflow.exceptions.TensorFlowException;
  * WinogradConv}) and each GroupNorm with its SiLU as one op ({@link FusedGroupNorm}). Same network, the same float32
  * values up to rounding (a grey level apart on a few pixels in 10^5), 2.6-3.2x faster per network call on an AMD Zen 5
  * (docs/BENCHMARKS.md, "fp32-fast sampling", "One forward op per convolution", "The upsampling layers as one op"). No
- * gradient is taken, so every 3x3 convolution runs as one op ({@link WinogradConv#forward}). The export on disk is not changed, and {@code
+ * gradient is taken, so every Winograd convolution runs as one op ({@link WinogradConv#forward}): the 3x3 stride-1
+ * ones with input channels in sixteens, the upsampling layers' among them. The export on disk is not changed, and {@code
  * fp32} keeps TensorFlow's own kernels and the bytes every TensorFlow client gets; the rebuilt graph needs ddpm4j's op
  * library, so it never leaves the process.
  */

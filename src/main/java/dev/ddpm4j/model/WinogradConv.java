@@ -255,7 +255,7 @@ public final class WinogradConv {
    * Whether a graph without gradients runs this convolution by {@link #forward}: {@link #fits}, with the output
    * channels padded to 16. At 64-256 output channels (the upsampling layers' four phases among them) the one op was
    * 1.2-1.7x faster than the split ops in a harness on an AMD Zen 5 once its second thread started on the other CPU
-   * (docs/BENCHMARKS.md, "Where a started thread begins"); before that, beyond 64 the split ops had won.
+   * (docs/BENCHMARKS.md, "The upsampling layers as one op"); before that, beyond 64 the split ops had won.
    */
   public static boolean oneOp(Shape x, int k, int stride, int in, int out) {
     return out > 0 && fits(x, k, stride, in, (out + 15) / 16 * 16);

@@ -289,10 +289,12 @@ class UNetTest {
    * A sampler hands the Winograd filter transforms into its loop ({@link UNet#winogradFilters}): the network uses those
    * (the same values as its own, bit for bit) and not its own (doubled ones change the output).
    */
-  @Test
-  void handedInWinogradFiltersAreTheOnesUsed() {
+  @ParameterizedTest
+  @CsvSource({"nearest_conv", "transposed_conv"})
+  void handedInWinogradFiltersAreTheOnesUsed(String upsample) {
     if (!WinogradConv.available()) return;
-    ExperimentConfig cfg = TinyConfigs.config(null, "model.base_channels=16", "model.groups=4", "model.heads=2");
+    ExperimentConfig cfg = TinyConfigs.config(null, "model.base_channels=16", "model.groups=4", "model.heads=2",
+        "model.upsample=" + upsample);
     UNet winograd = UNet.of(cfg).withWinograd(2);
     Map<String, long[]> shapes = winograd.weights().shapes();
     SplittableRandom rnd = new SplittableRandom(13);
@@ -355,6 +357,16 @@ class UNetTest {
         if (type.equals("DdpmWinogradInput") || type.equals("DdpmWinogradConv")) count++;
       }
       assertEquals(winogradOps, count, "Winograd convolutions in the graph");
+      // the upsampling layer's phases: transforms around products and a DepthToSpace where gradients are taken, else
+      // the one op writing them upsampled
+      long split = 0;
+      long depthToSpace = 0;
+      for (var it = g.operations(); it.hasNext(); ) {
+        String type = ((org.tensorflow.GraphOperation) it.next()).type();
+        if (type.equals("DdpmWinogradInput")) split++;
+        if (type.equals("DepthToSpace")) depthToSpace++;
+      }
+      assertEquals(split > 0 ? 1 : 0, depthToSpace, "DepthToSpace ops");
       try (Session s = new Session(g); Result r = feed(s.runner(), inputs, values, shapes).fetch(y).run()) {
         double[] out = new double[(int) r.get(0).size()];
         ((TFloat64) r.get(0)).asRawTensor().data().asDoubles().read(out);

@@ -471,8 +471,8 @@ class WinogradConvTest {
       try (Session s = new Session(g)) {
         int i = 0;
         for (Object[] c : cases) {
-          @SuppressWarnings("unchecked")
           boolean upsample = i == cases.length - 1; // the last case
+          @SuppressWarnings("unchecked")
           var op = tf.scope().opBuilder("DdpmWinogradConv", "bad" + i++).addInput(x.asOutput())
               .addInput(((Operand<TFloat32>) c[0]).asOutput()).addInput(((Operand<TFloat32>) c[1]).asOutput())
               .addInput(((Operand<TFloat32>) c[2]).asOutput()).setAttr("height", 4L).setAttr("width", 4L)
