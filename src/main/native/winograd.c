@@ -38,8 +38,7 @@ typedef struct {
 
 /* Input row y (or -1 / H: outside) at column x of sample n, or the zeros. */
 static inline const float* pixel(const Job* j, const float* base, int64_t n, int64_t y, int64_t x) {
-  if (y < 0 || y >= j->h || x < 0 || x >= j->w) return j->zeros;
-  return base + ((n * j->h + y) * j->w + x) * j->c;
+  return image_pixel(base, j->zeros, j->h, j->w, j->c, n, y, x);
 }
 
 /* V[k][t] = (B^T d B)[k] for the tiles of samples [from, to). */

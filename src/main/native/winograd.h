@@ -24,6 +24,12 @@ static inline v16 ld(const float* p) {
 
 static inline void st(float* p, v16 v) { memcpy(p, &v, sizeof v); }
 
+/* Pixel (y, x) of sample n of an NHWC image [., h, w, c] at base, or zeros where (y, x) is outside the image. */
+static inline const float* image_pixel(const float* base, const float* zeros, int64_t h, int64_t w, int64_t c,
+    int64_t n, int64_t y, int64_t x) {
+  return y < 0 || y >= h || x < 0 || x >= w ? zeros : base + ((n * h + y) * w + x) * c;
+}
+
 /* B^T u for a 6-vector u (rows of the input transform). */
 #define BT(u, o)                                               \
   do {                                                         \

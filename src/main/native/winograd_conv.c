@@ -95,9 +95,7 @@ static inline __attribute__((always_inline)) void tile_pixels(const Conv* j, int
   int64_t per = j->th * j->tw, n = t / per, ti = t % per / j->tw, tj = t % j->tw;
   for (int a = 0; a < 6; a++) {
     for (int b = 0; b < 6; b++) {
-      int64_t y = 4 * ti - 1 + a, x = 4 * tj - 1 + b;
-      p[a * 6 + b] = y < 0 || y >= j->h || x < 0 || x >= j->w ? j->zeros
-          : j->x + ((n * j->h + y) * j->w + x) * j->cin;
+      p[a * 6 + b] = image_pixel(j->x, j->zeros, j->h, j->w, j->cin, n, 4 * ti - 1 + a, 4 * tj - 1 + b);
     }
   }
 }
