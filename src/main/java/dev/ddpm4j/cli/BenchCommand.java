@@ -85,7 +85,7 @@ final class BenchCommand implements Callable<Integer> {
       if (num < 1) throw new Main.UserError("--num must be >= 1");
       long opening = System.nanoTime();
       try (var s = SamplerChoice.open(model, precision, SamplerChoice.signatures(sampler, samplerSteps != null,
-          spacings != null))) {
+          spacings != null), spec().commandLine().getErr())) {
         double load = (System.nanoTime() - opening) / 1e9;
         int timesteps = s.metadata().timesteps();
         List<dev.ddpm4j.sampler.SamplerSpec> specs = new ArrayList<>();

@@ -152,7 +152,7 @@ final class EvalCommand implements Callable<Integer> {
         tmp = Files.createTempDirectory("ddpm4j-eval");
         model = Exporter.export(source.run, "latest", tmp.resolve("model"), "ema", true).dir();
       }
-      try (DiffusionSampler s = samplerChoice.load(model)) {
+      try (DiffusionSampler s = samplerChoice.load(model, spec.commandLine().getErr())) {
         ExperimentConfig cfg = storedConfig(model);
         if (!quality.isEmpty()) return quality(cfg, s, quality);
         return bound(cfg, s, bound.get(0));

@@ -115,7 +115,7 @@ final class SampleCommand implements Callable<Integer> {
     List<Path> earlier = outDir != null && Files.isDirectory(outDir) ? earlierImages(outDir) : List.of();
     PrintWriter o = spec.commandLine().getOut();
     long t0 = System.nanoTime();
-    try (DiffusionSampler s = samplerChoice.load(model)) {
+    try (DiffusionSampler s = samplerChoice.load(model, spec.commandLine().getErr())) {
       double loadSeconds = (System.nanoTime() - t0) / 1e9;
       Map<?, ?> defaults = sampleSection(s);
       Object n = defaults.get("num_images");

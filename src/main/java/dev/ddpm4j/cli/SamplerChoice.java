@@ -2,9 +2,11 @@ package dev.ddpm4j.cli;
 
 import dev.ddpm4j.diffusion.SamplerKind;
 import dev.ddpm4j.diffusion.Spacing;
+import dev.ddpm4j.export.FastSampling;
 import dev.ddpm4j.export.InferenceGraph;
 import dev.ddpm4j.sampler.DiffusionSampler;
 import dev.ddpm4j.sampler.GeneratedImages;
+import dev.ddpm4j.sampler.SamplerException;
 import dev.ddpm4j.sampler.SamplerSpec;
 import dev.ddpm4j.train.Progress;
 import java.io.IOException;
@@ -41,29 +43,50 @@ public final class SamplerChoice {
 
   @Option(names = "--precision", description = "auto, fp32, bf16 (oneDNN bfloat16 mixed precision) or fp32-fast "
       + "(the export's graph rebuilt in this process with ddpm4j's Winograd convolutions and fused GroupNorm: fp32 up "
-      + "to rounding, about 2.2x faster per network call at batch 64 on an AMD Zen 5, about 2 s more to load, so from "
-      + "about 20 images on; README) (default: the model's export.precision, auto: bf16 where the CPU computes it "
-      + "natively).")
+      + "to rounding, 2.6-3.2x faster per network call at batch 64 on an AMD Zen 5, about 2 s more to load; README) "
+      + "(default: the model's export.precision; auto: fp32-fast on CPUs with AVX512_BF16 and no AMX, else bf16 where "
+      + "the CPU computes it natively).")
   String precision;
 
-  /** Loads the model in the chosen precision. */
-  DiffusionSampler load(java.nio.file.Path model) {
-    return open(model, precision, signatures(sampler, steps != null, spacing != null));
+  /** Loads the model in the chosen precision; a note on what auto fell back to goes to {@code err}. */
+  DiffusionSampler load(java.nio.file.Path model, java.io.PrintWriter err) {
+    return open(model, precision, signatures(sampler, steps != null, spacing != null), err);
   }
 
   /**
    * An export in a --precision: one of the export's precisions, or fp32-fast; null keeps the export's own. fp32-fast
-   * builds only the sampling signatures {@code which} (the others are in the export already).
+   * builds only the sampling signatures {@code which} (the others are in the export already). auto, asked for or the
+   * export's, means fp32-fast where {@link FastSampling#autoReason} says so.
    */
-  static DiffusionSampler open(java.nio.file.Path model, String precision, InferenceGraph.Samplers which) {
-    if (dev.ddpm4j.export.FastSampling.PRECISION.equals(precision)) {
-      return dev.ddpm4j.export.FastSampling.load(model, Runtime.getRuntime().availableProcessors(), which);
-    }
+  static DiffusionSampler open(java.nio.file.Path model, String precision, InferenceGraph.Samplers which,
+      java.io.PrintWriter err) {
+    if (FastSampling.PRECISION.equals(precision)) return fast(model, which);
     if (precision != null && !dev.ddpm4j.config.ExperimentConfig.PRECISIONS.contains(precision)) {
-      throw new Main.UserError("--precision must be auto, fp32, bf16 or " + dev.ddpm4j.export.FastSampling.PRECISION
-          + ", got " + precision);
+      throw new Main.UserError("--precision must be auto, fp32, bf16 or " + FastSampling.PRECISION + ", got "
+          + precision);
     }
-    return DiffusionSampler.load(model, precision);
+    String setting = precision != null ? precision : DiffusionSampler.precisionSetting(model);
+    return open(model, precision, which, err, setting.equals("auto") ? FastSampling.autoReason() : null);
+  }
+
+  /** As above, with auto's reason for fp32-fast given: null loads the export as it is. */
+  static DiffusionSampler open(java.nio.file.Path model, String precision, InferenceGraph.Samplers which,
+      java.io.PrintWriter err, String autoReason) {
+    if (autoReason == null) return DiffusionSampler.load(model, precision);
+    try {
+      return fast(model, which);
+    } catch (SamplerException e) {
+      // an export this build cannot rebuild (an older ddpm4j, no config): auto's other meaning, or the export's own
+      // error where it does not load at all
+      DiffusionSampler s = DiffusionSampler.load(model, "auto");
+      err.println("note: " + autoReason + ", but not for this model (" + e.getMessage() + "): sampling in "
+          + s.precision());
+      return s;
+    }
+  }
+
+  private static DiffusionSampler fast(java.nio.file.Path model, InferenceGraph.Samplers which) {
+    return FastSampling.load(model, Runtime.getRuntime().availableProcessors(), which);
   }
 
   @Option(names = "--class", paramLabel = "CLASS",

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ddpm4j.config.ExperimentConfig;
 import dev.ddpm4j.model.FusedGroupNorm;
 import dev.ddpm4j.model.WinogradConv;
+import dev.ddpm4j.platform.Platform;
 import dev.ddpm4j.sampler.DiffusionSampler;
 import dev.ddpm4j.sampler.SamplerException;
 import dev.ddpm4j.sampler.SamplerMetadata;
@@ -40,6 +41,30 @@ public final class FastSampling {
   /** Why this process cannot run the rebuilt graph (a GPU is visible, no op library), or null. */
   public static String whyNot() {
     return WinogradConv.whyNot(false, "fp32"); // the GPU and library checks cover the fused GroupNorm too
+  }
+
+  /**
+   * Why sampling precision {@code auto} means fp32-fast in ddpm4j's own commands on this CPU, or null where it keeps
+   * the export's meaning (bf16 where native, else fp32; the client API always does, having no kernels of ours).
+   */
+  public static String autoReason() {
+    boolean amx = Platform.hasAmx();
+    boolean nativeBf16 = Platform.hasNativeBf16();
+    return autoRule(amx, nativeBf16, amx || !nativeBf16 ? null : whyNot()); // the kernels only where they would count
+  }
+
+  /**
+   * The rule of {@link #autoReason}, the one {@code train.precision: auto} follows: where the CPU has AVX512_BF16 but
+   * no AMX, fp32 with our kernels draws fp32's pictures up to rounding at less cost than bf16 (an AMD Zen 5: 1.3-1.6
+   * against 3.1-3.4 ms per image and network call at batch 64, docs/BENCHMARKS.md, "auto samples in fp32-fast"); with AMX
+   * bf16 stays (1.34 ms on an Intel model 167, fp32-fast not measured there), and without native bfloat16 fp32 stays
+   * (fp32-fast not measured there either).
+   *
+   * @param kernelsWhyNot why this process cannot run our kernels ({@link #whyNot}), or null
+   */
+  static String autoRule(boolean amx, boolean nativeBf16, String kernelsWhyNot) {
+    if (amx || !nativeBf16 || kernelsWhyNot != null) return null;
+    return "precision auto: AVX512_BF16 without AMX, where " + PRECISION + " samples faster than bf16";
   }
 
   /**

@@ -130,18 +130,25 @@ public final class DiffusionSampler implements AutoCloseable {
    * bytes for a seed on every machine and in every TensorFlow client; bf16 is faster where the CPU has it.
    */
   static String precisionOf(Path dir) {
-    String setting = "fp32";
     try {
-      Object json = Json.parse(Files.readString(dir.resolve(METADATA), StandardCharsets.UTF_8));
-      if (json instanceof Map<?, ?> m && m.get("precision") instanceof String p) setting = p;
-    } catch (IOException | IllegalArgumentException e) {
-      // reported with the metadata check below
-    }
-    try {
-      return CpuFeatures.resolvePrecision(setting);
+      return CpuFeatures.resolvePrecision(precisionSetting(dir));
     } catch (IllegalArgumentException e) {
       return "fp32";
     }
+  }
+
+  /**
+   * The export's precision setting as written ({@code auto}, {@code fp32} or {@code bf16}; fp32 when the metadata has
+   * none or cannot be read, which loading reports), before this CPU resolves it.
+   */
+  public static String precisionSetting(Path dir) {
+    try {
+      Object json = Json.parse(Files.readString(dir.resolve(METADATA), StandardCharsets.UTF_8));
+      if (json instanceof Map<?, ?> m && m.get("precision") instanceof String p) return p;
+    } catch (IOException | IllegalArgumentException e) {
+      // reported with the metadata check when the export loads
+    }
+    return "fp32";
   }
 
   /** The sampling signatures this sampler holds ({@code sample} and {@code sample_<key>}), sorted. */

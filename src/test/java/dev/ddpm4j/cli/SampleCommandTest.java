@@ -92,6 +92,69 @@ class SampleCommandTest {
     assertTrue(o.err().contains("--precision must be auto, fp32, bf16 or fp32-fast, got fp16"), o.err());
   }
 
+  /**
+   * Precision auto, asked for or an export's own, means fp32-fast where {@code FastSampling.autoReason} says so (CPUs
+   * with AVX512_BF16 and no AMX); an export that cannot be rebuilt then samples in auto's other meaning, said.
+   */
+  @Test
+  void autoMeansFp32FastWhereItIsFasterAndFallsBackWithANote() throws Exception {
+    Path model = TinyModel.export();
+    String here = dev.ddpm4j.export.FastSampling.autoReason() != null ? "fp32-fast"
+        : dev.ddpm4j.sampler.CpuFeatures.resolvePrecision("auto");
+    CliTest.Outcome o = sample(model, tmp.resolve("auto"), "--num", "2", "--precision", "auto");
+    assertEquals(0, o.code(), o.err());
+    assertTrue(o.out().contains("first index 0, " + here + ")"), "auto on this CPU: " + here + ": " + o.out());
+    // the same export with auto in its metadata: auto without --precision; and without its config, which fp32-fast
+    // rebuilds the network from
+    String meta = Files.readString(model.resolve(DiffusionSampler.METADATA));
+    assertTrue(meta.contains("\"precision\" : \"fp32\""), meta);
+    String autoMeta = meta.replace("\"precision\" : \"fp32\"", "\"precision\" : \"auto\"");
+    Path auto = copy(model, tmp.resolve("auto-export"), autoMeta);
+    Path old = copy(model, tmp.resolve("old-export"), autoMeta.replace("\"config\"", "\"configuration\""));
+    var which = SamplerChoice.signatures("ddim", false, false);
+    java.io.StringWriter err = new java.io.StringWriter();
+    java.io.PrintWriter w = new java.io.PrintWriter(err, true);
+    try (DiffusionSampler s = SamplerChoice.open(auto, null, which, w)) {
+      assertEquals(here, s.precision(), "the export's own auto");
+    }
+    try (DiffusionSampler s = SamplerChoice.open(auto, null, which, w, "a reason")) {
+      assertEquals("fp32-fast", s.precision(), "with a reason: rebuilt");
+    }
+    try (DiffusionSampler s = SamplerChoice.open(auto, null, which, w, null)) {
+      assertEquals(dev.ddpm4j.sampler.CpuFeatures.resolvePrecision("auto"), s.precision(), "without: as exported");
+    }
+    try (DiffusionSampler s = SamplerChoice.open(model, "fp32", which, w)) {
+      assertEquals("fp32", s.precision(), "fp32 asked for: fp32 on every CPU");
+    }
+    assertEquals("", err.toString(), "nothing to say so far");
+    try (DiffusionSampler s = SamplerChoice.open(old, null, which, w, "a reason")) {
+      assertEquals(dev.ddpm4j.sampler.CpuFeatures.resolvePrecision("auto"), s.precision(), "not rebuilt: as exported");
+    }
+    assertTrue(err.toString().startsWith("note: a reason, but not for this model (") && err.toString().contains(
+        "no \"config\"") && err.toString().contains("sampling in "), err.toString());
+    // an export that does not load at all: its own error, not the rebuild's
+    Files.delete(old.resolve("saved_model.pb"));
+    var e = org.junit.jupiter.api.Assertions.assertThrows(dev.ddpm4j.sampler.SamplerException.class,
+        () -> SamplerChoice.open(old, null, which, w, "a reason"));
+    assertTrue(e.getMessage().contains("not a SavedModel"), e.getMessage());
+  }
+
+  /** A copy of an export with other metadata. */
+  static Path copy(Path export, Path to, String metadata) throws java.io.IOException {
+    try (var files = Files.walk(export)) {
+      for (Path p : files.toList()) {
+        Path t = to.resolve(export.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(t);
+        } else {
+          Files.copy(p, t);
+        }
+      }
+    }
+    Files.writeString(to.resolve(DiffusionSampler.METADATA), metadata);
+    return to;
+  }
+
   @Test
   void anEarlierSamplesImagesAreNeitherMixedInNorLostWithoutForce() throws Exception {
     Path model = TinyModel.export();

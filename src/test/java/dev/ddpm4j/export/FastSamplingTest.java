@@ -123,6 +123,18 @@ class FastSamplingTest {
     return FastSampling.relativeL2(a, reference);
   }
 
+  /** auto means fp32-fast with AVX512_BF16 and no AMX, where our kernels run; elsewhere what the export says. */
+  @Test
+  void autoMeansFp32FastOnlyWithAvx512Bf16AndNoAmx() {
+    String why = FastSampling.autoRule(false, true, null);
+    assertTrue(why != null && why.contains("AVX512_BF16 without AMX"), why);
+    assertEquals(null, FastSampling.autoRule(true, true, null), "AMX: bf16");
+    assertEquals(null, FastSampling.autoRule(false, false, null), "no native bfloat16: fp32 (not measured)");
+    assertEquals(null, FastSampling.autoRule(false, true, "no op library"), "kernels that cannot run");
+    assertEquals(FastSampling.whyNot() == null && !dev.ddpm4j.platform.Platform.hasAmx()
+        && dev.ddpm4j.platform.Platform.hasNativeBf16(), FastSampling.autoReason() != null, "this CPU");
+  }
+
   @Test
   void aFolderThatIsNotAnExportIsNamed(@TempDir Path tmp) throws Exception {
     SamplerException e = assertThrows(SamplerException.class, () -> FastSampling.load(tmp.resolve("none"), 1));

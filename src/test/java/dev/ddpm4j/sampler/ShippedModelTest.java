@@ -109,7 +109,13 @@ class ShippedModelTest {
       java.nio.file.Files.writeString(meta, "{\"precision\": \"" + setting + "\"}");
       String want = setting.equals("auto") ? (CpuFeatures.nativeBf16() ? "bf16" : "fp32") : setting;
       assertEquals(want, DiffusionSampler.precisionOf(tmp), setting);
+      assertEquals(setting, DiffusionSampler.precisionSetting(tmp), "the setting as written");
     }
+    java.nio.file.Files.writeString(meta, "{\"precision\": 3}");
+    assertEquals("fp32", DiffusionSampler.precisionSetting(tmp), "not a string: fp32");
+    java.nio.file.Files.writeString(meta, "{not json");
+    assertEquals("fp32", DiffusionSampler.precisionSetting(tmp), "unreadable: fp32 (loading reports it)");
     assertEquals("fp32", DiffusionSampler.precisionOf(MODEL), "the shipped model's metadata says fp32");
+    assertEquals("fp32", DiffusionSampler.precisionSetting(MODEL));
   }
 }
