@@ -76,9 +76,9 @@ final class EvalCommand implements Callable<Integer> {
       + "(default 64).")
   Integer num;
 
-  @Option(names = "--batch", defaultValue = "64",
-      description = "Images per sampler or network call (default: ${DEFAULT-VALUE}).")
-  int batch;
+  @Option(names = "--batch",
+      description = "Images per sampler or network call (default: " + SamplerChoice.BATCH_HELP + ").")
+  Integer batch;
 
   @Option(names = "--seed", defaultValue = "0",
       description = "Sampling seed; forward-process noise seed for bpd/mse (default: ${DEFAULT-VALUE}).")
@@ -127,7 +127,7 @@ final class EvalCommand implements Callable<Integer> {
           + "run them as two evaluations");
     }
     if (bound.size() > 1) throw new Main.UserError("choose one of bpd and mse");
-    if (batch < 1 || buckets < 1) throw new Main.UserError("--batch and --buckets must be >= 1");
+    if ((batch != null && batch < 1) || buckets < 1) throw new Main.UserError("--batch and --buckets must be >= 1");
     if (num != null && num < 1) throw new Main.UserError("--num must be >= 1");
     if (source.images != null) {
       if (!bound.isEmpty()) {
@@ -202,7 +202,8 @@ final class EvalCommand implements Callable<Integer> {
         requested = new int[n];
         for (int i = 0; i < n; i++) requested[i] = labelOf.applyAsInt(i);
       }
-      pixels = SamplerChoice.pixels(s, spec, n, batch, seed, labelOf, samplerChoice.guidance, log);
+      pixels = SamplerChoice.pixels(s, spec, n, SamplerChoice.batch(batch, s), seed, labelOf, samplerChoice.guidance,
+          log);
       samplingSeconds = (System.nanoTime() - t0) / 1e9;
       what = spec + (labelOf == null ? "" : ", class " + samplerChoice.clazz + ", guidance " + samplerChoice.guidance);
     }
@@ -324,7 +325,8 @@ final class EvalCommand implements Callable<Integer> {
       throw new Main.UserError("synthetic data has no test split: the bound would score the training images; "
           + "evaluate a model trained on fashion_mnist or an image folder");
     }
-    BoundEvaluator.Report r = BoundEvaluator.evaluate(cfg, s, num != null ? num : 64, batch, seed, buckets);
+    BoundEvaluator.Report r = BoundEvaluator.evaluate(cfg, s, num != null ? num : 64,
+        batch != null ? batch : SamplerChoice.BATCH, seed, buckets);
     printBound(r.result(), r.data(), r.config(), r.seconds(), metric, r.ownRegion());
     dev.ddpm4j.data.Splits.trainedOnHeldOut(cfg.data())
         .ifPresent(w -> spec.commandLine().getOut().println("warning: " + w));

@@ -36,8 +36,8 @@ final class SampleCommand implements Callable<Integer> {
   int num;
   long seed;
 
-  @Option(names = "--batch", defaultValue = "64", description = "Images per sampler call (default: ${DEFAULT-VALUE}).")
-  int batch;
+  @Option(names = "--batch", description = "Images per sampler call (default: " + SamplerChoice.BATCH_HELP + ").")
+  Integer batch;
 
   @Option(names = "--start-index", defaultValue = "0",
       description = "Index of the first image in the seed's sequence, to continue an interrupted run "
@@ -98,7 +98,7 @@ final class SampleCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     if (numOption != null && numOption < 1) throw new Main.UserError("--num must be >= 1, got " + numOption);
-    if (batch < 1) throw new Main.UserError("--batch must be >= 1, got " + batch);
+    if (batch != null && batch < 1) throw new Main.UserError("--batch must be >= 1, got " + batch);
     if (startIndex < 0) throw new Main.UserError("--start-index must be >= 0, got " + startIndex);
     var parsed = spec.commandLine().getParseResult();
     if (outDir != null && parsed.hasMatchedOption("--out")) {
@@ -144,7 +144,7 @@ final class SampleCommand implements Callable<Integer> {
       byte[] all = outDir == null || grid ? new byte[num * per] : null;
       for (Path p : earlier) Files.delete(p); // --force, now that the model and the options are known to be good
       if (outDir != null) Files.createDirectories(outDir);
-      SamplerChoice.draw(s, choice, startIndex, num, batch, seed, drawLabels, samplerChoice.guidance,
+      SamplerChoice.draw(s, choice, startIndex, num, SamplerChoice.batch(batch, s), seed, drawLabels, samplerChoice.guidance,
           Progress.forConsole(num), (first, g) -> {
         if (all != null) System.arraycopy(g.pixels(), 0, all, (int) (first - startIndex) * per, g.count() * per);
         if (outDir != null) {

@@ -120,7 +120,7 @@ class CliTest {
       assertEquals(0, o.code(), cmd + ": " + o.err());
       assertTrue(o.out().contains("Usage: ddpm4j " + cmd), o.out());
     }
-    assertTrue(run("sample", "--help").out().contains("(default: 64)"));
+    assertTrue(run("sample", "--help").out().contains("(default: 64; 256 in"));
     assertTrue(run("eval", "--help").out().contains("fid, kid, prdc, classes, copies"));
   }
 

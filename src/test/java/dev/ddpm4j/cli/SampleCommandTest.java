@@ -60,6 +60,8 @@ class SampleCommandTest {
     CliTest.Outcome o = sample(model, fast, "--num", "3", "--precision", "fp32-fast");
     assertEquals(0, o.code(), o.err());
     assertTrue(o.out().contains("first index 0, fp32-fast)"), "the summary names the precision: " + o.out());
+    Path fastBatched = tmp.resolve("fast-batched"); // by default one call of 3 (up to 256), here 2 + 1
+    assertEquals(0, sample(model, fastBatched, "--num", "3", "--precision", "fp32-fast", "--batch", "2").code());
     assertEquals(0, sample(model, fp32, "--num", "3", "--precision", "fp32").code());
     for (int i = 0; i < 3; i++) {
       String name = String.format("image-%06d.png", i);
@@ -69,6 +71,8 @@ class SampleCommandTest {
         assertTrue(Math.abs((a[k] & 0xff) - (b[k] & 0xff)) <= 1, name + " pixel " + k + ": " + (a[k] & 0xff)
             + " in fp32, " + (b[k] & 0xff) + " in fp32-fast");
       }
+      assertArrayEquals(Files.readAllBytes(fast.resolve(name)), Files.readAllBytes(fastBatched.resolve(name)),
+          name + ": the same image in any batch");
     }
     // the full ancestral sampler: the one loop fp32-fast builds is then the export's "sample" signature
     Path fastFull = tmp.resolve("fast-full");
@@ -119,9 +123,12 @@ class SampleCommandTest {
     }
     try (DiffusionSampler s = SamplerChoice.open(auto, null, which, w, "a reason")) {
       assertEquals("fp32-fast", s.precision(), "with a reason: rebuilt");
+      assertEquals(256, SamplerChoice.batch(null, s), "fp32-fast draws 256 small images a call");
+      assertEquals(7, SamplerChoice.batch(7, s), "unless --batch says otherwise");
     }
     try (DiffusionSampler s = SamplerChoice.open(auto, null, which, w, null)) {
       assertEquals(dev.ddpm4j.sampler.CpuFeatures.resolvePrecision("auto"), s.precision(), "without: as exported");
+      assertEquals(64, SamplerChoice.batch(null, s));
     }
     try (DiffusionSampler s = SamplerChoice.open(model, "fp32", which, w)) {
       assertEquals("fp32", s.precision(), "fp32 asked for: fp32 on every CPU");
@@ -137,6 +144,18 @@ class SampleCommandTest {
     var e = org.junit.jupiter.api.Assertions.assertThrows(dev.ddpm4j.sampler.SamplerException.class,
         () -> SamplerChoice.open(old, null, which, w, "a reason"));
     assertTrue(e.getMessage().contains("not a SavedModel"), e.getMessage());
+  }
+
+  /** The default batch: 256 for fp32-fast up to 32x32 pixels (the per-op costs), 64 otherwise; --batch wins. */
+  @Test
+  void fp32FastDrawsSmallImages256ACallUnlessTold() {
+    assertEquals(256, SamplerChoice.batch(null, "fp32-fast", 32));
+    assertEquals(256, SamplerChoice.batch(null, "fp32-fast", 8));
+    assertEquals(64, SamplerChoice.batch(null, "fp32-fast", 33), "larger images: 64");
+    assertEquals(64, SamplerChoice.batch(null, "fp32-fast", 64));
+    for (String p : new String[] {"fp32", "bf16"}) assertEquals(64, SamplerChoice.batch(null, p, 32), p);
+    assertEquals(3, SamplerChoice.batch(3, "fp32-fast", 32));
+    assertEquals(500, SamplerChoice.batch(500, "fp32", 64));
   }
 
   /** A copy of an export with other metadata. */
