@@ -105,7 +105,7 @@ final class BenchCommand implements Callable<Integer> {
             spec().commandLine().getOut().flush();
           }
         } else {
-          QualityBench.run(s, model, specs, guidance, num, batch != null ? batch : 64, seed, features,
+          QualityBench.run(s, model, specs, guidance, num, SamplerChoice.batch(batch, s), seed, features,
               line -> {
                 spec().commandLine().getOut().println(line);
                 spec().commandLine().getOut().flush();

@@ -77,7 +77,8 @@ final class EvalCommand implements Callable<Integer> {
   Integer num;
 
   @Option(names = "--batch",
-      description = "Images per sampler or network call (default: " + SamplerChoice.BATCH_HELP + ").")
+      description = "Images per sampler call (default: " + SamplerChoice.BATCH_HELP + ") or per network call of bpd "
+          + "and mse (default: " + SamplerChoice.BATCH + ").")
   Integer batch;
 
   @Option(names = "--seed", defaultValue = "0",

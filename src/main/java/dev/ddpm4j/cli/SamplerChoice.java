@@ -44,8 +44,8 @@ public final class SamplerChoice {
   @Option(names = "--precision", description = "auto, fp32, bf16 (oneDNN bfloat16 mixed precision) or fp32-fast "
       + "(the export's graph rebuilt in this process with ddpm4j's Winograd convolutions and fused GroupNorm: fp32 up "
       + "to rounding, 2.6-3.2x faster per network call at batch 64 on an AMD Zen 5, about 2 s more to load; README) "
-      + "(default: the model's export.precision; auto: fp32-fast on CPUs with AVX512_BF16 and no AMX, else bf16 where "
-      + "the CPU computes it natively).")
+      + "(default: the model's export.precision; auto: fp32-fast on CPUs with AVX512_BF16 and no AMX where ddpm4j's "
+      + "kernels run, else bf16 where the CPU computes it natively).")
   String precision;
 
   /** Images per sampler call unless --batch says otherwise. */
@@ -87,26 +87,30 @@ public final class SamplerChoice {
    */
   static DiffusionSampler open(java.nio.file.Path model, String precision, InferenceGraph.Samplers which,
       java.io.PrintWriter err) {
+    return open(model, precision, which, err, FastSampling::autoReason);
+  }
+
+  /**
+   * As above, with where auto means fp32-fast on this CPU given ({@code autoReason} returns why, or null where it does
+   * not), asked only where the precision asked for, or else the export's, is auto.
+   */
+  static DiffusionSampler open(java.nio.file.Path model, String precision, InferenceGraph.Samplers which,
+      java.io.PrintWriter err, java.util.function.Supplier<String> autoReason) {
     if (FastSampling.PRECISION.equals(precision)) return fast(model, which);
     if (precision != null && !dev.ddpm4j.config.ExperimentConfig.PRECISIONS.contains(precision)) {
       throw new Main.UserError("--precision must be auto, fp32, bf16 or " + FastSampling.PRECISION + ", got "
           + precision);
     }
     String setting = precision != null ? precision : DiffusionSampler.precisionSetting(model);
-    return open(model, precision, which, err, setting.equals("auto") ? FastSampling.autoReason() : null);
-  }
-
-  /** As above, with auto's reason for fp32-fast given: null loads the export as it is. */
-  static DiffusionSampler open(java.nio.file.Path model, String precision, InferenceGraph.Samplers which,
-      java.io.PrintWriter err, String autoReason) {
-    if (autoReason == null) return DiffusionSampler.load(model, precision);
+    String why = setting.equals("auto") ? autoReason.get() : null;
+    if (why == null) return DiffusionSampler.load(model, precision);
     try {
       return fast(model, which);
     } catch (SamplerException e) {
       // an export this build cannot rebuild (an older ddpm4j, no config): auto's other meaning, or the export's own
       // error where it does not load at all
       DiffusionSampler s = DiffusionSampler.load(model, "auto");
-      err.println("note: " + autoReason + ", but not for this model (" + e.getMessage() + "): sampling in "
+      err.println("note: " + why + ", but not for this model (" + e.getMessage() + "): sampling in "
           + s.precision());
       return s;
     }

@@ -14,8 +14,9 @@ import dev.ddpm4j.sampler.CpuFeatures;
  * AVX512_BF16 but no AMX, fp32 with Winograd convolutions, which trained 1.1-1.6x faster than bf16 on an AMD EPYC
  * Zen 5 (bf16 keeps {@code Conv2D}, whose bfloat16 products there are slower than float32 ones) and scored level with
  * it over two run seeds each (docs/BENCHMARKS.md, "fp32 against bf16 training"), unless the convolutions cannot run
- * as Winograd, where bf16 beats float32 {@code Conv2D}. Sampling decides its own {@code auto}
- * ({@link CpuFeatures#resolvePrecision}): bf16 sampling is faster on both kinds of CPU.
+ * as Winograd, where bf16 beats float32 {@code Conv2D}. Sampling decides its own {@code auto}: in the client API
+ * ({@link CpuFeatures#resolvePrecision}) bf16 where native, and in ddpm4j's commands fp32-fast on CPUs with
+ * AVX512_BF16 and no AMX ({@code dev.ddpm4j.export.FastSampling#autoReason}).
  */
 public record TrainingPrecision(String value, String why) {
 

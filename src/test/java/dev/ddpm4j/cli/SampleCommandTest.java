@@ -121,20 +121,34 @@ class SampleCommandTest {
     try (DiffusionSampler s = SamplerChoice.open(auto, null, which, w)) {
       assertEquals(here, s.precision(), "the export's own auto");
     }
-    try (DiffusionSampler s = SamplerChoice.open(auto, null, which, w, "a reason")) {
-      assertEquals("fp32-fast", s.precision(), "with a reason: rebuilt");
-      assertEquals(256, SamplerChoice.batch(null, s), "fp32-fast draws 256 small images a call");
-      assertEquals(7, SamplerChoice.batch(7, s), "unless --batch says otherwise");
+    // where auto means fp32-fast (a reason given, whatever this CPU): the export's own auto and --precision auto are
+    // rebuilt; fp32 or bf16 asked for, or an fp32 export, are not (the reason is then not even asked)
+    java.util.function.Supplier<String> reason = () -> "a reason";
+    java.util.function.Supplier<String> unasked = () -> {
+      throw new AssertionError("asked where the precision is not auto");
+    };
+    for (String asked : new String[] {null, "auto"}) {
+      try (DiffusionSampler s = SamplerChoice.open(auto, asked, which, w, reason)) {
+        assertEquals("fp32-fast", s.precision(), asked + " with a reason: rebuilt");
+        assertEquals(256, SamplerChoice.batch(null, s), "fp32-fast draws 256 small images a call");
+        assertEquals(7, SamplerChoice.batch(7, s), "unless --batch says otherwise");
+      }
     }
-    try (DiffusionSampler s = SamplerChoice.open(auto, null, which, w, null)) {
-      assertEquals(dev.ddpm4j.sampler.CpuFeatures.resolvePrecision("auto"), s.precision(), "without: as exported");
+    for (String asked : dev.ddpm4j.sampler.CpuFeatures.nativeBf16() ? new String[] {"fp32", "bf16"}
+        : new String[] {"fp32"}) { // bf16 needs a CPU that computes it
+      try (DiffusionSampler s = SamplerChoice.open(auto, asked, which, w, unasked)) {
+        assertEquals(asked, s.precision(), asked + " asked for");
+      }
+    }
+    try (DiffusionSampler s = SamplerChoice.open(model, null, which, w, unasked)) {
+      assertEquals("fp32", s.precision(), "an fp32 export: fp32 on every CPU");
       assertEquals(64, SamplerChoice.batch(null, s));
     }
-    try (DiffusionSampler s = SamplerChoice.open(model, "fp32", which, w)) {
-      assertEquals("fp32", s.precision(), "fp32 asked for: fp32 on every CPU");
+    try (DiffusionSampler s = SamplerChoice.open(auto, null, which, w, () -> null)) {
+      assertEquals(dev.ddpm4j.sampler.CpuFeatures.resolvePrecision("auto"), s.precision(), "no reason: as exported");
     }
     assertEquals("", err.toString(), "nothing to say so far");
-    try (DiffusionSampler s = SamplerChoice.open(old, null, which, w, "a reason")) {
+    try (DiffusionSampler s = SamplerChoice.open(old, null, which, w, reason)) {
       assertEquals(dev.ddpm4j.sampler.CpuFeatures.resolvePrecision("auto"), s.precision(), "not rebuilt: as exported");
     }
     assertTrue(err.toString().startsWith("note: a reason, but not for this model (") && err.toString().contains(
@@ -142,7 +156,7 @@ class SampleCommandTest {
     // an export that does not load at all: its own error, not the rebuild's
     Files.delete(old.resolve("saved_model.pb"));
     var e = org.junit.jupiter.api.Assertions.assertThrows(dev.ddpm4j.sampler.SamplerException.class,
-        () -> SamplerChoice.open(old, null, which, w, "a reason"));
+        () -> SamplerChoice.open(old, null, which, w, reason));
     assertTrue(e.getMessage().contains("not a SavedModel"), e.getMessage());
   }
 
