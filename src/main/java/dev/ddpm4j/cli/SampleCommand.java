@@ -144,8 +144,8 @@ final class SampleCommand implements Callable<Integer> {
       byte[] all = outDir == null || grid ? new byte[num * per] : null;
       for (Path p : earlier) Files.delete(p); // --force, now that the model and the options are known to be good
       if (outDir != null) Files.createDirectories(outDir);
-      SamplerChoice.draw(s, choice, startIndex, num, SamplerChoice.batch(batch, s), seed, drawLabels, samplerChoice.guidance,
-          Progress.forConsole(num), (first, g) -> {
+      SamplerChoice.draw(s, choice, startIndex, num, SamplerChoice.batch(batch, s), seed, drawLabels,
+          samplerChoice.guidance, Progress.forConsole(num), (first, g) -> {
         if (all != null) System.arraycopy(g.pixels(), 0, all, (int) (first - startIndex) * per, g.count() * per);
         if (outDir != null) {
           for (int i = 0; i < g.count(); i++) g.writePng(i, outDir.resolve(String.format("image-%06d.png", first + i)));

@@ -54,11 +54,11 @@ public final class FastSampling {
   }
 
   /**
-   * The rule of {@link #autoReason}, the one {@code train.precision: auto} follows: where the CPU has AVX512_BF16 but
-   * no AMX, fp32 with our kernels draws fp32's pictures up to rounding at less cost than bf16 (an AMD Zen 5: 1.3-1.6
-   * against 3.1-3.4 ms per image and network call at batch 64, docs/BENCHMARKS.md, "auto samples in fp32-fast"); with AMX
-   * bf16 stays (1.34 ms on an Intel model 167, fp32-fast not measured there), and without native bfloat16 fp32 stays
-   * (fp32-fast not measured there either).
+   * The rule of {@link #autoReason}: where the CPU has AVX512_BF16 but no AMX (where {@code train.precision: auto}
+   * picks fp32 with our kernels too), fp32 with our kernels draws fp32's pictures up to rounding at less cost than
+   * bf16 (an AMD Zen 5: 1.3-1.6 against 3.1-3.4 ms per image and network call at batch 64, docs/BENCHMARKS.md, "auto
+   * samples in fp32-fast"); with AMX bf16 stays (1.34 ms on an Intel model 167, fp32-fast not measured there), and
+   * without native bfloat16 fp32 stays (fp32-fast not measured there either).
    *
    * @param kernelsWhyNot why this process cannot run our kernels ({@link #whyNot}), or null
    */
