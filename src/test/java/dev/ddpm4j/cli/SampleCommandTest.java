@@ -174,16 +174,7 @@ class SampleCommandTest {
 
   /** A copy of an export with other metadata. */
   static Path copy(Path export, Path to, String metadata) throws java.io.IOException {
-    try (var files = Files.walk(export)) {
-      for (Path p : files.toList()) {
-        Path t = to.resolve(export.relativize(p).toString());
-        if (Files.isDirectory(p)) {
-          Files.createDirectories(t);
-        } else {
-          Files.copy(p, t);
-        }
-      }
-    }
+    CliTest.copyTree(export, to);
     Files.writeString(to.resolve(DiffusionSampler.METADATA), metadata);
     return to;
   }
