@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds ddpm4j's op library (group_norm_silu.c: fused GroupNorm + SiLU; winograd.c: Winograd transforms;
-# winograd_conv.c: a whole forward Winograd convolution) against TF
+# winograd_conv.c: a whole forward Winograd convolution; direct_conv.c: a direct 1x1 or 3x3 convolution) against TF
 # Java's native framework library.
 # Usage: build.sh <folder holding libtensorflow_framework.so.2> <output .so>. Maven runs it in the compile phase
 # (pom.xml). Without a C compiler, or where it fails, it says so and builds nothing; training then uses TensorFlow's
@@ -32,10 +32,12 @@ flags="-std=gnu11 -O3 -fPIC -Wall -Wextra -Wno-unused-parameter"
 if ! "$cc" $flags -ffast-math -c "$src/group_norm_silu.c" -o "$out.gn.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/winograd.c" -o "$out.wino.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/winograd_conv.c" -o "$out.wconv.o" \
-    || ! "$cc" -shared -o "$out.tmp" "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$framework" -lm -lpthread; then
-  rm -f "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.tmp" "$out" # no stale library with only some of the ops
+    || ! "$cc" $flags -Wno-psabi -c "$src/direct_conv.c" -o "$out.dconv.o" \
+    || ! "$cc" -shared -o "$out.tmp" "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.dconv.o" "$framework" -lm \
+      -lpthread; then
+  rm -f "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.dconv.o" "$out.tmp" "$out" # no stale library with only some of the ops
   echo "ddpm4j: $cc could not build the op library (see above): training uses TensorFlow's ops"
   exit 0
 fi
-rm -f "$out.gn.o" "$out.wino.o" "$out.wconv.o"
+rm -f "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.dconv.o"
 mv -f "$out.tmp" "$out"

@@ -102,7 +102,8 @@ public final class UNet {
    * a Winograd F(4x4, 3x3) convolution ({@link WinogradConv}): same weights, same values up to float rounding
    * (within 1e-5 of the largest value), 2.25 times fewer multiply-adds. For the training graph ({@link
    * #forTraining}: transforms around oneDNN products, each with a gradient) and the fp32-fast sampling graph (one
-   * forward op per convolution, the output layer's too: {@link WinogradConv#forward}); exports use TensorFlow's ops.
+   * forward op per convolution, the output layer's too: {@link WinogradConv#forward}; there the other convolutions
+   * with 16 input channels or more are {@link DirectConv}); exports use TensorFlow's ops.
    */
   public UNet withWinograd(int threads) {
     if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
@@ -435,6 +436,7 @@ public final class UNet {
       Kernel<T> c2 = kernel(name + ".conv2", out, out, 3, 0.0);
       Kernel<T> sc = kernel(name + ".shortcut", in, out, 1, 1.0);
       Operand<T> product = conv2d(h, c2, tf.math.add(c2.b(), sc.b()), null, out, out, 3, 1);
+      if (direct(x, 1, 1, in, out)) return directConv(x, sc.w(), null, product, in, out, 1, 1); // the sum inside
       return tf.math.add(pointwise(tf, x, sc.w(), null, in, out), product);
     }
 
@@ -450,6 +452,11 @@ public final class UNet {
       Operand<T> w = tf.nn.softmax(scores);
       Operand<T> a = tf.train.batchMatMul(w, v, dtype); // [B, heads, HW, d]
       a = tf.reshape(tf.linalg.transpose(a, tf.constant(new int[] {0, 2, 1, 3})), tf.constant(new long[] {-1, ch}));
+      Operand<T> image = tf.reshape(a, tf.constant(new long[] {-1, res, res, ch}));
+      if (direct(image, 1, 1, ch, ch)) { // the projection, its bias and the residual sum as one op
+        Operand<T> pw = p.get(name + ".proj.w", new long[] {ch, ch}, Init.ZEROS);
+        return directConv(image, pw, p.get(name + ".proj.b", new long[] {ch}, Init.ZEROS), x, ch, ch, 1, 1);
+      }
       Operand<T> o = dense(name + ".proj", a, ch, ch, 0.0);
       return tf.math.add(x, tf.reshape(o, tf.constant(new long[] {-1, res, res, ch})));
     }
@@ -557,6 +564,7 @@ public final class UNet {
             (Operand<TFloat32>) filter, (Operand<TFloat32>) b, (Operand<TFloat32>) perSample, in, out,
             winogradThreads);
       }
+      if (perSample == null && direct(x, k, stride, in, out)) return directConv(x, w, b, null, in, out, k, stride);
       if (winograd(x, k, stride, in, out)) {
         return (Operand<T>) WinogradConv.conv(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w,
             (Operand<TFloat32>) filter, (Operand<TFloat32>) b, (Operand<TFloat32>) perSample, in, out,
@@ -573,6 +581,24 @@ public final class UNet {
       }
       if (b != null) y = tf.nn.biasAdd(y, b);
       return perSample == null ? y : tf.math.add(y, tf.reshape(perSample, tf.constant(new long[] {-1, 1, 1, out})));
+    }
+
+    /**
+     * Whether a graph without gradients runs this convolution as {@link DirectConv} (one op of ours, forward only):
+     * asked for by {@link #withWinograd}, float32, and the layer fits; {@link #conv2d} asks Winograd first. Not the
+     * input layer (one or three channels): its 9 multiply-adds per output between setting up each block of pixels
+     * took 7.6 ms against oneDNN's 3.1 (docs/BENCHMARKS.md).
+     */
+    boolean direct(Operand<T> x, int k, int stride, int in, int out) {
+      return !training && winogradThreads > 0 && dtype == TFloat32.class && in >= 16
+          && DirectConv.fits(x.shape(), k, stride, in, out);
+    }
+
+    @SuppressWarnings("unchecked")
+    Operand<T> directConv(Operand<T> x, Operand<T> w, Operand<T> b, Operand<T> residual, int in, int out, int k,
+        int stride) {
+      return (Operand<T>) DirectConv.forward(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w,
+          (Operand<TFloat32>) b, (Operand<TFloat32>) residual, in, out, k, stride, winogradThreads);
     }
 
     /** Whether this convolution runs as Winograd: asked for by {@link #withWinograd}, float32, and the layer fits. */

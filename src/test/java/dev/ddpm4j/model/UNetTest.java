@@ -352,15 +352,20 @@ class UNetTest {
       Operand<TFloat64> y = tf.dtypes.cast(unet.apply(tf, TFloat32.class, new MapParams<>(handed), xs,
           tf.constant(new int[] {3, 17}), Condition.none(), null), TFloat64.class);
       long count = 0;
+      long direct = 0;
       long split = 0;
       long depthToSpace = 0;
       for (var it = g.operations(); it.hasNext(); ) {
         String type = ((org.tensorflow.GraphOperation) it.next()).type();
         if (type.equals("DdpmWinogradInput") || type.equals("DdpmWinogradConv")) count++;
         if (type.equals("DdpmWinogradInput")) split++;
+        if (type.equals("DdpmDirectConv")) direct++;
         if (type.equals("DepthToSpace")) depthToSpace++;
       }
       assertEquals(winogradOps, count, "Winograd convolutions in the graph");
+      // without gradients, the other convolutions with 16 channels or more are DirectConv ops (the tiny networks here:
+      // the downsampling layer, five 1x1 shortcuts and four attention projections); with them, none
+      assertEquals(split > 0 ? 0 : 10, direct, "DirectConv ops in the graph");
       // the upsampling layer's phases: transforms around products and a DepthToSpace where gradients are taken, else
       // the one op writing them upsampled
       assertEquals(split > 0 ? 1 : 0, depthToSpace, "DepthToSpace ops");
