@@ -3,7 +3,10 @@
  * bfloat16 NHWC activations on the CPU. TensorFlow runs the same layer as 12-20 separate element-wise ops and
  * reductions, each a pass over the activation through memory; here one sample's activation is read a few times while
  * it sits in the core's cache and written once. Loaded by dev.ddpm4j.model.FusedGroupNorm; the training graph uses it,
- * exported models never do (they stay plain TensorFlow).
+ * exported models never do (they stay plain TensorFlow). DdpmGroupNormSiluConcat (forward, float32, no dropout) takes
+ * x as two tensors, its channels split, and gathers a sample's two parts side by side in the thread's buffer: the
+ * fp32-fast sampling graph's up-path blocks, whose concatenated input is then never written (the same bits as this op
+ * on the concatenation).
  *
  * Forward, per sample n and group g over its M = H*W*C/G elements (two-pass variance, as UNet.groupNorm):
  *   mu = mean(x), var = mean((x - mu)^2), rstd = 1/sqrt(var + eps),
@@ -83,6 +86,8 @@ typedef struct {
   float eps;
   Mask mask;
   const void* x;
+  const float* x2;    /* DdpmGroupNormSiluConcat: x's last c - c1 channels (x has c1), else NULL */
+  int64_t c1;
   const void* dy;
   const float* gamma; /* as float32, c values */
   const float* beta;
@@ -104,6 +109,16 @@ CLONES static void narrow(const float* restrict src, int64_t len, uint16_t* rest
 
 static const float* sample_f32(const Job* j, const void* base, int64_t n, float* buf) {
   int64_t len = j->p * j->c;
+  if (j->x2 && base == j->x) { /* the two inputs' pixels side by side, gathered while they pass through the cache */
+    int64_t c1 = j->c1, c2 = j->c - c1;
+    const float* a = (const float*) base + n * j->p * c1;
+    const float* b = j->x2 + n * j->p * c2;
+    for (int64_t i = 0; i < j->p; i++) {
+      memcpy(buf + i * j->c, a + i * c1, sizeof(float) * (size_t) c1);
+      memcpy(buf + i * j->c + c1, b + i * c2, sizeof(float) * (size_t) c2);
+    }
+    return buf;
+  }
   if (!j->bf16) return (const float*) base + n * len;
   widen((const uint16_t*) base + n * len, len, buf);
   return buf;
@@ -230,11 +245,12 @@ static void* run_slice(void* arg) {
   const Job* j = (const Job*) s->job;
   int64_t c = j->c, g = j->g, cg = c / g, len = j->p * c;
   double m = (double) (j->p * cg);
-  float* xbuf = j->bf16 ? malloc(sizeof(float) * (size_t) len) : NULL; /* float32 reads the tensor in place */
+  /* float32 reads the tensor in place, unless it is two */
+  float* xbuf = j->bf16 || j->x2 ? malloc(sizeof(float) * (size_t) len) : NULL;
   float* dybuf = j->bf16 && j->dy ? malloc(sizeof(float) * (size_t) len) : NULL;
   float* work = j->bf16 ? malloc(sizeof(float) * (size_t) len) : NULL; /* float32 writes the output in place */
   float* ch = malloc(sizeof(float) * (size_t) (7 * c));
-  if (!ch || (j->bf16 && (!xbuf || !work)) || (j->bf16 && j->dy && !dybuf)) {
+  if (!ch || (j->bf16 && (!xbuf || !work)) || (j->x2 && !xbuf) || (j->bf16 && j->dy && !dybuf)) {
     s->failed = 1;
   } else {
     float *acc = ch, *mu = ch + c, *rs = ch + 2 * c, *a = ch + 3 * c, *b = ch + 4 * c, *m1 = ch + 5 * c,
@@ -351,41 +367,58 @@ static TF_Tensor* output(TF_OpKernelContext* ctx, int i, TF_DataType type, const
 }
 
 /*
- * Shared by both kernels. Inputs: forward (x, gamma, beta), gradient (dy, x, gamma, beta, mean, rstd). Outputs:
- * forward (y, mean, rstd), gradient (dx, dgamma, dbeta).
+ * Shared by the three kernels. Inputs: forward (x, gamma, beta, key), gradient (dy, x, gamma, beta, mean, rstd, key),
+ * concat (x, x2, gamma, beta: GroupNorm of their concatenation along the channels, float32, no dropout). Outputs:
+ * forward and concat (y, mean, rstd), gradient (dx, dgamma, dbeta).
  */
-static void compute(void* kernel, TF_OpKernelContext* ctx, int grad) {
+static void compute(void* kernel, TF_OpKernelContext* ctx, int grad, int concat) {
   const Attrs* at = (const Attrs*) kernel;
   TF_Status* st = TF_NewStatus();
   TF_Tensor* in[7] = {0};
   TF_Tensor* out[3] = {0};
   float* gb = NULL;
   float* partial = NULL;
-  int inputs = grad ? 7 : 4; /* the key is the last */
+  int inputs = grad ? 7 : 4; /* the key is the last (concat: none) */
   for (int i = 0; i < inputs && TF_GetCode(st) == TF_OK; i++) TF_GetInput(ctx, i, &in[i], st);
   if (TF_GetCode(st) != TF_OK) {
     TF_OpKernelContext_Failure(ctx, st);
     goto done;
   }
   const TF_Tensor* x = in[grad ? 1 : 0];
+  const TF_Tensor* x2 = concat ? in[1] : NULL;
   TF_DataType type = TF_TensorType(x);
   int bf16 = type == TF_BFLOAT16;
   if (TF_NumDims(x) != 4) {
     fail(ctx, TF_INVALID_ARGUMENT, "DdpmGroupNormSilu: x must be NHWC, rank 4");
     goto done;
   }
-  int64_t n = TF_Dim(x, 0), p = TF_Dim(x, 1) * TF_Dim(x, 2), c = TF_Dim(x, 3), g = at->groups;
+  if (x2 && (TF_NumDims(x2) != 4 || TF_Dim(x2, 0) != TF_Dim(x, 0) || TF_Dim(x2, 1) != TF_Dim(x, 1)
+      || TF_Dim(x2, 2) != TF_Dim(x, 2))) {
+    fail(ctx, TF_INVALID_ARGUMENT, "DdpmGroupNormSiluConcat: x2 must be NHWC with x's batch, height and width");
+    goto done;
+  }
+  if (x2 && at->rate > 0.f) {
+    fail(ctx, TF_INVALID_ARGUMENT, "DdpmGroupNormSiluConcat: no dropout (rate must be 0)");
+    goto done;
+  }
+  int64_t n = TF_Dim(x, 0), p = TF_Dim(x, 1) * TF_Dim(x, 2), c = TF_Dim(x, 3) + (x2 ? TF_Dim(x2, 3) : 0);
+  int64_t g = at->groups;
   if (g < 1 || c % g != 0) {
     fail(ctx, TF_INVALID_ARGUMENT, "DdpmGroupNormSilu: the channel count must be a multiple of groups");
     goto done;
   }
   gb = malloc(sizeof(float) * (size_t) (2 * c));
-  if (!gb || !param_f32(in[grad ? 2 : 1], bf16, c, gb) || !param_f32(in[grad ? 3 : 2], bf16, c, gb + c)) {
+  int pi = grad || concat ? 2 : 1; /* gamma's input; beta follows */
+  if (!gb || !param_f32(in[pi], bf16, c, gb) || !param_f32(in[pi + 1], bf16, c, gb + c)) {
     fail(ctx, TF_INVALID_ARGUMENT, "DdpmGroupNormSilu: gamma and beta must be vectors of x's channel count");
     goto done;
   }
   Job j = {.n = n, .p = p, .c = c, .g = g, .bf16 = bf16, .silu = at->silu, .eps = at->eps, .x = TF_TensorData(x),
       .gamma = gb, .beta = gb + c};
+  if (x2) {
+    j.x2 = (const float*) TF_TensorData(x2);
+    j.c1 = TF_Dim(x, 3);
+  }
   if (at->rate > 0.f) {
     const TF_Tensor* key = in[inputs - 1];
     if (TF_NumDims(key) != 1 || TF_Dim(key, 0) != 2) {
@@ -478,9 +511,11 @@ done:
   TF_DeleteStatus(st);
 }
 
-static void compute_forward(void* k, TF_OpKernelContext* ctx) { compute(k, ctx, 0); }
+static void compute_forward(void* k, TF_OpKernelContext* ctx) { compute(k, ctx, 0, 0); }
 
-static void compute_grad(void* k, TF_OpKernelContext* ctx) { compute(k, ctx, 1); }
+static void compute_grad(void* k, TF_OpKernelContext* ctx) { compute(k, ctx, 1, 0); }
+
+static void compute_concat(void* k, TF_OpKernelContext* ctx) { compute(k, ctx, 0, 1); }
 
 static void shape_forward(TF_ShapeInferenceContext* ctx, TF_Status* st) {
   TF_ShapeHandle* h = TF_NewShapeHandle();
@@ -488,6 +523,10 @@ static void shape_forward(TF_ShapeInferenceContext* ctx, TF_Status* st) {
   if (TF_GetCode(st) == TF_OK) TF_ShapeInferenceContextGetInput(ctx, 0, h, st);
   if (TF_GetCode(st) == TF_OK) TF_ShapeInferenceContextSetOutput(ctx, 0, h, st);
   TF_DeleteShapeHandle(h);
+}
+
+static void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* st) {
+  TF_ShapeInferenceContextSetUnknownShape(ctx, st);
 }
 
 static void shape_grad(TF_ShapeInferenceContext* ctx, TF_Status* st) {
@@ -500,8 +539,8 @@ static void shape_grad(TF_ShapeInferenceContext* ctx, TF_Status* st) {
   }
 }
 
-static void add_attrs(TF_OpDefinitionBuilder* b) {
-  TF_OpDefinitionBuilderAddAttr(b, "T: {float, bfloat16}");
+static void add_attrs(TF_OpDefinitionBuilder* b, int typed) {
+  if (typed) TF_OpDefinitionBuilderAddAttr(b, "T: {float, bfloat16}");
   TF_OpDefinitionBuilderAddAttr(b, "groups: int >= 1");
   TF_OpDefinitionBuilderAddAttr(b, "eps: float = 1e-5");
   TF_OpDefinitionBuilderAddAttr(b, "silu: bool = true");
@@ -534,7 +573,7 @@ __attribute__((constructor)) static void register_ops(void) {
   TF_OpDefinitionBuilderAddOutput(f, "y: T");
   TF_OpDefinitionBuilderAddOutput(f, "mean: float");
   TF_OpDefinitionBuilderAddOutput(f, "rstd: float");
-  add_attrs(f);
+  add_attrs(f, 1);
   TF_OpDefinitionBuilderSetShapeInferenceFunction(f, shape_forward);
   TF_RegisterOpDefinition(f, st);
 
@@ -549,7 +588,7 @@ __attribute__((constructor)) static void register_ops(void) {
   TF_OpDefinitionBuilderAddOutput(gr, "dx: T");
   TF_OpDefinitionBuilderAddOutput(gr, "dgamma: T");
   TF_OpDefinitionBuilderAddOutput(gr, "dbeta: T");
-  add_attrs(gr);
+  add_attrs(gr, 1);
   TF_OpDefinitionBuilderSetShapeInferenceFunction(gr, shape_grad);
   if (TF_GetCode(st) == TF_OK) {
     TF_RegisterOpDefinition(gr, st);
@@ -557,8 +596,30 @@ __attribute__((constructor)) static void register_ops(void) {
     TF_DeleteOpDefinitionBuilder(gr);
   }
 
+  /* GroupNorm of concat(x, x2) along the channels without the concatenation written first: forward only, float32 (the
+   * fp32-fast sampling graph's up-path blocks; dev.ddpm4j.model.FusedGroupNorm#applyConcat) */
+  TF_OpDefinitionBuilder* cc = TF_NewOpDefinitionBuilder("DdpmGroupNormSiluConcat");
+  TF_OpDefinitionBuilderAddInput(cc, "x: float");
+  TF_OpDefinitionBuilderAddInput(cc, "x2: float");
+  TF_OpDefinitionBuilderAddInput(cc, "gamma: float");
+  TF_OpDefinitionBuilderAddInput(cc, "beta: float");
+  TF_OpDefinitionBuilderAddOutput(cc, "y: float");
+  TF_OpDefinitionBuilderAddOutput(cc, "mean: float");
+  TF_OpDefinitionBuilderAddOutput(cc, "rstd: float");
+  add_attrs(cc, 0);
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(cc, shape_unknown);
+  if (TF_GetCode(st) == TF_OK) {
+    TF_RegisterOpDefinition(cc, st);
+  } else {
+    TF_DeleteOpDefinitionBuilder(cc);
+  }
+
   if (TF_GetCode(st) == TF_OK) register_kernels("DdpmGroupNormSilu", compute_forward, st);
   if (TF_GetCode(st) == TF_OK) register_kernels("DdpmGroupNormSiluGrad", compute_grad, st);
+  if (TF_GetCode(st) == TF_OK) {
+    TF_KernelBuilder* kb = TF_NewKernelBuilder("DdpmGroupNormSiluConcat", "CPU", create, compute_concat, destroy);
+    TF_RegisterKernelBuilder("DdpmGroupNormSiluConcat_cpu_float", kb, st);
+  }
   if (TF_GetCode(st) != TF_OK) fprintf(stderr, "ddpm4j: registering DdpmGroupNormSilu failed (code %d)\n",
       (int) TF_GetCode(st));
   TF_DeleteStatus(st);

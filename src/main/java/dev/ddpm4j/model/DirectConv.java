@@ -48,6 +48,7 @@ public final class DirectConv {
       Operand<TFloat32> p = tf.placeholder(TFloat32.class);
       tf.scope().opBuilder(OP, "probe")
           .addInput(p.asOutput()).addInput(p.asOutput()).addInput(p.asOutput()).addInput(p.asOutput())
+          .addInput(p.asOutput())
           .setAttr("height", 1L)
           .setAttr("width", 1L)
           .build();
@@ -75,7 +76,18 @@ public final class DirectConv {
    */
   public static Operand<TFloat32> forward(Ops tf, Operand<TFloat32> x, Operand<TFloat32> w, Operand<TFloat32> bias,
       Operand<TFloat32> residual, int in, int out, int k, int stride, int threads) {
-    if (!fits(x.shape(), k, stride, in, out)) {
+    return forward(tf, x, null, w, bias, residual, in, out, k, stride, threads);
+  }
+
+  /**
+   * The same convolution of concat(x, x2) along the channels, the concatenation never written: the op reads each
+   * pixel's channels from x, then from x2 (an up-path residual block's input and its skip, for its 1x1 shortcut).
+   *
+   * @param x2 [N, H, W, in - channels of x] with x's static H and W, or null: x alone
+   */
+  public static Operand<TFloat32> forward(Ops tf, Operand<TFloat32> x, Operand<TFloat32> x2, Operand<TFloat32> w,
+      Operand<TFloat32> bias, Operand<TFloat32> residual, int in, int out, int k, int stride, int threads) {
+    if (!fits(x2 == null ? x.shape() : concatShape(x.shape(), x2.shape()), k, stride, in, out)) {
       throw new IllegalArgumentException("a direct convolution needs x [N, H, W, " + in + "] with static H and W, a"
           + " 1x1 or 3x3 kernel, stride 1 or 2 and output channels a multiple of 16, got " + x.shape() + ", " + k + "x"
           + k + " stride " + stride + ", " + in + " -> " + out
@@ -86,9 +98,11 @@ public final class DirectConv {
     Operand<TFloat32> b = bias != null ? bias : tf.zeros(tf.constant(new long[] {out}), TFloat32.class);
     Operand<TFloat32> r = residual != null ? residual
         : tf.zeros(tf.constant(new long[] {0, out}), TFloat32.class);
+    Operand<TFloat32> second = x2 != null ? x2 : tf.zeros(tf.constant(new long[] {0}), TFloat32.class);
     @SuppressWarnings("unchecked")
     Output<TFloat32> y = (Output<TFloat32>) (Output<?>) tf.scope().opBuilder(OP, "DirectConv")
         .addInput(x.asOutput())
+        .addInput(second.asOutput())
         .addInput(tf.reshape(w, tf.constant(new long[] {k, k, in, out})).asOutput())
         .addInput(b.asOutput())
         .addInput(r.asOutput())
@@ -99,5 +113,14 @@ public final class DirectConv {
         .setAttr("stride", (long) stride)
         .build().output(0);
     return tf.reshape(y, tf.constant(new long[] {-1, (h + stride - 1) / stride, (wd + stride - 1) / stride, out}));
+  }
+
+  /** The shape of concat(x, x2) along the channels where both are NHWC with the same static H and W, else unknown. */
+  static Shape concatShape(Shape x, Shape x2) {
+    if (x.numDimensions() != 4 || x2.numDimensions() != 4 || x.size(1) != x2.size(1) || x.size(2) != x2.size(2)
+        || x.size(3) < 1 || x2.size(3) < 1) {
+      return Shape.unknown();
+    }
+    return Shape.of(x.size(0), x.size(1), x.size(2), x.size(3) + x2.size(3));
   }
 }

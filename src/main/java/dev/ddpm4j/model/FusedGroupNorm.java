@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
+import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.LocalDevices;
 import org.tensorflow.Operand;
@@ -17,6 +18,7 @@ import org.tensorflow.Operation;
 import org.tensorflow.Output;
 import org.tensorflow.TensorFlow;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 
@@ -34,11 +36,13 @@ import org.tensorflow.types.family.TFloating;
 public final class FusedGroupNorm {
   public static final String OP = "DdpmGroupNormSilu";
   public static final String GRAD_OP = "DdpmGroupNormSiluGrad";
+  static final String CONCAT_OP = "DdpmGroupNormSiluConcat";
   static final String LIBRARY = "native/libddpm4j_ops.so";
   static final String AMP_ALLOW = "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_ALLOWLIST_ADD";
 
   private static String unavailable; // null once loaded
   private static boolean tried;
+  private static Boolean concat; // whether the loaded library has CONCAT_OP; null until asked
 
   private FusedGroupNorm() {}
 
@@ -177,6 +181,57 @@ public final class FusedGroupNorm {
     @SuppressWarnings("unchecked")
     Output<T> y = (Output<T>) (Output<?>) op.output(0);
     return y;
+  }
+
+  /** Whether {@link #applyConcat} can run here: the library loaded and holding its op (a library built before it). */
+  public static synchronized boolean concatAvailable() {
+    if (concat == null) {
+      concat = false;
+      if (available()) {
+        try (Graph g = new Graph()) {
+          Ops tf = Ops.create(g);
+          Operand<TFloat32> p = tf.placeholder(TFloat32.class);
+          tf.scope().opBuilder(CONCAT_OP, "probe").addInput(p.asOutput()).addInput(p.asOutput())
+              .addInput(p.asOutput()).addInput(p.asOutput()).setAttr("groups", 1L).build();
+          concat = true;
+        } catch (RuntimeException e) {
+          concat = false;
+        }
+      }
+    }
+    return concat;
+  }
+
+  /**
+   * silu ? SiLU(GroupNorm(concat(x, x2))) : GroupNorm(concat(x, x2)), the concatenation along the channels never
+   * written: each thread gathers a sample's two inputs side by side in its cache and normalizes from there. Float32,
+   * forward only, no dropout: the fp32-fast sampling graph's up-path residual blocks.
+   *
+   * @param gamma [channels of x + channels of x2], as beta
+   */
+  public static Operand<TFloat32> applyConcat(Ops tf, Operand<TFloat32> x, Operand<TFloat32> x2,
+      Operand<TFloat32> gamma, Operand<TFloat32> beta, int groups, boolean silu, int threads) {
+    if (!concatAvailable()) throw new IllegalStateException("the fused GroupNorm of two inputs is not available");
+    Operation op = tf.scope().opBuilder(CONCAT_OP, silu ? "GroupNormSiluConcat" : "GroupNormConcat")
+        .addInput(x.asOutput())
+        .addInput(x2.asOutput())
+        .addInput(gamma.asOutput())
+        .addInput(beta.asOutput())
+        .setAttr("groups", (long) groups)
+        .setAttr("eps", 1e-5f)
+        .setAttr("silu", silu)
+        .setAttr("threads", (long) Math.max(1, threads))
+        .build();
+    @SuppressWarnings("unchecked")
+    Output<TFloat32> y = (Output<TFloat32>) (Output<?>) op.output(0);
+    // the op's shape function knows nothing; the static H, W and channels let a Winograd convolution follow
+    org.tensorflow.ndarray.Shape a = x.shape();
+    org.tensorflow.ndarray.Shape b = x2.shape();
+    if (a.numDimensions() != 4 || b.numDimensions() != 4 || a.size(1) < 1 || a.size(2) < 1 || a.size(3) < 1
+        || b.size(3) < 1) {
+      return y;
+    }
+    return tf.reshape(y, tf.constant(new long[] {-1, a.size(1), a.size(2), a.size(3) + b.size(3)}));
   }
 
   /**

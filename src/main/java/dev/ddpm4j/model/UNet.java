@@ -391,8 +391,7 @@ public final class UNet {
         int out = base * cfg.channelMults().get(level);
         for (int b = 0; b < cfg.numResBlocks() + 1; b++) {
           int skipCh = skipWidths.pop();
-          h = tf.concat(List.of(h, skips.pop()), tf.constant(3));
-          h = resBlock("up" + level + ".res" + b, h, ch + skipCh, out, temb);
+          h = resBlock("up" + level + ".res" + b, h, skips.pop(), ch + skipCh, out, temb);
           ch = out;
           if (cfg.attentionResolutions().contains(res)) h = attention("up" + level + ".attn" + b, h, ch, res);
         }
@@ -417,7 +416,31 @@ public final class UNet {
     }
 
     Operand<T> resBlock(String name, Operand<T> x, int in, int out, Operand<T> temb) {
-      Operand<T> h = normSilu(name + ".norm1", x, in);
+      return resBlock(name, x, null, in, out, temb);
+    }
+
+    /**
+     * The residual block of concat(x, skip) along the channels (skip null: of x; in: both's channels). Where the
+     * fp32-fast graph's ops take the two inputs apart (its GroupNorm and the direct 1x1 shortcut), the concatenation is
+     * never written: a pass over the block's widest activation out to memory and back saved.
+     */
+    @SuppressWarnings("unchecked")
+    Operand<T> resBlock(String name, Operand<T> x, Operand<T> skip, int in, int out, Operand<T> temb) {
+      boolean apart = skip != null && in != out && fused() && directAsked(in) && FusedGroupNorm.concatAvailable()
+          && DirectConv.fits(DirectConv.concatShape(x.shape(), skip.shape()), 1, 1, in, out);
+      if (skip != null && !apart) {
+        x = tf.concat(List.of(x, skip), tf.constant(3));
+        skip = null;
+      }
+      Operand<T> h;
+      if (apart) {
+        Operand<T> gamma = p.get(name + ".norm1.gamma", new long[] {in}, Init.ONES);
+        Operand<T> beta = p.get(name + ".norm1.beta", new long[] {in}, Init.ZEROS);
+        h = (Operand<T>) FusedGroupNorm.applyConcat(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) skip,
+            (Operand<TFloat32>) gamma, (Operand<TFloat32>) beta, cfg.groups(), true, fusedThreads);
+      } else {
+        h = normSilu(name + ".norm1", x, in);
+      }
       Kernel<T> c1 = kernel(name + ".conv1", in, out, 3, 1.0);
       Operand<T> proj = dense(name + ".temb", silu(temb), 4 * cfg.baseChannels(), out, 1.0);
       h = conv2d(h, c1, c1.b(), proj, in, out, 3, 1); // the embedding added inside a Winograd convolution
@@ -436,6 +459,10 @@ public final class UNet {
       Kernel<T> c2 = kernel(name + ".conv2", out, out, 3, 0.0);
       Kernel<T> sc = kernel(name + ".shortcut", in, out, 1, 1.0);
       Operand<T> product = conv2d(h, c2, tf.math.add(c2.b(), sc.b()), null, out, out, 3, 1);
+      if (apart) {
+        return (Operand<T>) DirectConv.forward(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) skip,
+            (Operand<TFloat32>) sc.w(), null, (Operand<TFloat32>) product, in, out, 1, 1, winogradThreads);
+      }
       if (direct(x, 1, 1, in, out)) return directConv(x, sc.w(), null, product, in, out, 1, 1); // the sum inside
       return tf.math.add(pointwise(tf, x, sc.w(), null, in, out), product);
     }
@@ -590,8 +617,12 @@ public final class UNet {
      * took 7.6 ms against oneDNN's 3.1 (docs/BENCHMARKS.md).
      */
     boolean direct(Operand<T> x, int k, int stride, int in, int out) {
-      return !training && winogradThreads > 0 && dtype == TFloat32.class && in >= 16
-          && DirectConv.fits(x.shape(), k, stride, in, out);
+      return directAsked(in) && DirectConv.fits(x.shape(), k, stride, in, out);
+    }
+
+    /** Whether this graph runs a convolution of {@code in} input channels as {@link DirectConv} where it fits. */
+    boolean directAsked(int in) {
+      return !training && winogradThreads > 0 && dtype == TFloat32.class && in >= 16;
     }
 
     @SuppressWarnings("unchecked")

@@ -59,7 +59,9 @@ class FastSamplingTest {
       assertEquals(25, ops(s, "DdpmWinogradConv"), "3x3 convolutions as one Winograd op");
       assertEquals(0, ops(s, "DdpmWinogradInput"), "no convolution as transforms around 36 products");
       assertEquals(0, ops(s, "DepthToSpace"), "the upsampling layers' phases written in place by the op");
-      assertEquals(27, ops(s, "DdpmGroupNormSilu"), "GroupNorms as the fused op");
+      // The six up-path blocks' GroupNorms read their input and skip apart (never concatenated)
+      assertEquals(21, ops(s, "DdpmGroupNormSilu"), "GroupNorms as the fused op");
+      assertEquals(6, ops(s, "DdpmGroupNormSiluConcat"), "GroupNorms of an input and a skip");
       byte[] wino = s.sample(n, 0, ddim).pixels();
       assertEquals(fp32.length, wino.length);
       long sum = 0;

@@ -67,6 +67,12 @@ class DirectConvTest {
   /** The op's output (with threads 0: TensorFlow's Conv2D, its BiasAdd and an Add instead). */
   static float[] run(int n, int h, int w, int cin, int cout, int k, int stride, double[] x, double[] wt,
       double[] bias, double[] residual, int threads) {
+    return run(n, h, w, cin, cout, k, stride, x, wt, bias, residual, threads, 0);
+  }
+
+  /** @param split 0, or the op fed x's first split channels as x and the rest as x2 */
+  static float[] run(int n, int h, int w, int cin, int cout, int k, int stride, double[] x, double[] wt,
+      double[] bias, double[] residual, int threads, int split) {
     int ho = (h + stride - 1) / stride;
     int wo = (w + stride - 1) / stride;
     try (Graph g = new Graph()) {
@@ -78,7 +84,11 @@ class DirectConvTest {
           : tf.reshape(tf.constant(toFloats(residual)), tf.constant(new long[] {n, ho, wo, cout}));
       Operand<TFloat32> y;
       if (threads > 0) {
-        y = DirectConv.forward(tf, xp, kernel, b, r, cin, cout, k, stride, threads);
+        Operand<TFloat32> x1 = split == 0 ? xp
+            : tf.slice(xp, tf.constant(new int[] {0, 0, 0, 0}), tf.constant(new int[] {-1, h, w, split}));
+        Operand<TFloat32> x2 = split == 0 ? null
+            : tf.slice(xp, tf.constant(new int[] {0, 0, 0, split}), tf.constant(new int[] {-1, h, w, cin - split}));
+        y = DirectConv.forward(tf, x1, x2, kernel, b, r, cin, cout, k, stride, threads);
         assertArrayEquals(new long[] {ho, wo, cout}, Arrays.copyOfRange(y.shape().asArray(), 1, 4),
             "static shape of the output");
       } else {
@@ -119,6 +129,10 @@ class DirectConvTest {
     assertClose(want, run(n, h, w, cin, cout, k, stride, x, wt, bias, residual, 0), 1e-6, "Conv2D");
     double[] plain = reference(n, h, w, cin, cout, k, stride, x, wt, null, null);
     assertClose(plain, run(n, h, w, cin, cout, k, stride, x, wt, null, null, 2), 1e-6, "y without bias or residual");
+    if (cin > 1) { // the input as two tensors, its channels split: the same sums in the same order, so the same bits
+      assertArrayEquals(run(n, h, w, cin, cout, k, stride, x, wt, bias, residual, 2),
+          run(n, h, w, cin, cout, k, stride, x, wt, bias, residual, 2, cin / 2 + 1), "x and x2");
+    }
   }
 
   /** An image's values depend neither on the threads nor on the other images of the batch: bit for bit. */
@@ -166,18 +180,25 @@ class DirectConvTest {
       Operand<TFloat32> w = tf.zeros(tf.constant(new long[] {3, 3, 8, 16}), TFloat32.class);
       Operand<TFloat32> b = tf.zeros(tf.constant(new long[] {16}), TFloat32.class);
       Operand<TFloat32> none = tf.zeros(tf.constant(new long[] {0, 16}), TFloat32.class);
+      Operand<TFloat32> noX2 = tf.zeros(tf.constant(new long[] {0}), TFloat32.class);
       Object[][] cases = {
         {tf.zeros(tf.constant(new long[] {3, 3, 4, 16}), TFloat32.class), b, none, 1L, "w must be [kernel, kernel"},
         {tf.zeros(tf.constant(new long[] {3, 3, 8, 8}), TFloat32.class), tf.zeros(tf.constant(new long[] {8}),
             TFloat32.class), tf.zeros(tf.constant(new long[] {0, 8}), TFloat32.class), 1L, "multiple of 16"},
         {w, tf.zeros(tf.constant(new long[] {8}), TFloat32.class), none, 1L, "b must be [Cout]"},
         {w, b, tf.zeros(tf.constant(new long[] {2, 4, 4, 16}), TFloat32.class), 2L, "r must be [N, Ho, Wo, Cout]"},
+        {w, b, none, 1L, "x2 must be [N, H, W, C2]"}, // x2 of another image size
+        {w, b, none, 1L, "w must be [kernel, kernel, Cin, Cout], Cin that of x (and x2)"}, // x2 adds channels w lacks
       };
+      Operand<?>[] x2s = new Operand<?>[cases.length];
+      java.util.Arrays.fill(x2s, noX2);
+      x2s[cases.length - 2] = tf.zeros(tf.constant(new long[] {2, 2, 4, 8}), TFloat32.class);
+      x2s[cases.length - 1] = tf.zeros(tf.constant(new long[] {2, 4, 4, 8}), TFloat32.class);
       try (Session s = new Session(g)) {
         int i = 0;
         for (Object[] c : cases) {
           @SuppressWarnings("unchecked")
-          var op = tf.scope().opBuilder(DirectConv.OP, "bad" + i++).addInput(x.asOutput())
+          var op = tf.scope().opBuilder(DirectConv.OP, "bad" + i).addInput(x.asOutput()).addInput(x2s[i++].asOutput())
               .addInput(((Operand<TFloat32>) c[0]).asOutput()).addInput(((Operand<TFloat32>) c[1]).asOutput())
               .addInput(((Operand<TFloat32>) c[2]).asOutput()).setAttr("height", 4L).setAttr("width", 4L)
               .setAttr("stride", (long) c[3]).build();

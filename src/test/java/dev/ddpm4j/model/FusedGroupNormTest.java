@@ -90,6 +90,42 @@ class FusedGroupNormTest {
     for (int i = 0; i < ref.length; i++) assertEquals(ref[i], want.y[i], 1e-6 * (1 + Math.abs(ref[i])), "composed " + i);
   }
 
+  /**
+   * GroupNorm of two inputs taken as their concatenation along the channels (a group straddling the two: 5 + 7
+   * channels in groups of 4): the definition in double, and bit for bit the one-input op on the written concatenation.
+   */
+  @ParameterizedTest(name = "silu {0}")
+  @ValueSource(booleans = {true, false})
+  void twoInputsAreNormalizedAsTheirConcatenation(boolean silu) {
+    if (!FusedGroupNorm.concatAvailable()) {
+      assertTrue(!FusedGroupNorm.available(), "the library loaded without the two-input op");
+      return;
+    }
+    double[] expected = reference(D, silu);
+    int split = 5;
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat32> x = tf.dtypes.cast(tf.reshape(tf.constant(D.x), tf.constant(D.shape)), TFloat32.class);
+      Operand<TFloat32> x1 = tf.slice(x, tf.constant(new int[] {0, 0, 0, 0}), tf.constant(new int[] {-1, -1, -1, split}));
+      Operand<TFloat32> x2 = tf.slice(x, tf.constant(new int[] {0, 0, 0, split}), tf.constant(new int[] {-1, -1, -1, -1}));
+      Operand<TFloat32> gm = tf.dtypes.cast(tf.constant(D.gamma), TFloat32.class);
+      Operand<TFloat32> bt = tf.dtypes.cast(tf.constant(D.beta), TFloat32.class);
+      Operand<TFloat32> two = FusedGroupNorm.applyConcat(tf, x1, x2, gm, bt, D.groups, silu, 2);
+      Operand<TFloat32> one = FusedGroupNorm.apply(tf, tf.concat(List.of(x1, x2), tf.constant(3)), gm, bt, D.groups,
+          silu, 2);
+      try (Session s = new Session(g); Result r = s.runner().fetch(two).fetch(one).run()) {
+        float[] got = new float[expected.length];
+        float[] concat = new float[expected.length];
+        ((TFloat32) r.get(0)).asRawTensor().data().asFloats().read(got);
+        ((TFloat32) r.get(1)).asRawTensor().data().asFloats().read(concat);
+        for (int i = 0; i < expected.length; i++) {
+          assertEquals(expected[i], got[i], 2e-6 * (1 + Math.abs(expected[i])), "element " + i);
+        }
+        assertArrayEquals(concat, got, "the one-input op on the concatenation");
+      }
+    }
+  }
+
   @Test
   void theThreadCountChangesNoBit() {
     if (!FusedGroupNorm.available()) return;

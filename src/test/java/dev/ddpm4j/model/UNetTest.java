@@ -282,6 +282,13 @@ class UNetTest {
       for (int i = 0; i < want.length; i++) {
         assertEquals(want[i], oneOp[i], 1e-4 * max, upsample + ", one op each: element " + i);
       }
+      if (FusedGroupNorm.concatAvailable()) { // and with the fused GroupNorm (the fp32-fast graph): the four up-path
+        // blocks' concatenated inputs go to their GroupNorm and shortcut as two tensors
+        double[] fast = forward32(UNet.of(cfg).withWinograd(2).withFusedGroupNorm(2), shapes, values, x, 18, 0, 4);
+        for (int i = 0; i < want.length; i++) {
+          assertEquals(want[i], fast[i], 1e-4 * max, upsample + ", fp32-fast: element " + i);
+        }
+      }
     }
   }
 
@@ -328,6 +335,12 @@ class UNetTest {
    */
   private static double[] forward32(UNet unet, Map<String, long[]> shapes, Map<String, double[]> values, double[] x,
       int winogradOps, int filters) {
+    return forward32(unet, shapes, values, x, winogradOps, filters, 0);
+  }
+
+  /** @param apartBlocks the up-path blocks whose concatenated input is never written (two-input GroupNorm ops) */
+  private static double[] forward32(UNet unet, Map<String, long[]> shapes, Map<String, double[]> values, double[] x,
+      int winogradOps, int filters, int apartBlocks) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       Map<String, Operand<TFloat64>> inputs = new LinkedHashMap<>();
@@ -353,6 +366,7 @@ class UNetTest {
           tf.constant(new int[] {3, 17}), Condition.none(), null), TFloat64.class);
       long count = 0;
       long direct = 0;
+      long apart = 0;
       long split = 0;
       long depthToSpace = 0;
       for (var it = g.operations(); it.hasNext(); ) {
@@ -360,12 +374,14 @@ class UNetTest {
         if (type.equals("DdpmWinogradInput") || type.equals("DdpmWinogradConv")) count++;
         if (type.equals("DdpmWinogradInput")) split++;
         if (type.equals("DdpmDirectConv")) direct++;
+        if (type.equals("DdpmGroupNormSiluConcat")) apart++;
         if (type.equals("DepthToSpace")) depthToSpace++;
       }
       assertEquals(winogradOps, count, "Winograd convolutions in the graph");
       // without gradients, the other convolutions with 16 channels or more are DirectConv ops (the tiny networks here:
       // the downsampling layer, five 1x1 shortcuts and four attention projections); with them, none
       assertEquals(split > 0 ? 0 : 10, direct, "DirectConv ops in the graph");
+      assertEquals(apartBlocks, apart, "GroupNorms of two inputs");
       // the upsampling layer's phases: transforms around products and a DepthToSpace where gradients are taken, else
       // the one op writing them upsampled
       assertEquals(split > 0 ? 1 : 0, depthToSpace, "DepthToSpace ops");
