@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds ddpm4j's op library (group_norm_silu.c: fused GroupNorm + SiLU; winograd.c: Winograd transforms;
-# winograd_conv.c: a whole forward Winograd convolution; direct_conv.c: a direct 1x1 or 3x3 convolution) against TF
+# winograd_conv.c: a whole forward Winograd convolution; direct_conv.c: a direct 1x1 or 3x3 convolution; attention.c:
+# the core of a self-attention layer) against TF
 # Java's native framework library.
 # Usage: build.sh <folder holding libtensorflow_framework.so.2> <output .so>. Maven runs it in the compile phase
 # (pom.xml). Without a C compiler, or where it fails, it says so and builds nothing; training then uses TensorFlow's
@@ -33,11 +34,12 @@ if ! "$cc" $flags -ffast-math -c "$src/group_norm_silu.c" -o "$out.gn.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/winograd.c" -o "$out.wino.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/winograd_conv.c" -o "$out.wconv.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/direct_conv.c" -o "$out.dconv.o" \
-    || ! "$cc" -shared -o "$out.tmp" "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.dconv.o" "$framework" -lm \
-      -lpthread; then
-  rm -f "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.dconv.o" "$out.tmp" "$out" # no stale library with only some of the ops
+    || ! "$cc" $flags -Wno-psabi -ffast-math -c "$src/attention.c" -o "$out.attn.o" \
+    || ! "$cc" -shared -o "$out.tmp" "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.dconv.o" "$out.attn.o" \
+      "$framework" -lm -lpthread; then
+  rm -f "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.dconv.o" "$out.attn.o" "$out.tmp" "$out" # no stale library with only some of the ops
   echo "ddpm4j: $cc could not build the op library (see above): training uses TensorFlow's ops"
   exit 0
 fi
-rm -f "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.dconv.o"
+rm -f "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.dconv.o" "$out.attn.o"
 mv -f "$out.tmp" "$out"

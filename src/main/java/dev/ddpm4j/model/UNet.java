@@ -471,6 +471,19 @@ public final class UNet {
       int heads = cfg.heads();
       int d = ch / heads;
       long hw = (long) res * res;
+      if (directAsked(ch) && Attention.fits(Shape.of(-1, res, res, 3L * ch), ch, heads)) { // fp32-fast: three ops
+        // its static shape set for the direct convolution: the shipped emoji export's GroupNorm output had lost it
+        Operand<T> normed = tf.reshape(groupNorm(name + ".norm", x, ch), tf.constant(new long[] {-1, res, res, ch}));
+        Kernel<T> q = denseKernel(name + ".q", ch, ch, 1.0);
+        Kernel<T> k = denseKernel(name + ".k", ch, ch, 1.0);
+        Kernel<T> v = denseKernel(name + ".v", ch, ch, 1.0);
+        Operand<T> qkv = directConv(normed, tf.concat(List.of(q.w(), k.w(), v.w()), tf.constant(1)),
+            tf.concat(List.of(q.b(), k.b(), v.b()), tf.constant(0)), null, ch, 3 * ch, 1, 1);
+        @SuppressWarnings("unchecked")
+        Operand<T> a = (Operand<T>) Attention.forward(tf, (Operand<TFloat32>) qkv, ch, heads, winogradThreads);
+        Kernel<T> proj = denseKernel(name + ".proj", ch, ch, 0.0);
+        return directConv(a, proj.w(), proj.b(), x, ch, ch, 1, 1);
+      }
       Operand<T> h = tf.reshape(groupNorm(name + ".norm", x, ch), tf.constant(new long[] {-1, ch}));
       Operand<T> q = splitHeads(dense(name + ".q", h, ch, ch, 1.0), hw, heads, d);
       Operand<T> k = splitHeads(dense(name + ".k", h, ch, ch, 1.0), hw, heads, d);
@@ -481,8 +494,8 @@ public final class UNet {
       a = tf.reshape(tf.linalg.transpose(a, tf.constant(new int[] {0, 2, 1, 3})), tf.constant(new long[] {-1, ch}));
       Operand<T> image = tf.reshape(a, tf.constant(new long[] {-1, res, res, ch}));
       if (direct(image, 1, 1, ch, ch)) { // the projection, its bias and the residual sum as one op
-        Operand<T> pw = p.get(name + ".proj.w", new long[] {ch, ch}, Init.ZEROS);
-        return directConv(image, pw, p.get(name + ".proj.b", new long[] {ch}, Init.ZEROS), x, ch, ch, 1, 1);
+        Kernel<T> proj = denseKernel(name + ".proj", ch, ch, 0.0);
+        return directConv(image, proj.w(), proj.b(), x, ch, ch, 1, 1);
       }
       Operand<T> o = dense(name + ".proj", a, ch, ch, 0.0);
       return tf.math.add(x, tf.reshape(o, tf.constant(new long[] {-1, res, res, ch})));
@@ -648,10 +661,16 @@ public final class UNet {
     }
 
     Operand<T> dense(String name, Operand<T> x, int in, int out, double scale) {
+      Kernel<T> d = denseKernel(name, in, out, scale);
+      return tf.nn.biasAdd(tf.linalg.matMul(x, d.w()), d.b());
+    }
+
+    /** A dense layer's weights [in, out] and bias [out], asked for in that order (it names them). */
+    Kernel<T> denseKernel(String name, int in, int out, double scale) {
       Init init = scale == 0 ? Init.ZEROS : Init.fanAvgUniform(scale, in, out);
       Operand<T> w = p.get(name + ".w", new long[] {in, out}, init);
       Operand<T> b = p.get(name + ".b", new long[] {out}, Init.ZEROS);
-      return tf.nn.biasAdd(tf.linalg.matMul(x, w), b);
+      return new Kernel<>(name + ".w", w, b);
     }
 
     Operand<T> silu(Operand<T> x) {

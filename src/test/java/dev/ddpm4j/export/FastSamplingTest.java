@@ -62,6 +62,10 @@ class FastSamplingTest {
       // The six up-path blocks' GroupNorms read their input and skip apart (never concatenated)
       assertEquals(21, ops(s, "DdpmGroupNormSilu"), "GroupNorms as the fused op");
       assertEquals(6, ops(s, "DdpmGroupNormSiluConcat"), "GroupNorms of an input and a skip");
+      // the 2 downsampling layers, the 7 blocks' 1x1 shortcuts (one down, six up) and each attention layer's q, k and v
+      // and its projection as direct convolutions, and the 4 attention cores as one op each
+      assertEquals(17, ops(s, "DdpmDirectConv"), "direct convolutions");
+      assertEquals(4, ops(s, "DdpmAttention"), "attention cores");
       byte[] wino = s.sample(n, 0, ddim).pixels();
       assertEquals(fp32.length, wino.length);
       long sum = 0;

@@ -367,6 +367,7 @@ class UNetTest {
       long count = 0;
       long direct = 0;
       long apart = 0;
+      long attention = 0;
       long split = 0;
       long depthToSpace = 0;
       for (var it = g.operations(); it.hasNext(); ) {
@@ -375,12 +376,15 @@ class UNetTest {
         if (type.equals("DdpmWinogradInput")) split++;
         if (type.equals("DdpmDirectConv")) direct++;
         if (type.equals("DdpmGroupNormSiluConcat")) apart++;
+        if (type.equals("DdpmAttention")) attention++;
         if (type.equals("DepthToSpace")) depthToSpace++;
       }
       assertEquals(winogradOps, count, "Winograd convolutions in the graph");
       // without gradients, the other convolutions with 16 channels or more are DirectConv ops (the tiny networks here:
-      // the downsampling layer, five 1x1 shortcuts and four attention projections); with them, none
-      assertEquals(split > 0 ? 0 : 10, direct, "DirectConv ops in the graph");
+      // the downsampling layer, five 1x1 shortcuts, and each of the four attention layers' q, k and v as one and its
+      // projection) and the attention cores Attention ops; with gradients, none
+      assertEquals(split > 0 ? 0 : 14, direct, "DirectConv ops in the graph");
+      assertEquals(split > 0 ? 0 : 4, attention, "Attention ops in the graph");
       assertEquals(apartBlocks, apart, "GroupNorms of two inputs");
       // the upsampling layer's phases: transforms around products and a DepthToSpace where gradients are taken, else
       // the one op writing them upsampled
