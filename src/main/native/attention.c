@@ -29,15 +29,34 @@ typedef struct {
   float* a;            /* [n, p, c] */
 } Job;
 
+/* kt [d, p] = the keys of a head transposed, so that a query's scores are a sum of rows of it. */
+static inline __attribute__((always_inline)) void transpose_keys(const float* restrict k, int64_t stride, int64_t p,
+    int64_t d, float* restrict kt) {
+  for (int64_t u = 0; u < p; u++) {
+    for (int64_t e = 0; e < d; e++) kt[e * p + u] = k[u * stride + e];
+  }
+}
+
+/* s [p] := softmax(s), its maximum subtracted first. */
+static inline __attribute__((always_inline)) void softmax(float* restrict s, int64_t p) {
+  float mx = s[0];
+  for (int64_t u = 1; u < p; u++) mx = s[u] > mx ? s[u] : mx;
+  float sum = 0.f;
+  for (int64_t u = 0; u < p; u++) {
+    s[u] = expf(s[u] - mx);
+    sum += s[u];
+  }
+  float inv = 1.f / sum;
+  for (int64_t u = 0; u < p; u++) s[u] *= inv;
+}
+
 /*
  * One sample and head: kt [d, p] (the keys transposed, so a query's scores are a sum of rows), s [p] scratch. q, k, v
  * and out point at the head's first channel of pixel 0; rows are `stride` floats apart (3c; out: c).
  */
 CLONES static void head(const float* restrict q, const float* restrict k, const float* restrict v, int64_t stride,
     float* restrict out, int64_t ostride, int64_t p, int64_t d, float scale, float* restrict kt, float* restrict s) {
-  for (int64_t u = 0; u < p; u++) {
-    for (int64_t e = 0; e < d; e++) kt[e * p + u] = k[u * stride + e];
-  }
+  transpose_keys(k, stride, p, d, kt);
   for (int64_t t = 0; t < p; t++) {
     const float* qt = q + t * stride;
     for (int64_t u = 0; u < p; u++) s[u] = 0.f;
@@ -46,18 +65,11 @@ CLONES static void head(const float* restrict q, const float* restrict k, const 
       const float* row = kt + e * p;
       for (int64_t u = 0; u < p; u++) s[u] += qe * row[u];
     }
-    float mx = s[0];
-    for (int64_t u = 1; u < p; u++) mx = s[u] > mx ? s[u] : mx;
-    float sum = 0.f;
-    for (int64_t u = 0; u < p; u++) {
-      s[u] = expf(s[u] - mx);
-      sum += s[u];
-    }
-    float inv = 1.f / sum;
+    softmax(s, p);
     float* ot = out + t * ostride;
     for (int64_t e = 0; e < d; e++) ot[e] = 0.f;
     for (int64_t u = 0; u < p; u++) {
-      float w = s[u] * inv;
+      float w = s[u];
       const float* vu = v + u * stride;
       for (int64_t e = 0; e < d; e++) ot[e] += w * vu[e];
     }
@@ -81,13 +93,10 @@ static inline __attribute__((always_inline)) void st(float* p, v16 v) { memcpy(p
 __attribute__((target("arch=x86-64-v4"))) static void head_v4(const float* restrict q, const float* restrict k,
     const float* restrict v, int64_t stride, float* restrict out, int64_t ostride, int64_t p, int64_t d, float scale,
     float* restrict kt, float* restrict s) {
-  for (int64_t u = 0; u < p; u++) {
-    for (int64_t e = 0; e < d; e++) kt[e * p + u] = k[u * stride + e];
-  }
-  for (int64_t t0 = 0; t0 < p; t0 += 4) {
-    int rows = p - t0 < 4 ? (int) (p - t0) : 4;
+  transpose_keys(k, stride, p, d, kt);
+  for (int64_t t0 = 0; t0 < p; t0 += 4) { /* p is a multiple of 16: always four queries */
     const float* qr[4];
-    for (int r = 0; r < 4; r++) qr[r] = q + (t0 + (r < rows ? r : 0)) * stride;
+    for (int r = 0; r < 4; r++) qr[r] = q + (t0 + r) * stride;
     for (int64_t u0 = 0; u0 < p; u0 += 64) { /* scores: 4 queries x up to 64 keys */
       int nv = p - u0 < 64 ? (int) ((p - u0) / 16) : 4;
       v16 acc[4][4];
@@ -105,18 +114,7 @@ __attribute__((target("arch=x86-64-v4"))) static void head_v4(const float* restr
       for (int r = 0; r < 4; r++)
         for (int i = 0; i < nv; i++) st(s + r * p + u0 + 16 * i, acc[r][i]);
     }
-    for (int r = 0; r < 4; r++) { /* softmax of each row */
-      float* sr = s + r * p;
-      float mx = sr[0];
-      for (int64_t u = 1; u < p; u++) mx = sr[u] > mx ? sr[u] : mx;
-      float sum = 0.f;
-      for (int64_t u = 0; u < p; u++) {
-        sr[u] = expf(sr[u] - mx);
-        sum += sr[u];
-      }
-      float inv = 1.f / sum;
-      for (int64_t u = 0; u < p; u++) sr[u] *= inv;
-    }
+    for (int r = 0; r < 4; r++) softmax(s + r * p, p);
     for (int64_t e0 = 0; e0 < d; e0 += 64) { /* outputs: 4 queries x up to 64 channels */
       int nv = d - e0 < 64 ? (int) ((d - e0) / 16) : 4;
       v16 acc[4][4];
@@ -131,7 +129,7 @@ __attribute__((target("arch=x86-64-v4"))) static void head_v4(const float* restr
           for (int i = 0; i < 4; i++) acc[r][i] += w * vv[i];
         }
       }
-      for (int r = 0; r < rows; r++)
+      for (int r = 0; r < 4; r++)
         for (int i = 0; i < nv; i++) st(out + (t0 + r) * ostride + e0 + 16 * i, acc[r][i]);
     }
   }
@@ -217,24 +215,11 @@ done:
   TF_DeleteStatus(s);
 }
 
-static void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* s) {
-  TF_ShapeInferenceContextSetUnknownShape(ctx, s);
-}
-
 __attribute__((constructor)) static void register_attention(void) {
-  TF_Status* s = TF_NewStatus();
   TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder("DdpmAttention");
   TF_OpDefinitionBuilderAddInput(b, "qkv: float");
   TF_OpDefinitionBuilderAddOutput(b, "a: float");
   TF_OpDefinitionBuilderAddAttr(b, "heads: int >= 1 = 1");
   TF_OpDefinitionBuilderAddAttr(b, "threads: int = 1");
-  TF_OpDefinitionBuilderSetShapeInferenceFunction(b, shape_unknown);
-  TF_RegisterOpDefinition(b, s);
-  if (TF_GetCode(s) == TF_OK) {
-    TF_KernelBuilder* kb = TF_NewKernelBuilder("DdpmAttention", "CPU", create, compute, destroy);
-    TF_RegisterKernelBuilder("DdpmAttention_cpu_float", kb, s);
-  }
-  if (TF_GetCode(s) != TF_OK) fprintf(stderr, "ddpm4j: registering DdpmAttention failed (code %d)\n",
-      (int) TF_GetCode(s));
-  TF_DeleteStatus(s);
+  register_float_op(b, "DdpmAttention", create, compute, destroy);
 }

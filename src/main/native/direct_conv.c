@@ -7,10 +7,11 @@
  *        Ho = ceil(H / stride), Wo = ceil(W / stride).
  * x2, where given, holds the input's last C2 channels, so an up-path block's shortcut reads its two inputs where they
  * are and their concatenation is never written (the block's GroupNorm reads them the same way: group_norm_silu.c).
- * The layers of an fp32-fast sampling graph that are not Winograd's use it: the downsampling convolutions (3x3, stride
- * 2), the residual blocks' 1x1 shortcuts with the block's other branch as r (so no Add follows them), and the input
- * layer (one or three input channels). oneDNN ran them at 70-140 GFLOP/s on an AMD Zen 5 (docs/BENCHMARKS.md, "The
- * layers that are not Winograd's as one op of ours").
+ * The layers of an fp32-fast sampling graph that are not Winograd's and have 16 input channels or more use it: the
+ * downsampling convolutions (3x3, stride 2), the residual blocks' 1x1 shortcuts with the block's other branch as r (so
+ * no Add follows them), and the attention layers' q, k and v (as one) and projections. oneDNN ran those at 70-140
+ * GFLOP/s on an AMD Zen 5 (docs/BENCHMARKS.md, "The layers that are not Winograd's as one op of ours"); the input layer
+ * (one or three channels) was slower as this op and stays oneDNN's.
  *
  * A thread owns whole samples. For each block of 6 output pixels (4 without AVX-512) and 32 output channels (16) it
  * keeps the sums in registers and runs over the taps, then the input channels, in order, with fused multiply-adds: an
@@ -112,7 +113,8 @@ static inline __attribute__((always_inline)) void conv_samples(const Conv* j, in
   }
 }
 
-/* By instruction set, as winograd_conv.c: the AVX-512 and AVX2 versions give the same bits (FMAs in the same order). */
+/* By instruction set, as winograd_conv.c: the AVX-512 and AVX2 versions give the same bits (FMAs in the same order; the
+ * version for CPUs without AVX2 rounds each product, so its last bits differ). */
 __attribute__((target("arch=x86-64-v4"))) static void conv_v4(const Conv* j, int64_t from, int64_t to) {
   conv_samples(j, from, to, 1);
 }
@@ -249,12 +251,7 @@ done:
   TF_DeleteStatus(s);
 }
 
-static void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* s) {
-  TF_ShapeInferenceContextSetUnknownShape(ctx, s);
-}
-
 __attribute__((constructor)) static void register_direct_conv(void) {
-  TF_Status* s = TF_NewStatus();
   TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder("DdpmDirectConv");
   TF_OpDefinitionBuilderAddInput(b, "x: float");
   TF_OpDefinitionBuilderAddInput(b, "x2: float");
@@ -267,13 +264,5 @@ __attribute__((constructor)) static void register_direct_conv(void) {
   TF_OpDefinitionBuilderAddAttr(b, "width: int >= 1");
   TF_OpDefinitionBuilderAddAttr(b, "kernel: int = 3");
   TF_OpDefinitionBuilderAddAttr(b, "stride: int = 1");
-  TF_OpDefinitionBuilderSetShapeInferenceFunction(b, shape_unknown);
-  TF_RegisterOpDefinition(b, s);
-  if (TF_GetCode(s) == TF_OK) {
-    TF_KernelBuilder* kb = TF_NewKernelBuilder("DdpmDirectConv", "CPU", create, compute, destroy);
-    TF_RegisterKernelBuilder("DdpmDirectConv_cpu_float", kb, s);
-  }
-  if (TF_GetCode(s) != TF_OK) fprintf(stderr, "ddpm4j: registering DdpmDirectConv failed (code %d)\n",
-      (int) TF_GetCode(s));
-  TF_DeleteStatus(s);
+  register_float_op(b, "DdpmDirectConv", create, compute, destroy);
 }

@@ -525,10 +525,6 @@ static void shape_forward(TF_ShapeInferenceContext* ctx, TF_Status* st) {
   TF_DeleteShapeHandle(h);
 }
 
-static void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* st) {
-  TF_ShapeInferenceContextSetUnknownShape(ctx, st);
-}
-
 static void shape_grad(TF_ShapeInferenceContext* ctx, TF_Status* st) {
   TF_ShapeInferenceContextSetUnknownShape(ctx, st);
   for (int i = 0; i < 3 && TF_GetCode(st) == TF_OK; i++) { /* dx ~ x, dgamma ~ gamma, dbeta ~ beta */
@@ -596,6 +592,12 @@ __attribute__((constructor)) static void register_ops(void) {
     TF_DeleteOpDefinitionBuilder(gr);
   }
 
+  if (TF_GetCode(st) == TF_OK) register_kernels("DdpmGroupNormSilu", compute_forward, st);
+  if (TF_GetCode(st) == TF_OK) register_kernels("DdpmGroupNormSiluGrad", compute_grad, st);
+  if (TF_GetCode(st) != TF_OK) fprintf(stderr, "ddpm4j: registering DdpmGroupNormSilu failed (code %d)\n",
+      (int) TF_GetCode(st));
+  TF_DeleteStatus(st);
+
   /* GroupNorm of concat(x, x2) along the channels without the concatenation written first: forward only, float32 (the
    * fp32-fast sampling graph's up-path blocks; dev.ddpm4j.model.FusedGroupNorm#applyConcat) */
   TF_OpDefinitionBuilder* cc = TF_NewOpDefinitionBuilder("DdpmGroupNormSiluConcat");
@@ -607,20 +609,5 @@ __attribute__((constructor)) static void register_ops(void) {
   TF_OpDefinitionBuilderAddOutput(cc, "mean: float");
   TF_OpDefinitionBuilderAddOutput(cc, "rstd: float");
   add_attrs(cc, 0);
-  TF_OpDefinitionBuilderSetShapeInferenceFunction(cc, shape_unknown);
-  if (TF_GetCode(st) == TF_OK) {
-    TF_RegisterOpDefinition(cc, st);
-  } else {
-    TF_DeleteOpDefinitionBuilder(cc);
-  }
-
-  if (TF_GetCode(st) == TF_OK) register_kernels("DdpmGroupNormSilu", compute_forward, st);
-  if (TF_GetCode(st) == TF_OK) register_kernels("DdpmGroupNormSiluGrad", compute_grad, st);
-  if (TF_GetCode(st) == TF_OK) {
-    TF_KernelBuilder* kb = TF_NewKernelBuilder("DdpmGroupNormSiluConcat", "CPU", create, compute_concat, destroy);
-    TF_RegisterKernelBuilder("DdpmGroupNormSiluConcat_cpu_float", kb, st);
-  }
-  if (TF_GetCode(st) != TF_OK) fprintf(stderr, "ddpm4j: registering DdpmGroupNormSilu failed (code %d)\n",
-      (int) TF_GetCode(st));
-  TF_DeleteStatus(st);
+  register_float_op(cc, "DdpmGroupNormSiluConcat", create, compute_concat, destroy);
 }

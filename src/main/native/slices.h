@@ -82,6 +82,30 @@ static int run_slices(const void* job, int64_t n, int threads, void* (*run)(void
   return failed ? -1 : 0;
 }
 
+/* An op's output shapes left unknown: the Java side reshapes each output to its static shape. */
+static inline void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* s) {
+  TF_ShapeInferenceContextSetUnknownShape(ctx, s);
+}
+
+/*
+ * Registers the op that b defines (taking b), its output shapes unknown, and its float32 CPU kernel "<name>_cpu_float";
+ * a failure is said on stderr, since a library's constructor has no caller to tell.
+ */
+static inline void register_float_op(TF_OpDefinitionBuilder* b, const char* name,
+    void* (*create)(TF_OpKernelConstruction*), void (*compute)(void*, TF_OpKernelContext*), void (*destroy)(void*)) {
+  TF_Status* s = TF_NewStatus();
+  TF_OpDefinitionBuilderSetShapeInferenceFunction(b, shape_unknown);
+  TF_RegisterOpDefinition(b, s);
+  if (TF_GetCode(s) == TF_OK) {
+    TF_KernelBuilder* kb = TF_NewKernelBuilder(name, "CPU", create, compute, destroy);
+    char kernel[96];
+    snprintf(kernel, sizeof kernel, "%s_cpu_float", name);
+    TF_RegisterKernelBuilder(kernel, kb, s);
+  }
+  if (TF_GetCode(s) != TF_OK) fprintf(stderr, "ddpm4j: registering %s failed (code %d)\n", name, (int) TF_GetCode(s));
+  TF_DeleteStatus(s);
+}
+
 static void fail(TF_OpKernelContext* ctx, TF_Code code, const char* msg) {
   TF_Status* s = TF_NewStatus();
   TF_SetStatus(s, code, msg);

@@ -285,13 +285,8 @@ done:
   TF_DeleteStatus(s);
 }
 
-static void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* s) {
-  TF_ShapeInferenceContextSetUnknownShape(ctx, s);
-}
-
 static void register_op(const char* name, const char* input, const char* output,
-    void* (*create_fn)(TF_OpKernelConstruction*), TF_Status* s) {
-  if (TF_GetCode(s) != TF_OK) return;
+    void* (*create_fn)(TF_OpKernelConstruction*)) {
   TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder(name);
   TF_OpDefinitionBuilderAddInput(b, input);
   TF_OpDefinitionBuilderAddOutput(b, output);
@@ -299,22 +294,12 @@ static void register_op(const char* name, const char* input, const char* output,
   TF_OpDefinitionBuilderAddAttr(b, "threads: int = 1");
   TF_OpDefinitionBuilderAddAttr(b, "height: int >= 1");
   TF_OpDefinitionBuilderAddAttr(b, "width: int >= 1");
-  TF_OpDefinitionBuilderSetShapeInferenceFunction(b, shape_unknown);
-  TF_RegisterOpDefinition(b, s);
-  if (TF_GetCode(s) != TF_OK) return;
-  TF_KernelBuilder* kb = TF_NewKernelBuilder(name, "CPU", create_fn, compute, destroy);
-  char kernel[96];
-  snprintf(kernel, sizeof kernel, "%s_cpu_float", name);
-  TF_RegisterKernelBuilder(kernel, kb, s);
+  register_float_op(b, name, create_fn, compute, destroy);
 }
 
 __attribute__((constructor)) static void register_winograd_ops(void) {
-  TF_Status* s = TF_NewStatus();
-  register_op("DdpmWinogradInput", "x: float", "v: N * float", create_input, s);
-  register_op("DdpmWinogradInputGrad", "dv: N * float", "dx: float", create_input_grad, s);
-  register_op("DdpmWinogradOutput", "m: N * float", "y: float", create_output, s);
-  register_op("DdpmWinogradOutputGrad", "dy: float", "dm: N * float", create_output_grad, s);
-  if (TF_GetCode(s) != TF_OK) fprintf(stderr, "ddpm4j: registering the Winograd ops failed (code %d)\n",
-      (int) TF_GetCode(s));
-  TF_DeleteStatus(s);
+  register_op("DdpmWinogradInput", "x: float", "v: N * float", create_input);
+  register_op("DdpmWinogradInputGrad", "dv: N * float", "dx: float", create_input_grad);
+  register_op("DdpmWinogradOutput", "m: N * float", "y: float", create_output);
+  register_op("DdpmWinogradOutputGrad", "dy: float", "dm: N * float", create_output_grad);
 }

@@ -292,12 +292,7 @@ done:
   TF_DeleteStatus(s);
 }
 
-static void shape_unknown(TF_ShapeInferenceContext* ctx, TF_Status* s) {
-  TF_ShapeInferenceContextSetUnknownShape(ctx, s);
-}
-
 __attribute__((constructor)) static void register_winograd_conv(void) {
-  TF_Status* s = TF_NewStatus();
   TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder("DdpmWinogradConv");
   TF_OpDefinitionBuilderAddInput(b, "x: float");
   TF_OpDefinitionBuilderAddInput(b, "u: float");
@@ -311,13 +306,5 @@ __attribute__((constructor)) static void register_winograd_conv(void) {
   TF_OpDefinitionBuilderAddAttr(b, "cache_kib: int >= 1 = 384");
   /* the output channels are a 2x upsampling's four phases, written upsampled: y [N, 2H, 2W, Cout / 4] */
   TF_OpDefinitionBuilderAddAttr(b, "upsample: bool = false");
-  TF_OpDefinitionBuilderSetShapeInferenceFunction(b, shape_unknown);
-  TF_RegisterOpDefinition(b, s);
-  if (TF_GetCode(s) == TF_OK) {
-    TF_KernelBuilder* kb = TF_NewKernelBuilder("DdpmWinogradConv", "CPU", create, compute, destroy);
-    TF_RegisterKernelBuilder("DdpmWinogradConv_cpu_float", kb, s);
-  }
-  if (TF_GetCode(s) != TF_OK) fprintf(stderr, "ddpm4j: registering DdpmWinogradConv failed (code %d)\n",
-      (int) TF_GetCode(s));
-  TF_DeleteStatus(s);
+  register_float_op(b, "DdpmWinogradConv", create, compute, destroy);
 }

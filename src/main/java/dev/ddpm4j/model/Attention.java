@@ -1,6 +1,5 @@
 package dev.ddpm4j.model;
 
-import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
 import org.tensorflow.ndarray.Shape;
@@ -26,16 +25,7 @@ public final class Attention {
   public static synchronized boolean available() {
     if (!tried) {
       tried = true;
-      if (!FusedGroupNorm.available()) {
-        unavailable = FusedGroupNorm.whyUnavailable();
-      } else {
-        try (Graph g = new Graph()) {
-          Ops tf = Ops.create(g);
-          tf.scope().opBuilder(OP, "probe").addInput(tf.placeholder(TFloat32.class).asOutput()).build();
-        } catch (RuntimeException e) {
-          unavailable = "the op library holds no DdpmAttention (a library built before it?)";
-        }
-      }
+      unavailable = FusedGroupNorm.whyNoOp(OP, 1);
     }
     return unavailable == null;
   }

@@ -1,6 +1,5 @@
 package dev.ddpm4j.model;
 
-import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
 import org.tensorflow.ndarray.Shape;
@@ -11,9 +10,9 @@ import org.tensorflow.types.TFloat32;
  * A 1x1 or 3x3, stride-1 or stride-2, SAME convolution of float32 NHWC activations as one op of ours ({@code
  * src/main/native/direct_conv.c}, in the fused GroupNorm's library), forward only, plus a bias and a residual term
  * added as it writes: y = conv2d(x, w, stride, SAME) + b + r. The fp32-fast sampling graph runs its convolutions that
- * are not Winograd's with it: the downsampling layers, the residual blocks' 1x1 shortcuts (r: the block's other
- * branch, so no Add follows) and the input layer. oneDNN ran those at 70-140 GFLOP/s on an AMD Zen 5
- * (docs/BENCHMARKS.md). Exported models and training graphs never use it. Output channels must be a multiple of 16.
+ * are not Winograd's and have 16 input channels or more with it: the downsampling layers, the residual blocks' 1x1
+ * shortcuts (r: the block's other branch, so no Add follows) and the attention layers' q, k and v (as one) and
+ * projections. oneDNN ran those at 70-140 GFLOP/s on an AMD Zen 5 (docs/BENCHMARKS.md). Exported models and training graphs never use it. Output channels must be a multiple of 16.
  */
 public final class DirectConv {
   static final String OP = "DdpmDirectConv";
@@ -27,11 +26,7 @@ public final class DirectConv {
   public static synchronized boolean available() {
     if (!tried) {
       tried = true;
-      if (!FusedGroupNorm.available()) {
-        unavailable = FusedGroupNorm.whyUnavailable();
-      } else if (!registered()) {
-        unavailable = "the op library holds no DdpmDirectConv (a library built before it?)";
-      }
+      unavailable = FusedGroupNorm.whyNoOp(OP, 5, "height", "width");
     }
     return unavailable == null;
   }
@@ -40,22 +35,6 @@ public final class DirectConv {
   public static synchronized String whyUnavailable() {
     available();
     return unavailable;
-  }
-
-  private static boolean registered() {
-    try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
-      Operand<TFloat32> p = tf.placeholder(TFloat32.class);
-      tf.scope().opBuilder(OP, "probe")
-          .addInput(p.asOutput()).addInput(p.asOutput()).addInput(p.asOutput()).addInput(p.asOutput())
-          .addInput(p.asOutput())
-          .setAttr("height", 1L)
-          .setAttr("width", 1L)
-          .build();
-      return true;
-    } catch (RuntimeException e) {
-      return false;
-    }
   }
 
   /**

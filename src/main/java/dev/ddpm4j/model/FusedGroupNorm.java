@@ -185,21 +185,28 @@ public final class FusedGroupNorm {
 
   /** Whether {@link #applyConcat} can run here: the library loaded and holding its op (a library built before it). */
   public static synchronized boolean concatAvailable() {
-    if (concat == null) {
-      concat = false;
-      if (available()) {
-        try (Graph g = new Graph()) {
-          Ops tf = Ops.create(g);
-          Operand<TFloat32> p = tf.placeholder(TFloat32.class);
-          tf.scope().opBuilder(CONCAT_OP, "probe").addInput(p.asOutput()).addInput(p.asOutput())
-              .addInput(p.asOutput()).addInput(p.asOutput()).setAttr("groups", 1L).build();
-          concat = true;
-        } catch (RuntimeException e) {
-          concat = false;
-        }
-      }
-    }
+    if (concat == null) concat = whyNoOp(CONCAT_OP, 4, "groups") == null;
     return concat;
+  }
+
+  /**
+   * Why an op of this library cannot be built here, or null when it can: the library did not load, or it holds no such
+   * op (a library built before it). The op is built in a scratch graph over {@code inputs} float32 placeholders, the
+   * int attributes named set to 1.
+   */
+  static String whyNoOp(String op, int inputs, String... intAttrs) {
+    if (!available()) return whyUnavailable();
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat32> p = tf.placeholder(TFloat32.class);
+      var b = tf.scope().opBuilder(op, "probe");
+      for (int i = 0; i < inputs; i++) b.addInput(p.asOutput());
+      for (String a : intAttrs) b.setAttr(a, 1L);
+      b.build();
+      return null;
+    } catch (RuntimeException e) {
+      return "the op library holds no " + op + " (a library built before it?)";
+    }
   }
 
   /**

@@ -471,7 +471,9 @@ public final class UNet {
       int heads = cfg.heads();
       int d = ch / heads;
       long hw = (long) res * res;
-      if (directAsked(ch) && Attention.fits(Shape.of(-1, res, res, 3L * ch), ch, heads)) { // fp32-fast: three ops
+      Shape layer = Shape.of(-1, res, res, ch);
+      if (directAsked(ch) && DirectConv.fits(layer, 1, 1, ch, 3 * ch) && DirectConv.fits(layer, 1, 1, ch, ch)
+          && Attention.fits(Shape.of(-1, res, res, 3L * ch), ch, heads)) { // fp32-fast: three ops
         // its static shape set for the direct convolution: the shipped emoji export's GroupNorm output had lost it
         Operand<T> normed = tf.reshape(groupNorm(name + ".norm", x, ch), tf.constant(new long[] {-1, res, res, ch}));
         Kernel<T> q = denseKernel(name + ".q", ch, ch, 1.0);

@@ -3,7 +3,6 @@ package dev.ddpm4j.model;
 import dev.ddpm4j.config.ExperimentConfig;
 import java.util.ArrayList;
 import java.util.List;
-import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
@@ -56,7 +55,8 @@ public final class WinogradConv {
       tried = true;
       if (!FusedGroupNorm.available()) {
         unavailable = FusedGroupNorm.whyUnavailable();
-      } else if (!registered()) {
+      } else if (FusedGroupNorm.whyNoOp(INPUT, 1, "height", "width") != null
+          || FusedGroupNorm.whyNoOp(FUSED, 4, "height", "width") != null) {
         unavailable = "the op library holds no Winograd ops (a library built before them?)";
       } else if (!TensorFlow.registerCustomGradient(INPUT, (tf, op, up) -> adjoint(tf, op, up, INPUT_GRAD))
           || !TensorFlow.registerCustomGradient(OUTPUT, (tf, op, up) -> adjoint(tf, op, up, OUTPUT_GRAD))) {
@@ -64,27 +64,6 @@ public final class WinogradConv {
       }
     }
     return unavailable == null;
-  }
-
-  /** Whether the loaded library registered the ops: one built in a scratch graph. */
-  private static boolean registered() {
-    try (Graph g = new Graph()) {
-      Ops tf = Ops.create(g);
-      tf.scope().opBuilder(INPUT, "probe")
-          .addInput(tf.placeholder(TFloat32.class).asOutput())
-          .setAttr("height", 1L)
-          .setAttr("width", 1L)
-          .build();
-      Operand<TFloat32> p = tf.placeholder(TFloat32.class);
-      tf.scope().opBuilder(FUSED, "probe_fused")
-          .addInput(p.asOutput()).addInput(p.asOutput()).addInput(p.asOutput()).addInput(p.asOutput())
-          .setAttr("height", 1L)
-          .setAttr("width", 1L)
-          .build();
-      return true;
-    } catch (RuntimeException e) {
-      return false;
-    }
   }
 
   /** Why the ops cannot run in this process, or null when they can. */

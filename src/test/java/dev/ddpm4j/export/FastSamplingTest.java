@@ -40,7 +40,8 @@ class FastSamplingTest {
     for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
     int[] t = {0, 250, 500, 999};
     try (DiffusionSampler s = DiffusionSampler.load(MODEL, "fp32")) {
-      assertEquals(0, ops(s, "DdpmWinogradConv") + ops(s, "DdpmGroupNormSilu"), "the export is plain TensorFlow");
+      assertEquals(0, ops(s, "DdpmWinogradConv") + ops(s, "DdpmGroupNormSilu") + ops(s, "DdpmGroupNormSiluConcat")
+          + ops(s, "DdpmDirectConv") + ops(s, "DdpmAttention"), "the export is plain TensorFlow");
       fp32 = s.sample(n, 0, ddim).pixels();
       eps32 = s.denoise(x, t).eps();
     }

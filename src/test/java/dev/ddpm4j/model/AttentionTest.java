@@ -73,6 +73,7 @@ class AttentionTest {
     "2, 8, 8, 64, 1", // the default model's layers: 64 pixels, 64 channels
     "3, 3, 5, 32, 2", // 15 pixels: not a multiple of the vector lanes
     "1, 4, 4, 48, 3", // d = 16
+    "1, 4, 4, 80, 1", // d = 80: a block of 64 channels, then one of 16
     "2, 1, 1, 16, 1" // one pixel: a weight of 1 on itself
   })
   void matchesTheDefinitionInDouble(int n, int hh, int ww, int c, int heads) {

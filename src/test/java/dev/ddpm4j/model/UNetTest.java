@@ -256,6 +256,45 @@ class UNetTest {
     for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-12, "element " + i);
   }
 
+  /**
+   * Widths that are not multiples of 16 (12 and 24 channels, an attention layer at 24) keep TensorFlow's ops where ours
+   * cannot take them, in the fp32-fast flavour too: it builds and computes the same network.
+   */
+  @Test
+  void theFastFlavourBuildsWhereWidthsAreNotInSixteens() {
+    if (!WinogradConv.available()) return;
+    ExperimentConfig cfg = TinyConfigs.config(null, "model.base_channels=12", "model.groups=4", "model.heads=2");
+    UNet plain = UNet.of(cfg).forTraining();
+    Map<String, long[]> shapes = plain.weights().shapes();
+    SplittableRandom rnd = new SplittableRandom(14);
+    Map<String, double[]> values = randomWeights(shapes, rnd);
+    double[] x = randomArray(rnd, 2 * 8 * 8, 1.0);
+    double[] want = forward64(plain, shapes, values, x);
+    UNet fast = UNet.of(cfg).withWinograd(2).withFusedGroupNorm(2);
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Map<String, Operand<TFloat64>> inputs = new LinkedHashMap<>();
+      Map<String, Operand<TFloat32>> cast = new LinkedHashMap<>();
+      for (var e : shapes.entrySet()) {
+        var p = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(e.getValue())));
+        inputs.put(e.getKey(), p);
+        cast.put(e.getKey(), tf.dtypes.cast(p, TFloat32.class));
+      }
+      Operand<TFloat32> xs = tf.dtypes.cast(tf.reshape(tf.constant(x), tf.constant(new long[] {2, 8, 8, 1})),
+          TFloat32.class);
+      Operand<TFloat64> y = tf.dtypes.cast(fast.apply(tf, TFloat32.class, new MapParams<>(cast), xs,
+          tf.constant(new int[] {3, 17}), Condition.none(), null), TFloat64.class);
+      try (Session s = new Session(g); Result r = feed(s.runner(), inputs, values, shapes).fetch(y).run()) {
+        double[] got = new double[(int) r.get(0).size()];
+        ((TFloat64) r.get(0)).asRawTensor().data().asDoubles().read(got);
+        double max = 0;
+        for (double v : want) max = Math.max(max, Math.abs(v));
+        assertTrue(max > 0.1, "the network's output is not all zero: " + max);
+        for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-4 * max, "element " + i);
+      }
+    }
+  }
+
   @Test
   void theWinogradFlavourIsTheSameNetwork() {
     if (!WinogradConv.available()) return; // FusedGroupNormTest fails where the library should have loaded
