@@ -164,14 +164,9 @@ typedef struct {
 } Attrs;
 
 static void* create(TF_OpKernelConstruction* ctx) {
-  Attrs* a = calloc(1, sizeof(Attrs));
+  Attrs* a = new_attrs(ctx, sizeof(Attrs), "DdpmAttention");
+  if (!a) return NULL;
   TF_Status* s = TF_NewStatus();
-  if (!a) {
-    TF_SetStatus(s, TF_INTERNAL, "DdpmAttention: out of memory");
-    TF_OpKernelConstruction_Failure(ctx, s);
-    TF_DeleteStatus(s);
-    return NULL;
-  }
   TF_OpKernelConstruction_GetAttrInt64(ctx, "heads", &a->heads, s);
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "threads", &a->threads, s);
   if (TF_GetCode(s) != TF_OK) TF_OpKernelConstruction_Failure(ctx, s);

@@ -139,14 +139,9 @@ typedef struct {
 } Attrs;
 
 static void* create(TF_OpKernelConstruction* ctx) {
-  Attrs* a = calloc(1, sizeof(Attrs));
+  Attrs* a = new_attrs(ctx, sizeof(Attrs), "DdpmDirectConv");
+  if (!a) return NULL;
   TF_Status* s = TF_NewStatus();
-  if (!a) {
-    TF_SetStatus(s, TF_INTERNAL, "DdpmDirectConv: out of memory");
-    TF_OpKernelConstruction_Failure(ctx, s);
-    TF_DeleteStatus(s);
-    return NULL;
-  }
   TF_OpKernelConstruction_GetAttrInt64(ctx, "threads", &a->threads, s);
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "height", &a->height, s);
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "width", &a->width, s);

@@ -325,14 +325,9 @@ typedef struct {
 } Attrs;
 
 static void* create(TF_OpKernelConstruction* ctx) {
-  Attrs* a = calloc(1, sizeof(Attrs));
+  Attrs* a = new_attrs(ctx, sizeof(Attrs), "DdpmGroupNormSilu");
+  if (!a) return NULL;
   TF_Status* st = TF_NewStatus();
-  if (!a) {
-    TF_SetStatus(st, TF_INTERNAL, "DdpmGroupNormSilu: out of memory");
-    TF_OpKernelConstruction_Failure(ctx, st);
-    TF_DeleteStatus(st);
-    return NULL;
-  }
   TF_Bool silu = 1;
   TF_OpKernelConstruction_GetAttrInt64(ctx, "groups", &a->groups, st);
   if (TF_GetCode(st) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "threads", &a->threads, st);

@@ -106,6 +106,21 @@ static inline void register_float_op(TF_OpDefinitionBuilder* b, const char* name
   TF_DeleteStatus(s);
 }
 
+/* A kernel's attributes, size bytes zeroed; NULL, the kernel's construction failed with "<op>: out of memory", where
+ * they could not be allocated. */
+static inline void* new_attrs(TF_OpKernelConstruction* ctx, size_t size, const char* op) {
+  void* a = calloc(1, size);
+  if (!a) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s: out of memory", op);
+    TF_Status* s = TF_NewStatus();
+    TF_SetStatus(s, TF_INTERNAL, msg);
+    TF_OpKernelConstruction_Failure(ctx, s);
+    TF_DeleteStatus(s);
+  }
+  return a;
+}
+
 static void fail(TF_OpKernelContext* ctx, TF_Code code, const char* msg) {
   TF_Status* s = TF_NewStatus();
   TF_SetStatus(s, code, msg);

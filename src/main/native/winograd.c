@@ -186,14 +186,9 @@ typedef struct {
 } Attrs;
 
 static void* create(TF_OpKernelConstruction* ctx, int kind) {
-  Attrs* a = calloc(1, sizeof(Attrs));
+  Attrs* a = new_attrs(ctx, sizeof(Attrs), "DdpmWinograd");
+  if (!a) return NULL;
   TF_Status* s = TF_NewStatus();
-  if (!a) {
-    TF_SetStatus(s, TF_INTERNAL, "DdpmWinograd: out of memory");
-    TF_OpKernelConstruction_Failure(ctx, s);
-    TF_DeleteStatus(s);
-    return NULL;
-  }
   a->kind = kind;
   int64_t parts = 0;
   image_attrs(ctx, "DdpmWinograd", &a->threads, &a->height, &a->width, s);

@@ -205,14 +205,9 @@ typedef struct {
 } Attrs;
 
 static void* create(TF_OpKernelConstruction* ctx) {
-  Attrs* a = calloc(1, sizeof(Attrs));
+  Attrs* a = new_attrs(ctx, sizeof(Attrs), "DdpmWinogradConv");
+  if (!a) return NULL;
   TF_Status* s = TF_NewStatus();
-  if (!a) {
-    TF_SetStatus(s, TF_INTERNAL, "DdpmWinogradConv: out of memory");
-    TF_OpKernelConstruction_Failure(ctx, s);
-    TF_DeleteStatus(s);
-    return NULL;
-  }
   image_attrs(ctx, "DdpmWinogradConv", &a->threads, &a->height, &a->width, s);
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "cache_kib", &a->cache, s);
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrBool(ctx, "upsample", &a->upsample, s);
