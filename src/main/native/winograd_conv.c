@@ -34,6 +34,7 @@ typedef struct {
   int64_t n, h, w, cin, cout, th, tw;
   int64_t block;      /* tiles per block, a multiple of BLOCK_ROWS */
   int upsample;       /* y is [n, 2h, 2w, cout / 4]: the channels are four output phases */
+  int64_t keep;       /* the output channels written, [0, keep) of cout (an output layer padded to 16): y's last dim */
   const float* x;     /* [n, h, w, cin] */
   const float* u;     /* [36, cin, cout] */
   const float* b;     /* [cout] */
@@ -138,13 +139,14 @@ static inline __attribute__((always_inline)) void conv_block(const Conv* j, int6
       int64_t t = t0 + i, n = t / per, ti = t % per / j->tw, tj = t % j->tw;
       const float* src[36];
       for (int q = 0; q < 36; q++) src[q] = m + (q * rows + i) * CHUNK;
-      for (int64_t k = 0; k < nc; k += 16) {
+      for (int64_t k = 0; k < nc && c0 + k < j->keep; k += 16) {
         v16 add = ld(j->b + c0 + k);
         if (j->e) add += ld(j->e + n * cout + c0 + k);
         v16 o[4][4];
         output_tile(src, k, o);
         /* pixel (y, x) at y0 + (y * w + x) * step: its channel in the image, or its phase's pixel upsampled */
-        int64_t y0 = n * j->h * j->w * cout + c0 + k, ystep = j->w * cout, step = cout;
+        int64_t keep = j->keep, y0 = n * j->h * j->w * keep + c0 + k, ystep = j->w * keep, step = keep;
+        int64_t lanes = keep - (c0 + k) < 16 ? keep - (c0 + k) : 16; /* fewer in the last vector of a kept layer */
         if (j->upsample) { /* 16 channels never straddle two phases: cout / 4 is a multiple of 16 */
           int64_t q = cout / 4, g = c0 + k, phase = g / q;
           y0 = ((n * 2 * j->h + phase / 2) * 2 * j->w + phase % 2) * q + g % q;
@@ -154,7 +156,14 @@ static inline __attribute__((always_inline)) void conv_block(const Conv* j, int6
         for (int r = 0; r < 4 && 4 * ti + r < j->h; r++) {
           for (int s = 0; s < 4; s++) {
             int64_t y = 4 * ti + r, x = 4 * tj + s;
-            if (x < j->w) st(j->y + y0 + y * ystep + x * step, o[r][s] + add);
+            if (x >= j->w) continue;
+            v16 v = o[r][s] + add;
+            float* dst = j->y + y0 + y * ystep + x * step;
+            if (lanes == 16) {
+              st(dst, v);
+            } else {
+              memcpy(dst, &v, sizeof(float) * (size_t) lanes);
+            }
           }
         }
       }
@@ -202,6 +211,7 @@ static void* run_slice(void* arg) {
 typedef struct {
   int64_t height, width, threads, cache;
   TF_Bool upsample;
+  int64_t keep;
 } Attrs;
 
 static void* create(TF_OpKernelConstruction* ctx) {
@@ -211,6 +221,7 @@ static void* create(TF_OpKernelConstruction* ctx) {
   image_attrs(ctx, "DdpmWinogradConv", &a->threads, &a->height, &a->width, s);
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "cache_kib", &a->cache, s);
   if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrBool(ctx, "upsample", &a->upsample, s);
+  if (TF_GetCode(s) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "keep", &a->keep, s);
   if (TF_GetCode(s) != TF_OK) TF_OpKernelConstruction_Failure(ctx, s);
   TF_DeleteStatus(s);
   return a;
@@ -244,6 +255,11 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
     fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: the channel counts must be positive multiples of 16");
     goto done;
   }
+  j.keep = at->keep > 0 ? at->keep : j.cout;
+  if (j.keep > j.cout || (j.upsample && j.keep != j.cout)) {
+    fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: keep must be at most Cout, and Cout with upsample");
+    goto done;
+  }
   if (j.upsample && j.cout % 64 != 0) {
     fail(ctx, TF_INVALID_ARGUMENT, "DdpmWinogradConv: upsample needs Cout a multiple of 64 (four phases of 16)");
     goto done;
@@ -266,13 +282,13 @@ static void compute(void* kernel, TF_OpKernelContext* ctx) {
   j.u = (const float*) TF_TensorData(in[1]);
   j.b = (const float*) TF_TensorData(in[2]);
   j.e = TF_Dim(in[3], 0) > 0 ? (const float*) TF_TensorData(in[3]) : NULL;
-  int64_t dims[4] = {j.n, j.h, j.w, j.cout};
+  int64_t dims[4] = {j.n, j.h, j.w, j.keep};
   if (j.upsample) {
     dims[1] = 2 * j.h;
     dims[2] = 2 * j.w;
     dims[3] = j.cout / 4;
   }
-  out = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, sizeof(float) * (size_t) (j.n * j.h * j.w * j.cout), s);
+  out = TF_AllocateOutput(ctx, 0, TF_FLOAT, dims, 4, sizeof(float) * (size_t) (j.n * j.h * j.w * j.keep), s);
   if (TF_GetCode(s) != TF_OK) {
     TF_OpKernelContext_Failure(ctx, s);
     goto done;
@@ -301,5 +317,7 @@ __attribute__((constructor)) static void register_winograd_conv(void) {
   TF_OpDefinitionBuilderAddAttr(b, "cache_kib: int >= 1 = 384");
   /* the output channels are a 2x upsampling's four phases, written upsampled: y [N, 2H, 2W, Cout / 4] */
   TF_OpDefinitionBuilderAddAttr(b, "upsample: bool = false");
+  /* only the first keep output channels written (0: all): an output layer's channels padded to 16, never sliced */
+  TF_OpDefinitionBuilderAddAttr(b, "keep: int >= 0 = 0");
   register_float_op(b, "DdpmWinogradConv", create, compute, destroy);
 }

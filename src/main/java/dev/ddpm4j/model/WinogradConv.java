@@ -210,7 +210,7 @@ public final class WinogradConv {
     if (upsample && out % 64 != 0) {
       throw new IllegalArgumentException("an upsampling layer's four phases need a multiple of 64 channels, got " + out);
     }
-    // an output layer (1 or 3 channels) runs padded with zero filters to a multiple of 16, then sliced
+    // an output layer (1 or 3 channels) runs padded with zero filters to a multiple of 16, the padding never written
     int padded = (out + 15) / 16 * 16;
     Operand<TFloat32> u = filter != null ? filter : filter(tf, w, in, out);
     Operand<TFloat32> b = bias != null ? bias : tf.zeros(tf.constant(new long[] {out}), TFloat32.class);
@@ -225,9 +225,10 @@ public final class WinogradConv {
     OperationBuilder op = imageAttrs(tf.scope().opBuilder(FUSED, "WinogradConv").addInput(x.asOutput())
         .addInput(u.asOutput()).addInput(b.asOutput()).addInput(e.asOutput()), h, wd, threads);
     if (upsample) return image(tf, op.setAttr("upsample", true).build(), 2 * h, 2 * wd, out / 4);
-    Operand<TFloat32> full = image(tf, op.build(), h, wd, padded);
-    return padded == out ? full
-        : tf.slice(full, tf.constant(new long[] {0, 0, 0, 0}), tf.constant(new long[] {-1, -1, -1, out}));
+    // a padded layer's extra channels are never written: a Slice of them cost 6 of 115 ms in a traced call of the
+    // 64x64 RGB emoji export at batch 16 (docs/BENCHMARKS.md)
+    if (padded != out) op.setAttr("keep", (long) out);
+    return image(tf, op.build(), h, wd, out);
   }
 
   /**

@@ -482,6 +482,12 @@ class WinogradConvTest {
           assertTrue(ex.getMessage().contains("DdpmWinogradConv: ") && ex.getMessage().contains((String) c[3]),
               ex.getMessage());
         }
+        var keep = tf.scope().opBuilder("DdpmWinogradConv", "keep").addInput(x.asOutput()).addInput(u.asOutput())
+            .addInput(b.asOutput()).addInput(e.asOutput()).setAttr("height", 4L).setAttr("width", 4L)
+            .setAttr("keep", 48L).build();
+        TFInvalidArgumentException ex = assertThrows(TFInvalidArgumentException.class,
+            () -> s.runner().fetch(keep.output(0)).run().close());
+        assertTrue(ex.getMessage().contains("keep must be at most Cout"), ex.getMessage());
       }
       assertTrue(WinogradConv.oneOp(Shape.of(-1, 8, 8, 16), 3, 1, 16, 1), "an output layer, padded");
       assertTrue(WinogradConv.oneOp(Shape.of(-1, 8, 8, 16), 3, 1, 16, 64), "64 output channels");
