@@ -459,11 +459,9 @@ public final class UNet {
       Kernel<T> c2 = kernel(name + ".conv2", out, out, 3, 0.0);
       Kernel<T> sc = kernel(name + ".shortcut", in, out, 1, 1.0);
       Operand<T> product = conv2d(h, c2, tf.math.add(c2.b(), sc.b()), null, out, out, 3, 1);
-      if (apart) {
-        return (Operand<T>) DirectConv.forward(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) skip,
-            (Operand<TFloat32>) sc.w(), null, (Operand<TFloat32>) product, in, out, 1, 1, winogradThreads);
+      if (apart || direct(x, 1, 1, in, out)) { // the sum inside, the input read apart from its skip where it is one
+        return directConv(x, skip, sc.w(), null, product, in, out, 1, 1);
       }
-      if (direct(x, 1, 1, in, out)) return directConv(x, sc.w(), null, product, in, out, 1, 1); // the sum inside
       return tf.math.add(pointwise(tf, x, sc.w(), null, in, out), product);
     }
 
@@ -494,11 +492,6 @@ public final class UNet {
       Operand<T> w = tf.nn.softmax(scores);
       Operand<T> a = tf.train.batchMatMul(w, v, dtype); // [B, heads, HW, d]
       a = tf.reshape(tf.linalg.transpose(a, tf.constant(new int[] {0, 2, 1, 3})), tf.constant(new long[] {-1, ch}));
-      Operand<T> image = tf.reshape(a, tf.constant(new long[] {-1, res, res, ch}));
-      if (direct(image, 1, 1, ch, ch)) { // the projection, its bias and the residual sum as one op
-        Kernel<T> proj = denseKernel(name + ".proj", ch, ch, 0.0);
-        return directConv(image, proj.w(), proj.b(), x, ch, ch, 1, 1);
-      }
       Operand<T> o = dense(name + ".proj", a, ch, ch, 0.0);
       return tf.math.add(x, tf.reshape(o, tf.constant(new long[] {-1, res, res, ch})));
     }
@@ -640,10 +633,16 @@ public final class UNet {
       return !training && winogradThreads > 0 && dtype == TFloat32.class && in >= 16;
     }
 
-    @SuppressWarnings("unchecked")
     Operand<T> directConv(Operand<T> x, Operand<T> w, Operand<T> b, Operand<T> residual, int in, int out, int k,
         int stride) {
-      return (Operand<T>) DirectConv.forward(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) w,
+      return directConv(x, null, w, b, residual, in, out, k, stride);
+    }
+
+    /** {@link DirectConv#forward} of concat(x, x2) (x2 null: of x), on this network's threads. */
+    @SuppressWarnings("unchecked")
+    Operand<T> directConv(Operand<T> x, Operand<T> x2, Operand<T> w, Operand<T> b, Operand<T> residual, int in,
+        int out, int k, int stride) {
+      return (Operand<T>) DirectConv.forward(tf, (Operand<TFloat32>) x, (Operand<TFloat32>) x2, (Operand<TFloat32>) w,
           (Operand<TFloat32>) b, (Operand<TFloat32>) residual, in, out, k, stride, winogradThreads);
     }
 
