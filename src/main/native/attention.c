@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isa.h"
 #include "slices.h"
 #include "tf_c_api_subset.h"
 
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 typedef struct {
   int64_t p, c, heads; /* pixels per sample, channels (of a), heads */
@@ -90,7 +90,7 @@ static inline __attribute__((always_inline)) void st(float* p, v16 v) { memcpy(p
  * head() for p and d multiples of 16 with AVX-512: four queries at a time, their scores and then their outputs summed
  * in registers (4 x 4 vectors of 16) rather than through memory, as the products of winograd_conv.c. s holds 4 x p.
  */
-__attribute__((target("arch=x86-64-v4"))) static void head_v4(const float* restrict q, const float* restrict k,
+V4_TARGET static void head_v4(const float* restrict q, const float* restrict k,
     const float* restrict v, int64_t stride, float* restrict out, int64_t ostride, int64_t p, int64_t d, float scale,
     float* restrict kt, float* restrict s) {
   transpose_keys(k, stride, p, d, kt);
@@ -141,7 +141,7 @@ static void* run_slice(void* arg) {
   int64_t p = j->p, c = j->c, d = c / j->heads;
   float* kt = malloc(sizeof(float) * (size_t) (d * p));
   float* s = malloc(sizeof(float) * (size_t) (4 * p));
-  int wide = p % 16 == 0 && d % 16 == 0 && __builtin_cpu_supports("x86-64-v4");
+  int wide = p % 16 == 0 && d % 16 == 0 && use_v4();
   if (!kt || !s) {
     sl->failed = 1;
   } else {

@@ -29,7 +29,8 @@ if [ -f "$out" ] && [ -z "$(find "$src" "$framework" -newer "$out" -type f 2>/de
 fi
 mkdir -p "$(dirname "$out")"
 # linked beside the target and renamed over it: a JVM that has the old library loaded keeps its mapping intact
-flags="-std=gnu11 -O3 -fPIC -Wall -Wextra -Wno-unused-parameter"
+# DDPM4J_OPS_CFLAGS: more flags (the tests pass -DDDPM4J_NO_AVX512 to build the AVX2-only library: isa.h)
+flags="-std=gnu11 -O3 -fPIC -Wall -Wextra -Wno-unused-parameter ${DDPM4J_OPS_CFLAGS:-}"
 if ! "$cc" $flags -ffast-math -c "$src/group_norm_silu.c" -o "$out.gn.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/winograd.c" -o "$out.wino.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/winograd_conv.c" -o "$out.wconv.o" \

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isa.h"
 #include "slices.h"
 #include "tf_c_api_subset.h"
 
@@ -115,7 +116,7 @@ static inline __attribute__((always_inline)) void conv_samples(const Conv* j, in
 
 /* By instruction set, as winograd_conv.c: the AVX-512 and AVX2 versions give the same bits (FMAs in the same order; the
  * version for CPUs without AVX2 rounds each product, so its last bits differ). */
-__attribute__((target("arch=x86-64-v4"))) static void conv_v4(const Conv* j, int64_t from, int64_t to) {
+V4_TARGET static void conv_v4(const Conv* j, int64_t from, int64_t to) {
   conv_samples(j, from, to, 1);
 }
 
@@ -128,7 +129,7 @@ static void conv_base(const Conv* j, int64_t from, int64_t to) { conv_samples(j,
 static void* run_slice(void* arg) {
   Slice* s = (Slice*) arg;
   const Conv* j = (const Conv*) s->job;
-  void (*run)(const Conv*, int64_t, int64_t) = __builtin_cpu_supports("x86-64-v4") ? conv_v4
+  void (*run)(const Conv*, int64_t, int64_t) = use_v4() ? conv_v4
       : __builtin_cpu_supports("x86-64-v3") ? conv_v3 : conv_base;
   run(j, s->from, s->to);
   return NULL;

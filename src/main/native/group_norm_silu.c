@@ -33,10 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isa.h"
 #include "slices.h"
 #include "tf_c_api_subset.h"
 
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 static inline float bf16_to_f32(uint16_t v) {
   uint32_t u = (uint32_t) v << 16;

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "isa.h"
 #include "tf_c_api_subset.h"
 
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 typedef float v16 __attribute__((vector_size(64)));
 

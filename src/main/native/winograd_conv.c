@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isa.h"
 #include "slices.h"
 #include "tf_c_api_subset.h"
 #include "winograd.h"
@@ -172,7 +173,7 @@ static inline __attribute__((always_inline)) void conv_block(const Conv* j, int6
 }
 
 /* The product kernel by instruction set: a version of the whole block each, so the transforms use its vectors too. */
-__attribute__((target("arch=x86-64-v4"))) static void conv_block_v4(const Conv* j, int64_t t0, int64_t count,
+V4_TARGET static void conv_block_v4(const Conv* j, int64_t t0, int64_t count,
     float* v, float* m) {
   conv_block(j, t0, count, v, m, 1);
 }
@@ -197,7 +198,7 @@ static void* run_slice(void* arg) {
     s->failed = 1;
   } else {
     int64_t per = j->th * j->tw, end = s->to * per;
-    void (*block)(const Conv*, int64_t, int64_t, float*, float*) = __builtin_cpu_supports("x86-64-v4")
+    void (*block)(const Conv*, int64_t, int64_t, float*, float*) = use_v4()
         ? conv_block_v4 : __builtin_cpu_supports("x86-64-v3") ? conv_block_v3 : conv_block_base;
     for (int64_t t = s->from * per; t < end; t += j->block) {
       block(j, t, end - t < j->block ? end - t : j->block, v, m);

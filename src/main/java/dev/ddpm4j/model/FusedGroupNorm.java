@@ -38,6 +38,11 @@ public final class FusedGroupNorm {
   public static final String GRAD_OP = "DdpmGroupNormSiluGrad";
   static final String CONCAT_OP = "DdpmGroupNormSiluConcat";
   static final String LIBRARY = "native/libddpm4j_ops.so";
+  /**
+   * A system property naming another build of the op library to load instead of {@link #LIBRARY}: the tests load the
+   * one built without AVX-512 code in a second JVM this way (NativeAvx2Test).
+   */
+  public static final String LIBRARY_PROPERTY = "ddpm4j.ops.library";
   static final String AMP_ALLOW = "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_ALLOWLIST_ADD";
 
   private static String unavailable; // null once loaded
@@ -65,7 +70,16 @@ public final class FusedGroupNorm {
     if (!Platform.isLinux() || !System.getProperty("os.arch", "").matches("amd64|x86_64")) {
       return "the fused op is built for linux-x86_64 only";
     }
-    URL url = FusedGroupNorm.class.getClassLoader().getResource(LIBRARY);
+    String other = System.getProperty(LIBRARY_PROPERTY);
+    URL url;
+    try {
+      url = other != null ? Path.of(other).toUri().toURL() : FusedGroupNorm.class.getClassLoader().getResource(LIBRARY);
+    } catch (IOException | RuntimeException e) {
+      return LIBRARY_PROPERTY + " = " + other + " is not a path: " + e.getMessage();
+    }
+    if (other != null && !Files.isRegularFile(Path.of(other))) {
+      return LIBRARY_PROPERTY + " names " + other + ", which is not a file";
+    }
     if (url == null) return LIBRARY + " is not on the class path (no C compiler when Maven built ddpm4j?)";
     try {
       Path lib;
