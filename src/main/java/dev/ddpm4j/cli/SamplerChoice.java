@@ -43,8 +43,8 @@ public final class SamplerChoice {
 
   @Option(names = "--precision", description = "auto, fp32, bf16 (oneDNN bfloat16 mixed precision) or fp32-fast "
       + "(the export's graph rebuilt in this process with ddpm4j's Winograd convolutions and fused GroupNorm: fp32 up "
-      + "to rounding, 2.6-3.2x faster per network call at batch 64 on an AMD Zen 5, about 2 s more to load; README) "
-      + "(default: the model's export.precision; auto: fp32-fast on CPUs with AVX512_BF16 and no AMX where ddpm4j's "
+      + "to rounding, 3.5-3.8x faster per network call at batch 64 on an AMD Zen 5, about 2 s more to load; README) "
+      + "(default: the model's export.precision; auto: fp32-fast on CPUs with AVX2 and no AMX where ddpm4j's "
       + "kernels run, else bf16 where the CPU computes it natively).")
   String precision;
 

@@ -25,8 +25,8 @@ import org.tensorflow.exceptions.TensorFlowException;
  * Sampling precision {@code fp32-fast}: an export's sampling graph rebuilt in this process over the export's own
  * weights with ddpm4j's float32 kernels of the training graph: its 3x3 convolutions as Winograd F(4x4, 3x3) ({@link
  * WinogradConv}) and each GroupNorm with its SiLU as one op ({@link FusedGroupNorm}). Same network, the same float32
- * values up to rounding (a grey level apart on a few pixels in 10^5), 2.6-3.2x faster per network call on an AMD Zen 5
- * (docs/BENCHMARKS.md, "fp32-fast sampling", "One forward op per convolution", "The upsampling layers as one op"). No
+ * values up to rounding (a grey level apart on a few pixels in 10^5), 3.5-3.8x faster per network call on an AMD Zen 5
+ * (docs/BENCHMARKS.md, "fp32-fast sampling" and the sections after it; about 3x with AVX-512 switched off). No
  * gradient is taken, so every Winograd convolution runs as one op ({@link WinogradConv#forward}): the 3x3 stride-1
  * ones with input channels in sixteens, the upsampling layers' among them. The export on disk is not changed, and {@code
  * fp32} keeps TensorFlow's own kernels and the bytes every TensorFlow client gets; the rebuilt graph needs ddpm4j's op
@@ -49,22 +49,24 @@ public final class FastSampling {
    */
   public static String autoReason() {
     boolean amx = Platform.hasAmx();
-    boolean nativeBf16 = Platform.hasNativeBf16();
-    return autoRule(amx, nativeBf16, amx || !nativeBf16 ? null : whyNot()); // the kernels only where they would count
+    boolean avx2 = Platform.hasAvx2Fma();
+    return autoRule(amx, avx2, amx || !avx2 ? null : whyNot()); // the kernels only where they would count
   }
 
   /**
-   * The rule of {@link #autoReason}: where the CPU has AVX512_BF16 but no AMX (where {@code train.precision: auto}
-   * picks fp32 with our kernels too), fp32 with our kernels draws fp32's pictures up to rounding at less cost than
-   * bf16 (an AMD Zen 5: 1.3-1.6 against 3.1-3.4 ms per image and network call at batch 64, docs/BENCHMARKS.md, "auto
-   * samples in fp32-fast"); with AMX bf16 stays (1.34 ms on an Intel model 167, fp32-fast not measured there), and
-   * without native bfloat16 fp32 stays (fp32-fast not measured there either).
+   * The rule of {@link #autoReason}: on x86 CPUs with AVX2 and FMA and no AMX, fp32 with our kernels draws fp32's
+   * pictures up to rounding at less cost than fp32 and bf16: on an AMD Zen 5 (AVX512_BF16) 1.2-1.4 ms per image and
+   * network call at batch 64 against fp32's 4.2-5.2 and bf16's 3.1-3.6, and with AVX-512 switched off there (oneDNN
+   * held to AVX2, our library's AVX2 code) 1.9 against fp32's 5.5-5.7 (docs/BENCHMARKS.md, "auto samples in fp32-fast",
+   * "fp32-fast on AVX2 code"). With AMX bf16 stays (1.34 ms on an Intel model 167, fp32-fast not measured there), and
+   * without AVX2 and FMA fp32 (our kernels' plain x86-64 code, not measured).
    *
+   * @param avx2 whether the CPU has AVX2 and FMA (x86-64-v3), the widest code our kernels were measured without
    * @param kernelsWhyNot why this process cannot run our kernels ({@link #whyNot}), or null
    */
-  static String autoRule(boolean amx, boolean nativeBf16, String kernelsWhyNot) {
-    if (amx || !nativeBf16 || kernelsWhyNot != null) return null;
-    return "precision auto: AVX512_BF16 without AMX, where " + PRECISION + " samples faster than bf16";
+  static String autoRule(boolean amx, boolean avx2, String kernelsWhyNot) {
+    if (amx || !avx2 || kernelsWhyNot != null) return null;
+    return "precision auto: a CPU with AVX2 and no AMX, where " + PRECISION + " samples faster than fp32 and bf16";
   }
 
   /**

@@ -104,6 +104,12 @@ public final class Platform {
     return CpuFeatures.nativeBf16();
   }
 
+  /** AVX2 and FMA (what x86-64-v3 adds to the AVX baseline): the AVX2 code of ddpm4j's kernels runs. */
+  public static boolean hasAvx2Fma() {
+    Set<String> flags = cpuFlags();
+    return flags.contains("avx2") && flags.contains("fma");
+  }
+
   public static boolean hasAmx() {
     return cpuFlags().contains("amx_tile");
   }

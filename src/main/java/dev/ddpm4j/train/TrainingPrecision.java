@@ -16,7 +16,7 @@ import dev.ddpm4j.sampler.CpuFeatures;
  * it over two run seeds each (docs/BENCHMARKS.md, "fp32 against bf16 training"), unless the convolutions cannot run
  * as Winograd, where bf16 beats float32 {@code Conv2D}. Sampling decides its own {@code auto}: in the client API
  * ({@link CpuFeatures#resolvePrecision}) bf16 where native, and in ddpm4j's commands fp32-fast on CPUs with
- * AVX512_BF16 and no AMX ({@code dev.ddpm4j.export.FastSampling#autoReason}).
+ * AVX2 and no AMX ({@code dev.ddpm4j.export.FastSampling#autoReason}).
  */
 public record TrainingPrecision(String value, String why) {
 

@@ -98,7 +98,7 @@ class SampleCommandTest {
 
   /**
    * Precision auto, asked for or an export's own, means fp32-fast where {@code FastSampling.autoReason} says so (CPUs
-   * with AVX512_BF16 and no AMX); an export that cannot be rebuilt then samples in auto's other meaning, said.
+   * with AVX2 and no AMX); an export that cannot be rebuilt then samples in auto's other meaning, said.
    */
   @Test
   void autoMeansFp32FastWhereItIsFasterAndFallsBackWithANote() throws Exception {
