@@ -24,13 +24,16 @@ if [ -z "$framework" ]; then
   echo "ddpm4j: no libtensorflow_framework.so.2 under $dir: the op library is not built"
   exit 0
 fi
-if [ -f "$out" ] && [ -z "$(find "$src" "$framework" -newer "$out" -type f 2>/dev/null)" ]; then
+# A library built with DDPM4J_OPS_CFLAGS has them in $out.cflags beside it; up to date means built with today's.
+extra="${DDPM4J_OPS_CFLAGS:-}"
+if [ -f "$out" ] && [ "$(cat "$out.cflags" 2>/dev/null || true)" = "$extra" ] \
+    && [ -z "$(find "$src" "$framework" -newer "$out" -type f 2>/dev/null)" ]; then
   exit 0 # up to date
 fi
 mkdir -p "$(dirname "$out")"
 # linked beside the target and renamed over it: a JVM that has the old library loaded keeps its mapping intact
 # DDPM4J_OPS_CFLAGS: more flags (the tests pass -DDDPM4J_NO_AVX512 to build the AVX2-only library: isa.h)
-flags="-std=gnu11 -O3 -fPIC -Wall -Wextra -Wno-unused-parameter ${DDPM4J_OPS_CFLAGS:-}"
+flags="-std=gnu11 -O3 -fPIC -Wall -Wextra -Wno-unused-parameter $extra"
 if ! "$cc" $flags -ffast-math -c "$src/group_norm_silu.c" -o "$out.gn.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/winograd.c" -o "$out.wino.o" \
     || ! "$cc" $flags -Wno-psabi -c "$src/winograd_conv.c" -o "$out.wconv.o" \
@@ -44,3 +47,4 @@ if ! "$cc" $flags -ffast-math -c "$src/group_norm_silu.c" -o "$out.gn.o" \
 fi
 rm -f "$out.gn.o" "$out.wino.o" "$out.wconv.o" "$out.dconv.o" "$out.attn.o"
 mv -f "$out.tmp" "$out"
+if [ -n "$extra" ]; then printf '%s' "$extra" > "$out.cflags"; else rm -f "$out.cflags"; fi

@@ -49,7 +49,7 @@ public final class FastSampling {
    */
   public static String autoReason() {
     boolean amx = Platform.hasAmx();
-    boolean avx2 = Platform.hasAvx2Fma();
+    boolean avx2 = Platform.hasAvx2Level();
     return autoRule(amx, avx2, amx || !avx2 ? null : whyNot()); // the kernels only where they would count
   }
 
@@ -61,7 +61,8 @@ public final class FastSampling {
    * "fp32-fast on AVX2 code"). With AMX bf16 stays (1.34 ms on an Intel model 167, fp32-fast not measured there), and
    * without AVX2 and FMA fp32 (our kernels' plain x86-64 code, not measured).
    *
-   * @param avx2 whether the CPU has AVX2 and FMA (x86-64-v3), the widest code our kernels were measured without
+   * @param avx2 whether the CPU has AVX2 and FMA and the rest of x86-64-v3 ({@link Platform#hasAvx2Level}), the code
+   *     our kernels were measured with besides AVX-512
    * @param kernelsWhyNot why this process cannot run our kernels ({@link #whyNot}), or null
    */
   static String autoRule(boolean amx, boolean avx2, String kernelsWhyNot) {
