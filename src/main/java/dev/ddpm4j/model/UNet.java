@@ -345,12 +345,23 @@ public final class UNet {
       this.dropout = dropout;
     }
 
+    /** Whether x is [N, H, W, C] with H, W and C known. */
+    boolean imageShapeKnown(Shape x) {
+      return x.numDimensions() == 4 && x.size(1) > 0 && x.size(2) > 0 && x.size(3) > 0;
+    }
+
     Operand<T> c(double v) {
       return tf.dtypes.cast(tf.constant(v), dtype);
     }
 
     Operand<T> forward(Operand<T> x, Operand<TInt32> t, Operand<TInt32> labels) {
       int base = cfg.baseChannels();
+      if (winogradThreads > 0 && !imageShapeKnown(x.shape())) {
+        // Our ops need static image sizes, and a conditional sampler's rows (Guidance: a Slice of a size it computes)
+        // have none: without this the emoji export's sampling loop ran most of its convolutions as Conv2D. Exports
+        // (no Winograd) keep their graphs.
+        x = tf.reshape(x, tf.constant(new long[] {-1, imageSize, imageSize, imageChannels}));
+      }
       Operand<T> temb = timeEmbedding(t, base);
       if (labels != null) {
         // one learned row per class plus the "no label" row, added to the timestep embedding the blocks read
@@ -472,7 +483,8 @@ public final class UNet {
       Shape layer = Shape.of(-1, res, res, ch);
       if (directAsked(ch) && DirectConv.fits(layer, 1, 1, ch, 3 * ch) && DirectConv.fits(layer, 1, 1, ch, ch)
           && Attention.fits(Shape.of(-1, res, res, 3L * ch), ch, heads)) { // fp32-fast: three ops
-        // its static shape set for the direct convolution: the shipped emoji export's GroupNorm output had lost it
+        // its static shape set for the direct convolution (a conditional sampler's rows had lost it before forward
+        // set the input's; kept for any other op that loses it)
         Operand<T> normed = tf.reshape(groupNorm(name + ".norm", x, ch), tf.constant(new long[] {-1, res, res, ch}));
         Kernel<T> q = denseKernel(name + ".q", ch, ch, 1.0);
         Kernel<T> k = denseKernel(name + ".k", ch, ch, 1.0);

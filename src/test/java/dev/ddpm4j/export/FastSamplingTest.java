@@ -29,6 +29,28 @@ class FastSamplingTest {
     return n;
   }
 
+  /**
+   * Op counts of every copy of the network in the graph's functions (a sampler's loop body): each must run the ops the
+   * graph's own copy runs. A conditional sampler's rows (Guidance) had lost the image's static shape there, so the
+   * emoji export's loop ran 11 of its convolutions as Conv2D and wrote its concatenations (docs/BENCHMARKS.md).
+   */
+  static void assertLoopCopiesRunOurOps(DiffusionSampler s) {
+    java.util.List<String> types = java.util.List.of("Conv2D", "DdpmWinogradConv", "DdpmDirectConv",
+        "DdpmGroupNormSilu", "DdpmGroupNormSiluConcat", "DdpmAttention");
+    java.util.Map<String, Long> graph = new java.util.TreeMap<>();
+    for (String type : types) graph.put(type, ops(s, type));
+    int copies = 0;
+    for (var f : s.bundle().graph().getFunctions()) {
+      java.util.Map<String, Long> here = new java.util.TreeMap<>();
+      for (String type : types) here.put(type, 0L);
+      for (var node : f.getFunctionDef().getNodeDefList()) here.computeIfPresent(node.getOp(), (k, v) -> v + 1);
+      if (here.get("DdpmWinogradConv") == 0) continue;
+      copies++;
+      assertEquals(graph, here, f.getDefinedName() + ": the loop's network against the graph's own");
+    }
+    assertTrue(copies > 0, "a sampler's loop holds a copy of the network");
+  }
+
   @Test
   void theRebuiltModelDrawsTheFp32PicturesUpToRounding() {
     int n = 8;
@@ -67,6 +89,7 @@ class FastSamplingTest {
       // and its projection as direct convolutions, and the 4 attention cores as one op each
       assertEquals(17, ops(s, "DdpmDirectConv"), "direct convolutions");
       assertEquals(4, ops(s, "DdpmAttention"), "attention cores");
+      assertLoopCopiesRunOurOps(s);
       byte[] wino = s.sample(n, 0, ddim).pixels();
       assertEquals(fp32.length, wino.length);
       long sum = 0;
@@ -115,6 +138,8 @@ class FastSamplingTest {
       assertTrue(e.getMessage().contains("has no 'sample_dpmpp_2m' signature (it was built for [sample_ddim])"),
           e.getMessage());
       assertTrue(ops(s, "DdpmWinogradConv") > 0 && ops(s, "DdpmGroupNormSilu") > 0);
+      assertEquals(1, ops(s, "Conv2D"), "only the input layer (3 channels) is TensorFlow's convolution");
+      assertLoopCopiesRunOurOps(s);
       assertTrue(relative(s.denoise(x, t, labels).eps(), eps32) < 1e-4);
       byte[] fast = s.sample(3, 7, 0, ddim, labels, 2f).pixels();
       assertEquals(fp32.length, fast.length);
