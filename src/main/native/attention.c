@@ -22,7 +22,6 @@
 #include "slices.h"
 #include "tf_c_api_subset.h"
 
-
 typedef struct {
   int64_t p, c, heads; /* pixels per sample, channels (of a), heads */
   const float* qkv;    /* [n, p, 3c] */

@@ -37,7 +37,6 @@
 #include "slices.h"
 #include "tf_c_api_subset.h"
 
-
 static inline float bf16_to_f32(uint16_t v) {
   uint32_t u = (uint32_t) v << 16;
   float f;

@@ -1,7 +1,7 @@
 /*
  * Which instruction sets ddpm4j's ops are compiled for and pick at run time: AVX-512 (x86-64-v4) where the CPU has it,
  * else AVX2 with FMA (x86-64-v3), else plain x86-64. Built with -DDDPM4J_NO_AVX512 the library leaves out its AVX-512
- * code and runs the AVX2 code on any CPU: the tests build it so to check that code on AVX-512 CPUs too
+ * code and runs the AVX2 code where the CPU has AVX-512 too: the tests build it so to check that code on every CPU
  * (NativeAvx2Test; build.sh takes the flag in DDPM4J_OPS_CFLAGS).
  */
 #ifndef DDPM4J_ISA_H_
